@@ -1,0 +1,148 @@
+/**
+ * The tracking schema, the single source of truth for PostgreSQL and PGlite alike.
+ * Every table that an activity writes has a natural primary key, so a retried activity upserts
+ * instead of duplicating rows. Migrations are generated from this file into db/migrations/ as SQL.
+ */
+import {
+  bigint,
+  bigserial,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+export const experiments = pgTable('experiments', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  specName: text('spec_name').notNull(),
+  spec: jsonb('spec').notNull(),
+  status: text('status').notNull().default('pending'),
+  workflowId: text('workflow_id'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  finishedAt: timestamp('finished_at', { withTimezone: true }),
+});
+
+export const runs = pgTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    experimentId: text('experiment_id')
+      .notNull()
+      .references(() => experiments.id, { onDelete: 'cascade' }),
+    /** The ablation arm, e.g. {"gtErosion": false}; {} for a single-run experiment. */
+    arm: jsonb('arm').notNull().default({}),
+    status: text('status').notNull().default('pending'),
+    spec: jsonb('spec').notNull(),
+    configHash: text('config_hash').notNull(),
+    seed: integer('seed').notNull(),
+    codeCommit: text('code_commit'),
+    dataHash: text('data_hash'),
+    workflowId: text('workflow_id'),
+    workerHost: text('worker_host'),
+    mlflowRunId: text('mlflow_run_id'),
+    error: text('error'),
+    timings: jsonb('timings').notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [index('runs_experiment_idx').on(t.experimentId)],
+);
+
+export const params = pgTable(
+  'params',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.key] })],
+);
+
+/** Per-epoch (or per-step) scalars: loss, val_loss, lr, seconds, images_per_s. */
+export const metrics = pgTable(
+  'metrics',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    /** 'seg' | 'dist' | 'eval' */
+    stage: text('stage').notNull(),
+    key: text('key').notNull(),
+    step: integer('step').notNull(),
+    value: doublePrecision('value').notNull(),
+    recordedAt: timestamp('recorded_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.stage, t.key, t.step] })],
+);
+
+/** One row per test image: the paper's Table 1 plus AJI+ and PQ. */
+export const imageResults = pgTable(
+  'image_results',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    image: text('image').notNull(),
+    organ: text('organ').notNull(),
+    /** 'seen' | 'unseen' */
+    subset: text('subset').notNull(),
+    dice: doublePrecision('dice').notNull(),
+    f1: doublePrecision('f1').notNull(),
+    aji: doublePrecision('aji').notNull(),
+    ajiPlus: doublePrecision('aji_plus').notNull(),
+    pq: doublePrecision('pq').notNull(),
+    nGt: integer('n_gt').notNull(),
+    nPred: integer('n_pred').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.image] })],
+);
+
+export const artifacts = pgTable(
+  'artifacts',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    /** 'checkpoint' | 'model' | 'labels' | 'overlay' | 'report' | ... */
+    kind: text('kind').notNull(),
+    path: text('path').notNull(),
+    sha256: text('sha256').notNull(),
+    bytes: bigint('bytes', { mode: 'number' }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.path] })],
+);
+
+/**
+ * Records waiting to reach MLflow. Written in the same transaction as the tracking rows, drained
+ * by an activity; dedupe_key makes a retried write a no-op.
+ */
+export const mlflowOutbox = pgTable(
+  'mlflow_outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    dedupeKey: text('dedupe_key').notNull(),
+    payload: jsonb('payload').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('mlflow_outbox_dedupe_idx').on(t.dedupeKey),
+    index('mlflow_outbox_pending_idx').on(t.deliveredAt),
+  ],
+);

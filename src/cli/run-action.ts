@@ -1,0 +1,28 @@
+import { UserError } from '../errors.ts';
+
+/** Prints an error the way a user should see it and returns the exit code. */
+export function reportError(err: unknown): number {
+  if (err instanceof UserError) {
+    process.stderr.write(`nucleiflow: ${err.message}\n`);
+    return err.exitCode;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  process.stderr.write(`nucleiflow: internal error: ${e.message}\n${e.stack ?? ''}\n`);
+  return 70;
+}
+
+/**
+ * Wraps a command action so that a UserError becomes one line on stderr and a non-zero exit,
+ * never a bare stack trace.
+ */
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void> | void,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      process.exitCode = reportError(err);
+    }
+  };
+}

@@ -1,0 +1,56 @@
+import { createRequire } from 'node:module';
+import { UserError } from '../errors.ts';
+
+// tfjs-node is CommonJS and loads a native addon; require keeps its load synchronous and lazy,
+// so modules that never train do not pay for 800 MB of TensorFlow.
+const require = createRequire(import.meta.url);
+
+export type Tf = typeof import('@tensorflow/tfjs-node');
+
+export interface BackendInfo {
+  readonly backend: string;
+  readonly native: boolean;
+  readonly tfVersion: string;
+  readonly error?: string;
+}
+
+let cached: Tf | undefined;
+
+/** Loads @tensorflow/tfjs-node, or throws a UserError that says how to build its addon. */
+export function loadTf(): Tf {
+  if (cached) return cached;
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  try {
+    cached = require('@tensorflow/tfjs-node') as Tf;
+  } catch (err) {
+    throw new UserError(
+      `native TensorFlow could not be loaded (${(err as Error).message.split('\n')[0]}). Run 'npm run setup:tf' to build tfjs-node against the tensorflow-cpu wheel.`,
+      { cause: err },
+    );
+  }
+  return cached;
+}
+
+/** Reports which tfjs backend is active, without throwing. */
+export function backendInfo(): BackendInfo {
+  try {
+    const tf = loadTf();
+    return { backend: tf.getBackend(), native: tf.getBackend() === 'tensorflow', tfVersion: tf.version.tfjs };
+  } catch (err) {
+    return { backend: 'none', native: false, tfVersion: '-', error: (err as Error).message };
+  }
+}
+
+/**
+ * Training on the pure-JS backend is about 1000x slower than native TensorFlow; refuse unless
+ * the caller explicitly allows it.
+ */
+export function requireNativeBackend(allowJs: boolean): Tf {
+  const tf = loadTf();
+  if (tf.getBackend() !== 'tensorflow' && !allowJs) {
+    throw new UserError(
+      `tfjs backend is '${tf.getBackend()}', not native 'tensorflow': training would be about 1000x slower. Run 'npm run setup:tf', or set NUCLEIFLOW_ALLOW_JS_BACKEND=1 to train anyway.`,
+    );
+  }
+  return tf;
+}
