@@ -21,5 +21,4 @@ if [ ! -f "$VENV/.complete" ]; then
   done
   touch "$VENV/.complete"
 fi
-ln -sfn "$VENV" "$CACHE/tools-venv"
 echo "$VENV"
