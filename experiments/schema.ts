@@ -1,0 +1,103 @@
+/**
+ * The experiment spec: everything that decides a result (data, preprocessing, augmentation, ground
+ * truth, both trainings, post-processing, evaluation) plus how the platform schedules it. Specs are
+ * strict: an unknown key is an error, so a typo never silently falls back to a default.
+ * Protocol of Mahbod et al. 2019, "A Two-Stage U-Net Algorithm for Segmentation of Nuclei in H&E-Stained Tissues".
+ */
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+
+/** One U-Net's training: Adam with a step learning-rate schedule (lr * factor every `every` epochs). */
+export const trainingSchema = z.strictObject({
+  epochs: positiveInt.max(10_000),
+  batchSize: positiveInt.max(64),
+  /** Square input side in pixels; the U-Net pools 4 times, so a multiple of 16. */
+  inputSize: positiveInt
+    .min(64)
+    .max(1024)
+    .refine((v) => v % 16 === 0, 'must be a multiple of 16 (the U-Net pools four times)'),
+  /** Optimiser steps per epoch; default: training images / batch size. */
+  stepsPerEpoch: positiveInt.max(100_000).optional(),
+  lr: z.number().positive().max(1),
+  lrSchedule: z.strictObject({
+    /** Multiply the learning rate by `factor` every `every` epochs. */
+    every: positiveInt,
+    factor: z.number().gt(0).max(1),
+  }),
+});
+
+export const specSchema = z.strictObject({
+  /** Short name: letters, digits, '-' and '_'. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits, - and _ only (max 64)'),
+  description: z.string().default(''),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
+  dataset: z.strictObject({
+    name: z.literal('monuseg'),
+    /** `kumar`: 16 train / 8 same-organ test / 6 different-organ test (manifest column split_kumar). */
+    split: z.literal('kumar'),
+    /** Use only the first N training images (manifest order): CPU-budget runs. */
+    maxTrainImages: positiveInt.max(16).optional(),
+    /** Evaluate only the first N test images; omit for all 14. */
+    maxTestImages: positiveInt.max(14).optional(),
+  }),
+  preprocessing: z.strictObject({
+    stainNormalisation: z.boolean(),
+    /** How the stain reference is chosen on the training split. */
+    referenceSelection: z.enum(['auto', 'first']),
+  }),
+  augmentation: z.strictObject({
+    /** rot90 + flips. */
+    flipRotate: z.boolean(),
+    /** HED colour augmentation; 0 turns it off. */
+    hedSigma: z.number().min(0).max(0.2),
+  }),
+  groundTruth: z.strictObject({
+    /** Stage-1 targets: erode each nucleus so touching nuclei separate. */
+    erosion: z.boolean(),
+    /** Erosion radius in pixels. */
+    erosionRadius: positiveInt.max(8),
+  }),
+  training: z.strictObject({
+    seg: trainingSchema,
+    dist: trainingSchema,
+  }),
+  postprocess: z.strictObject({
+    /** `paper`: the marker-smoothing sigma follows the estimated nucleus size. */
+    sigmaRule: z.enum(['paper', 'fixed']),
+    sigma: z.number().positive().max(20).optional(),
+    iterativeSizeReestimation: z.boolean(),
+  }),
+  evaluation: z.strictObject({
+    metrics: z.array(z.enum(['dice', 'f1', 'aji', 'ajiPlus', 'pq'])).min(1),
+    /** Write label maps and overlays of the test images as artifacts. */
+    saveLabels: z.boolean().default(true),
+  }),
+  orchestration: z
+    .strictObject({
+      /** Task queue of the training activities: `train-cpu`, or `train-gpu` on a GPU host. */
+      trainQueue: z.enum(['train-cpu', 'train-gpu']).default('train-cpu'),
+      /** Training activities heartbeat at least this often; a dead worker is noticed after it. */
+      heartbeatTimeoutSeconds: positiveInt.min(5).max(3600).default(60),
+      /** Hard ceiling for one training activity attempt. */
+      trainTimeoutMinutes: positiveInt.max(7 * 24 * 60).default(24 * 60),
+    })
+    .default({ trainQueue: 'train-cpu', heartbeatTimeoutSeconds: 60, trainTimeoutMinutes: 24 * 60 }),
+  /**
+   * Ablation matrix: dotted spec paths (or an alias such as `gtErosion`) to lists of values. The
+   * spec expands into the cartesian product of runs that share everything else.
+   */
+  matrix: z.record(z.string(), z.array(z.unknown())).optional(),
+});
+
+/** What a spec file may contain (defaults not yet applied). */
+export type SpecInput = z.input<typeof specSchema>;
+/** A validated spec, defaults applied. */
+export type Spec = z.output<typeof specSchema>;
+/** One run's fully resolved spec: a spec without a matrix. */
+export type RunSpec = Omit<Spec, 'matrix'>;
+export type TrainingSpec = z.output<typeof trainingSchema>;

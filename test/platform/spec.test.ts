@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { loadSpec, resolveSpec, SpecError } from '../../experiments/index.ts';
+import quick from '../../experiments/quick.ts';
+
+const expectSpecError = (fn: () => unknown, path: string, message: RegExp) => {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(SpecError);
+    expect((err as SpecError).path).toBe(path);
+    expect((err as Error).message).toMatch(message);
+    return;
+  }
+  throw new Error('expected a SpecError');
+};
+
+describe('experiment specs', () => {
+  it('loads the shipped specs', async () => {
+    for (const name of ['paper', 'quick'] as const) {
+      const s = await loadSpec(name);
+      expect(s.runs).toHaveLength(1);
+      expect(s.runs[0]!.configHash).toMatch(/^[0-9a-f]{64}$/);
+    }
+    const paper = await loadSpec('paper');
+    expect(paper.spec.training.seg.epochs).toBe(240);
+    expect(paper.spec.training.seg.inputSize).toBe(1024);
+  });
+
+  it('expands the erosion ablation into two runs that differ only in erosion', async () => {
+    const s = await loadSpec('ablation-erosion');
+    expect(s.runs.map((r) => r.arm)).toEqual([
+      { 'groundTruth.erosion': true },
+      { 'groundTruth.erosion': false },
+    ]);
+    const [a, b] = s.runs.map((r) => r.spec);
+    expect(a!.groundTruth.erosion).toBe(true);
+    expect(b!.groundTruth.erosion).toBe(false);
+    expect({ ...a, groundTruth: null }).toEqual({ ...b, groundTruth: null });
+    expect(s.runs[0]!.configHash).not.toBe(s.runs[1]!.configHash);
+  });
+
+  it('applies --set overrides, JSON-typed, aliases included', () => {
+    const { runs } = resolveSpec('quick', quick, ['training.seg.epochs=5', 'gtErosion=false', 'seed=3']);
+    expect(runs[0]!.spec.training.seg.epochs).toBe(5);
+    expect(runs[0]!.spec.groundTruth.erosion).toBe(false);
+    expect(runs[0]!.spec.seed).toBe(3);
+    const m = resolveSpec('quick', quick, ['matrix={"seed":[1,2,3]}']);
+    expect(m.runs.map((r) => r.spec.seed)).toEqual([1, 2, 3]);
+  });
+
+  it('rejects bad specs with the path of the offending field', () => {
+    expectSpecError(() => resolveSpec('s', { ...quick, colour: 1 }), 'colour', /unknown key/);
+    expectSpecError(
+      () => resolveSpec('s', quick, ['training.seg.lrScheduel={"every":1}']),
+      'training.seg.lrScheduel',
+      /unknown key/,
+    );
+    expectSpecError(
+      () => resolveSpec('s', quick, ['training.seg.epochs="ten"']),
+      'training.seg.epochs',
+      /number/,
+    );
+    expectSpecError(
+      () => resolveSpec('s', quick, ['training.dist.inputSize=100']),
+      'training.dist.inputSize',
+      /16/,
+    );
+    const { dataset: _d, ...noDataset } = quick;
+    expectSpecError(() => resolveSpec('s', noDataset), 'dataset', /required/);
+    expectSpecError(() => resolveSpec('s', quick, ['dataset.name="camelyon"']), 'dataset.name', /monuseg/);
+  });
+
+  it('rejects impossible matrices', () => {
+    const m = (matrix: unknown) => () => resolveSpec('s', { ...quick, matrix });
+    expectSpecError(m({ 'groundTruth.erodeMore': [true] }), 'matrix.groundTruth.erodeMore', /not a field/);
+    expectSpecError(m({ gtErosion: [] }), 'matrix.gtErosion', /at least one/);
+    expectSpecError(m({ gtErosion: [true, true] }), 'matrix.gtErosion', /same value twice/);
+    expectSpecError(m({ training: [1, 2] }), 'matrix.training', /section/);
+    expectSpecError(
+      m({ 'training.seg.inputSize': [128, 100] }),
+      'matrix.training.seg.inputSize[1] -> training.seg.inputSize',
+      /16/,
+    );
+    expectSpecError(m({ seed: [...Array(65).keys()] }), 'matrix', /at most 64/);
+    expectSpecError(m({ description: ['a', 'b'] }), 'matrix.description', /cannot vary/);
+  });
+
+  it('rejects a missing spec file and a missing --set parent', async () => {
+    await expect(loadSpec('nope')).rejects.toThrow(/no such spec/);
+    expectSpecError(() => resolveSpec('s', quick, ['foo.bar=1']), 'foo.bar', /not a section/);
+  });
+});
