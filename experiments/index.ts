@@ -218,7 +218,11 @@ export function expandMatrix(source: string, spec: Spec): PlannedRun[] {
   const combos: Array<Array<{ key: string; path: string; value: unknown; i: number }>> = [[]];
   for (const e of entries) {
     const next: typeof combos = [];
-    for (const c of combos) e.values.forEach((value, i) => next.push([...c, { ...e, value, i }]));
+    for (const c of combos) {
+      e.values.forEach((value, i) => {
+        next.push([...c, { ...e, value, i }]);
+      });
+    }
     combos.splice(0, combos.length, ...next);
   }
   for (const combo of combos) {
