@@ -1,0 +1,381 @@
+/**
+ * Tracking repository: the only code that writes experiments, runs, params, metrics, per-image
+ * results and artifacts. Every write is keyed by its natural key (upsert or insert-or-ignore), so an
+ * activity retried after a crash leaves exactly the rows one clean attempt would have left. Each
+ * write also queues its MLflow mirror in `mlflow_outbox`, in the same transaction, so the two
+ * stores cannot disagree about what is pending.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { type Db, schema } from '../storage/index.ts';
+
+const { experiments, runs, params, metrics, imageResults, artifacts, mlflowOutbox } = schema;
+
+export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+export const TERMINAL: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** A transaction or the database itself: repository functions accept either. */
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+type Exec = Db | Tx;
+
+export type OutboxPayload =
+  | { kind: 'metrics'; metrics: Array<{ key: string; value: number; step: number; timestamp: number }> }
+  | { kind: 'params'; params: Array<{ key: string; value: string }> }
+  | { kind: 'tags'; tags: Array<{ key: string; value: string }> }
+  | { kind: 'artifact'; file: string; artifactPath: string; sha256: string }
+  | { kind: 'terminate'; status: 'FINISHED' | 'FAILED' | 'KILLED'; endTime: number };
+
+async function enqueue(tx: Exec, runId: string, dedupeKey: string, payload: OutboxPayload): Promise<void> {
+  await tx
+    .insert(mlflowOutbox)
+    .values({ runId, kind: payload.kind, dedupeKey, payload })
+    .onConflictDoNothing({ target: mlflowOutbox.dedupeKey });
+}
+
+export interface NewRun {
+  readonly id: string;
+  readonly arm: Record<string, unknown>;
+  readonly spec: unknown;
+  readonly configHash: string;
+  readonly seed: number;
+  readonly workflowId: string;
+}
+
+/** Records an experiment and its planned runs (idempotent: a second call changes nothing). */
+export async function createExperiment(
+  db: Db,
+  e: {
+    id: string;
+    name: string;
+    specName: string;
+    spec: unknown;
+    workflowId: string;
+    runs: readonly NewRun[];
+  },
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .insert(experiments)
+      .values({ id: e.id, name: e.name, specName: e.specName, spec: e.spec, workflowId: e.workflowId })
+      .onConflictDoNothing({ target: experiments.id });
+    for (const r of e.runs) {
+      await tx
+        .insert(runs)
+        .values({
+          id: r.id,
+          experimentId: e.id,
+          arm: r.arm,
+          spec: r.spec,
+          configHash: r.configHash,
+          seed: r.seed,
+          workflowId: r.workflowId,
+        })
+        .onConflictDoNothing({ target: runs.id });
+    }
+  });
+}
+
+/** Marks a run running on this worker; keeps the first start time across retries and resumes. */
+export async function markRunStarted(
+  db: Db,
+  runId: string,
+  info: { codeCommit: string; workerHost: string; workflowId: string },
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .update(runs)
+      .set({
+        status: 'running',
+        error: null,
+        codeCommit: info.codeCommit,
+        workerHost: info.workerHost,
+        workflowId: info.workflowId,
+        startedAt: sql`coalesce(${runs.startedAt}, now())`,
+        finishedAt: null,
+      })
+      .where(eq(runs.id, runId));
+    const tags = [
+      { key: 'mlflow.source.git.commit', value: info.codeCommit },
+      { key: 'nucleiflow.worker_host', value: info.workerHost },
+      { key: 'temporal.workflow_id', value: info.workflowId },
+    ];
+    await enqueue(tx, runId, `tags:start:${runId}:${info.workflowId}:${info.codeCommit}`, {
+      kind: 'tags',
+      tags,
+    });
+  });
+}
+
+/** Records the data hash (split + images) once it is known. */
+export async function setDataHash(db: Db, runId: string, dataHash: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.update(runs).set({ dataHash }).where(eq(runs.id, runId));
+    await enqueue(tx, runId, `tags:data:${runId}:${dataHash}`, {
+      kind: 'tags',
+      tags: [{ key: 'nucleiflow.data_hash', value: dataHash }],
+    });
+  });
+}
+
+/** Merges stage timings (seconds) into runs.timings. */
+export async function addTimings(db: Db, runId: string, timings: Record<string, number>): Promise<void> {
+  await db
+    .update(runs)
+    .set({ timings: sql`${runs.timings} || ${JSON.stringify(timings)}::jsonb` })
+    .where(eq(runs.id, runId));
+}
+
+/** Sets a run's status; a terminal status also records the end time and closes the MLflow run. */
+export async function setRunStatus(db: Db, runId: string, status: RunStatus, error?: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    const terminal = TERMINAL.includes(status);
+    await tx
+      .update(runs)
+      .set({ status, error: error ?? null, ...(terminal ? { finishedAt: sql`now()` } : {}) })
+      .where(eq(runs.id, runId));
+    if (terminal) {
+      const mlStatus = status === 'completed' ? 'FINISHED' : status === 'failed' ? 'FAILED' : 'KILLED';
+      // One terminate per status change; a resumed run that finishes later queues its own.
+      const [{ n }] = (await tx
+        .select({ n: sql<number>`count(*)::int` })
+        .from(mlflowOutbox)
+        .where(and(eq(mlflowOutbox.runId, runId), eq(mlflowOutbox.kind, 'terminate')))) as [{ n: number }];
+      await enqueue(tx, runId, `terminate:${runId}:${n}:${mlStatus}`, {
+        kind: 'terminate',
+        status: mlStatus,
+        endTime: Date.now(),
+      });
+    }
+  });
+}
+
+export async function setExperimentStatus(db: Db, id: string, status: string): Promise<void> {
+  await db
+    .update(experiments)
+    .set({ status, ...(status === 'running' ? {} : { finishedAt: sql`now()` }) })
+    .where(eq(experiments.id, id));
+}
+
+/** Flattens a nested object into dotted keys with string values (MLflow params are strings). */
+export function flattenParams(
+  obj: unknown,
+  prefix = '',
+  out: Record<string, string> = {},
+): Record<string, string> {
+  if (obj !== null && typeof obj === 'object' && !Array.isArray(obj)) {
+    for (const [k, v] of Object.entries(obj)) flattenParams(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (obj !== undefined) {
+    out[prefix] = typeof obj === 'string' ? obj : JSON.stringify(obj);
+  }
+  return out;
+}
+
+/** Params are immutable (as in MLflow): the first value written for a key stays. */
+export async function putParams(db: Db, runId: string, values: Record<string, string>): Promise<void> {
+  const entries = Object.entries(values);
+  if (entries.length === 0) return;
+  await db.transaction(async (tx) => {
+    await tx
+      .insert(params)
+      .values(entries.map(([key, value]) => ({ runId, key, value })))
+      .onConflictDoNothing({ target: [params.runId, params.key] });
+    for (let i = 0; i < entries.length; i += 100) {
+      const chunk = entries.slice(i, i + 100);
+      const h = createHash('sha256').update(JSON.stringify(chunk)).digest('hex').slice(0, 16);
+      await enqueue(tx, runId, `params:${runId}:${h}`, {
+        kind: 'params',
+        params: chunk.map(([key, value]) => ({ key, value })),
+      });
+    }
+  });
+}
+
+/**
+ * Records the scalars of one step (an epoch, or the final evaluation) of one stage. A retried or
+ * resumed epoch overwrites its own row: (run, stage, key, step) is the key, so no duplicates.
+ */
+export async function putStepMetrics(
+  db: Db,
+  runId: string,
+  stage: string,
+  step: number,
+  values: Record<string, number>,
+): Promise<void> {
+  const entries = Object.entries(values).filter(([, v]) => Number.isFinite(v));
+  if (entries.length === 0) return;
+  await db.transaction(async (tx) => {
+    await tx
+      .insert(metrics)
+      .values(entries.map(([key, value]) => ({ runId, stage, key, step, value })))
+      .onConflictDoUpdate({
+        target: [metrics.runId, metrics.stage, metrics.key, metrics.step],
+        set: { value: sql`excluded.value`, recordedAt: sql`now()` },
+      });
+    const timestamp = Date.now();
+    await enqueue(tx, runId, `metrics:${runId}:${stage}:${step}`, {
+      kind: 'metrics',
+      metrics: entries.map(([key, value]) => ({ key: `${stage}.${key}`, value, step, timestamp })),
+    });
+  });
+}
+
+export interface ImageResultRow {
+  readonly image: string;
+  readonly organ: string;
+  readonly subset: 'seen' | 'unseen';
+  readonly dice: number;
+  readonly f1: number;
+  readonly aji: number;
+  readonly ajiPlus: number;
+  readonly pq: number;
+  readonly nGt: number;
+  readonly nPred: number;
+}
+
+/** Per-image evaluation rows, upserted by (run, image). */
+export async function putImageResults(db: Db, runId: string, rows: readonly ImageResultRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.transaction(async (tx) => {
+    await tx
+      .insert(imageResults)
+      .values(rows.map((r) => ({ runId, ...r })))
+      .onConflictDoUpdate({
+        target: [imageResults.runId, imageResults.image],
+        set: {
+          organ: sql`excluded.organ`,
+          subset: sql`excluded.subset`,
+          dice: sql`excluded.dice`,
+          f1: sql`excluded.f1`,
+          aji: sql`excluded.aji`,
+          ajiPlus: sql`excluded.aji_plus`,
+          pq: sql`excluded.pq`,
+          nGt: sql`excluded.n_gt`,
+          nPred: sql`excluded.n_pred`,
+        },
+      });
+  });
+}
+
+/** sha256 and size of a file, streamed. */
+export async function hashFile(path: string): Promise<{ sha256: string; bytes: number }> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return { sha256: h.digest('hex'), bytes: (await stat(path)).size };
+}
+
+/**
+ * Records a file the run produced with its sha256; with `mlflowPath` it is also queued for upload
+ * to the MLflow run's artifacts.
+ */
+export async function putArtifact(
+  db: Db,
+  runId: string,
+  kind: string,
+  file: string,
+  mlflowPath?: string,
+): Promise<{ sha256: string; bytes: number }> {
+  const { sha256, bytes } = await hashFile(file);
+  await db.transaction(async (tx) => {
+    await tx
+      .insert(artifacts)
+      .values({ runId, kind, path: file, sha256, bytes })
+      .onConflictDoUpdate({
+        target: [artifacts.runId, artifacts.path],
+        set: { kind: sql`excluded.kind`, sha256: sql`excluded.sha256`, bytes: sql`excluded.bytes` },
+      });
+    if (mlflowPath) {
+      await enqueue(tx, runId, `artifact:${runId}:${mlflowPath}:${sha256}`, {
+        kind: 'artifact',
+        file,
+        artifactPath: mlflowPath,
+        sha256,
+      });
+    }
+  });
+  return { sha256, bytes };
+}
+
+// ---- reads ----------------------------------------------------------------------------------
+
+export type RunRow = typeof runs.$inferSelect;
+export type ExperimentRow = typeof experiments.$inferSelect;
+
+export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
+  const [r] = await db.select().from(runs).where(eq(runs.id, runId));
+  return r;
+}
+
+export async function getExperiment(db: Db, id: string): Promise<ExperimentRow | undefined> {
+  const [e] = await db.select().from(experiments).where(eq(experiments.id, id));
+  return e;
+}
+
+export async function listRuns(
+  db: Db,
+  opts: { experimentId?: string; limit?: number } = {},
+): Promise<RunRow[]> {
+  const q = db.select().from(runs);
+  const filtered = opts.experimentId ? q.where(eq(runs.experimentId, opts.experimentId)) : q;
+  return filtered.orderBy(desc(runs.createdAt), asc(runs.id)).limit(opts.limit ?? 1000);
+}
+
+export async function getParams(db: Db, runId: string): Promise<Record<string, string>> {
+  const rows = await db.select().from(params).where(eq(params.runId, runId)).orderBy(asc(params.key));
+  return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+}
+
+export async function getMetrics(db: Db, runId: string, stage?: string) {
+  return db
+    .select()
+    .from(metrics)
+    .where(stage ? and(eq(metrics.runId, runId), eq(metrics.stage, stage)) : eq(metrics.runId, runId))
+    .orderBy(asc(metrics.stage), asc(metrics.key), asc(metrics.step));
+}
+
+/** Highest step recorded per stage, for progress displays. */
+export async function lastSteps(db: Db, runIds: readonly string[]) {
+  if (runIds.length === 0) return [];
+  return db
+    .select({ runId: metrics.runId, stage: metrics.stage, step: sql<number>`max(${metrics.step})::int` })
+    .from(metrics)
+    .where(inArray(metrics.runId, [...runIds]))
+    .groupBy(metrics.runId, metrics.stage);
+}
+
+export async function getImageResults(db: Db, runId: string) {
+  return db
+    .select()
+    .from(imageResults)
+    .where(eq(imageResults.runId, runId))
+    .orderBy(asc(imageResults.subset), asc(imageResults.organ), asc(imageResults.image));
+}
+
+export async function getArtifacts(db: Db, runId: string) {
+  return db.select().from(artifacts).where(eq(artifacts.runId, runId)).orderBy(asc(artifacts.path));
+}
+
+export async function pendingOutbox(db: Db, runId?: string): Promise<number> {
+  const [{ n }] = (await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(mlflowOutbox)
+    .where(
+      runId
+        ? and(isNull(mlflowOutbox.deliveredAt), eq(mlflowOutbox.runId, runId))
+        : isNull(mlflowOutbox.deliveredAt),
+    )) as [{ n: number }];
+  return n;
+}
+
+/** Resolves a run id given in full or as an unambiguous prefix. */
+export async function findRun(db: Db, idOrPrefix: string): Promise<RunRow[]> {
+  return db
+    .select()
+    .from(runs)
+    .where(sql`${runs.id} = ${idOrPrefix} or ${runs.id} like ${`${idOrPrefix.replace(/[%_\\]/g, '\\$&')}%`}`)
+    .orderBy(asc(runs.id))
+    .limit(20);
+}
+
+export { drainOutbox } from './outbox.ts';

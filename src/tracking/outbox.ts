@@ -1,0 +1,168 @@
+/**
+ * Delivers pending `mlflow_outbox` rows to MLflow in the order they were written. Consecutive
+ * metrics/params/tags rows of a run go out as one log-batch (split at the server's limits), files
+ * through the artifact proxy, and a terminate row closes the MLflow run. A row is marked delivered
+ * only after MLflow accepted it; a failure stops that run's delivery (order is kept) and is
+ * recorded on the row. Re-sending is harmless: metrics carry their original timestamps, params are
+ * re-sent with the same value, runs are found by tag before they are created.
+ */
+import { readFile } from 'node:fs/promises';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { type Db, schema } from '../storage/index.ts';
+import type { OutboxPayload } from './index.ts';
+import {
+  type MlflowClient,
+  MlflowError,
+  type MlflowMetric,
+  type MlflowParam,
+  type MlflowRunInfo,
+  type MlflowTag,
+} from './mlflow-client.ts';
+
+const { experiments, runs, mlflowOutbox } = schema;
+
+export const RUN_ID_TAG = 'nucleiflow.run_id';
+
+export interface DrainResult {
+  readonly delivered: number;
+  readonly pending: number;
+  /** The first delivery error, if any row could not be delivered. */
+  readonly error?: string;
+}
+
+/** MLflow experiment name for a NucleiFlow experiment. */
+export const mlflowExperimentName = (e: { id: string; specName: string }) =>
+  `nucleiflow/${e.specName}/${e.id}`;
+
+async function ensureMlflowRun(db: Db, client: MlflowClient, runId: string): Promise<MlflowRunInfo> {
+  const [row] = await db
+    .select({ run: runs, exp: experiments })
+    .from(runs)
+    .innerJoin(experiments, eq(runs.experimentId, experiments.id))
+    .where(eq(runs.id, runId));
+  if (!row) throw new Error(`outbox row for unknown run ${runId}`);
+  if (row.run.mlflowRunId) return (await client.getRun(row.run.mlflowRunId)).info;
+  const expId = await client.ensureExperiment(mlflowExperimentName(row.exp), [
+    { key: 'nucleiflow.experiment_id', value: row.exp.id },
+  ]);
+  const arm = Object.entries(row.run.arm as Record<string, unknown>)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(',');
+  const run = await client.ensureRun(
+    expId,
+    arm ? `${row.run.id} (${arm})` : row.run.id,
+    RUN_ID_TAG,
+    row.run.id,
+    [
+      { key: 'nucleiflow.experiment_id', value: row.exp.id },
+      { key: 'nucleiflow.config_hash', value: row.run.configHash },
+      { key: 'nucleiflow.seed', value: String(row.run.seed) },
+      { key: 'nucleiflow.spec_name', value: row.exp.specName },
+      ...(row.run.workflowId ? [{ key: 'temporal.workflow_id', value: row.run.workflowId }] : []),
+    ],
+    (row.run.startedAt ?? row.run.createdAt).getTime(),
+  );
+  await db.update(runs).set({ mlflowRunId: run.info.run_id }).where(eq(runs.id, runId));
+  return run.info;
+}
+
+async function markDelivered(db: Db, ids: readonly number[]): Promise<void> {
+  if (ids.length)
+    await db
+      .update(mlflowOutbox)
+      .set({ deliveredAt: sql`now()` })
+      .where(inArray(mlflowOutbox.id, [...ids]));
+}
+
+/**
+ * Drains up to `maxRows` pending rows (of one run, or of all runs). Never throws for an MLflow
+ * failure: the result says what is still pending and why.
+ */
+export async function drainOutbox(
+  db: Db,
+  client: MlflowClient,
+  opts: { runId?: string; maxRows?: number } = {},
+): Promise<DrainResult> {
+  const rows = await db
+    .select()
+    .from(mlflowOutbox)
+    .where(
+      opts.runId
+        ? and(isNull(mlflowOutbox.deliveredAt), eq(mlflowOutbox.runId, opts.runId))
+        : isNull(mlflowOutbox.deliveredAt),
+    )
+    .orderBy(asc(mlflowOutbox.id))
+    .limit(opts.maxRows ?? 20_000);
+  const byRun = new Map<string, typeof rows>();
+  for (const r of rows) byRun.set(r.runId, [...(byRun.get(r.runId) ?? []), r]);
+  let delivered = 0;
+  let firstError: string | undefined;
+  for (const [runId, list] of byRun) {
+    let i = 0;
+    try {
+      const info = await ensureMlflowRun(db, client, runId);
+      while (i < list.length) {
+        const p = list[i]!.payload as OutboxPayload;
+        if (p.kind === 'metrics' || p.kind === 'params' || p.kind === 'tags') {
+          const ms: MlflowMetric[] = [];
+          const ps: MlflowParam[] = [];
+          const ts: MlflowTag[] = [];
+          const ids: number[] = [];
+          while (i < list.length) {
+            const q = list[i]!.payload as OutboxPayload;
+            if (q.kind === 'metrics') ms.push(...q.metrics);
+            else if (q.kind === 'params') ps.push(...q.params);
+            else if (q.kind === 'tags') ts.push(...q.tags);
+            else break;
+            ids.push(list[i]!.id);
+            i++;
+          }
+          await client.logBatch(info.run_id, { metrics: ms, params: dedupe(ps), tags: dedupe(ts) });
+          await markDelivered(db, ids);
+          delivered += ids.length;
+        } else if (p.kind === 'artifact') {
+          let data: Buffer | undefined;
+          try {
+            data = await readFile(p.file);
+          } catch {
+            // The file is gone (a cleaned cache): nothing can be delivered, and retrying will not help.
+          }
+          if (data) await client.uploadArtifact(info, p.artifactPath, data);
+          await markDelivered(db, [list[i]!.id]);
+          delivered++;
+          i++;
+        } else {
+          await client.setTerminated(info.run_id, p.status, p.endTime);
+          await markDelivered(db, [list[i]!.id]);
+          delivered++;
+          i++;
+        }
+      }
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      firstError ??= message;
+      const row = list[i];
+      if (row) {
+        await db
+          .update(mlflowOutbox)
+          .set({ attempts: sql`${mlflowOutbox.attempts} + 1`, lastError: message.slice(0, 1000) })
+          .where(eq(mlflowOutbox.id, row.id));
+      }
+      if (!(err instanceof MlflowError)) throw err;
+    }
+  }
+  const [{ n }] = (await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(mlflowOutbox)
+    .where(
+      opts.runId
+        ? and(isNull(mlflowOutbox.deliveredAt), eq(mlflowOutbox.runId, opts.runId))
+        : isNull(mlflowOutbox.deliveredAt),
+    )) as [{ n: number }];
+  return { delivered, pending: n, ...(firstError ? { error: firstError } : {}) };
+}
+
+/** Last value per key wins within one request (MLflow rejects a batch repeating a param key). */
+function dedupe<T extends { key: string }>(items: readonly T[]): T[] {
+  return [...new Map(items.map((x) => [x.key, x])).values()];
+}

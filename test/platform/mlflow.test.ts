@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage, type Storage } from '../../src/storage/index.ts';
+import * as tracking from '../../src/tracking/index.ts';
+import { chunkBatch, MlflowClient } from '../../src/tracking/mlflow-client.ts';
+import { mlflowExperimentName, RUN_ID_TAG } from '../../src/tracking/outbox.ts';
+import { createTestDatabase, services, token } from '../helpers/services.ts';
+
+describe('MLflow REST client against the real server', () => {
+  const client = new MlflowClient(services().mlflowUri);
+
+  it('splits log-batch at 1000 metrics / 100 params / 100 tags', () => {
+    const m = Array.from({ length: 2500 }, (_, i) => ({ key: 'k', value: i, timestamp: 1, step: i }));
+    const p = Array.from({ length: 150 }, (_, i) => ({ key: `p${i}`, value: 'v' }));
+    const chunks = chunkBatch(m, p, []);
+    for (const c of chunks) {
+      expect(c.metrics.length + c.params.length + c.tags.length).toBeLessThanOrEqual(1000);
+      expect(c.params.length).toBeLessThanOrEqual(100);
+    }
+    expect(chunks.flatMap((c) => c.metrics)).toHaveLength(2500);
+    expect(chunks.flatMap((c) => c.params)).toHaveLength(150);
+  });
+
+  it('creates a run, logs 2500 metric points and 150 params, reads them back, uploads an artifact', async () => {
+    const expId = await client.ensureExperiment(`nucleiflow-test/${token()}`);
+    const run = await client.ensureRun(expId, 'r', RUN_ID_TAG, 'abc', [{ key: 't', value: '1' }], Date.now());
+    const again = await client.ensureRun(expId, 'r', RUN_ID_TAG, 'abc', [], Date.now());
+    expect(again.info.run_id).toBe(run.info.run_id);
+    const metrics = Array.from({ length: 2500 }, (_, i) => ({
+      key: 'loss',
+      value: 1 / (i + 1),
+      timestamp: 1000 + i,
+      step: i,
+    }));
+    const params = Array.from({ length: 150 }, (_, i) => ({ key: `p${i}`, value: String(i) }));
+    expect(await client.logBatch(run.info.run_id, { metrics, params })).toBe(3);
+    // A retried batch must not store anything twice.
+    await client.logBatch(run.info.run_id, { metrics: metrics.slice(0, 10), params: params.slice(0, 10) });
+    const history = await client.getMetricHistory(run.info.run_id, 'loss');
+    expect(history).toHaveLength(2500);
+    const got = await client.getRun(run.info.run_id);
+    expect(got.data.params).toHaveLength(150);
+    await client.uploadArtifact(run.info, 'report/hello.txt', new TextEncoder().encode('hi'));
+    const files = await client.listArtifacts(run.info.run_id, 'report');
+    expect(files.map((f) => f.path)).toEqual(['report/hello.txt']);
+    await client.setTerminated(run.info.run_id, 'FINISHED', Date.now());
+    expect((await client.getRun(run.info.run_id)).info.status).toBe('FINISHED');
+  });
+});
+
+describe('MLflow outbox', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let s: Storage;
+  const home = mkdtempSync(join(tmpdir(), 'nf-outbox-'));
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    s = await openStorage({ databaseUrl: db.url, home });
+  });
+  afterAll(async () => {
+    await s?.close();
+    await db?.drop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('keeps records while MLflow is unreachable and delivers all of them once, in order, when it is back', async () => {
+    const expId = `e${token()}`;
+    const runId = `${expId}-r0`;
+    await tracking.createExperiment(s.db, {
+      id: expId,
+      name: 'quick',
+      specName: 'quick-test',
+      spec: {},
+      workflowId: `exp-${expId}`,
+      runs: [
+        {
+          id: runId,
+          arm: { 'groundTruth.erosion': true },
+          spec: {},
+          configHash: 'h',
+          seed: 1,
+          workflowId: `run-${runId}`,
+        },
+      ],
+    });
+    await tracking.markRunStarted(s.db, runId, {
+      codeCommit: 'abc',
+      workerHost: 'h',
+      workflowId: `run-${runId}`,
+    });
+    await tracking.putParams(
+      s.db,
+      runId,
+      tracking.flattenParams({ training: { seg: { epochs: 3 } }, seed: 1 }),
+    );
+    for (let e = 0; e < 1200; e++)
+      await tracking.putStepMetrics(s.db, runId, 'seg', e, { loss: 1 / (e + 1) });
+    writeFileSync(join(home, 'card.json'), '{"ok":true}');
+    await tracking.putArtifact(s.db, runId, 'report', join(home, 'card.json'), 'model/card.json');
+    await tracking.setRunStatus(s.db, runId, 'completed');
+
+    const down = new MlflowClient('http://127.0.0.1:9', { timeoutMs: 2000 });
+    const r1 = await tracking.drainOutbox(s.db, down);
+    expect(r1.delivered).toBe(0);
+    expect(r1.pending).toBe(1204);
+    expect(r1.error).toMatch(/unreachable/);
+
+    const up = new MlflowClient(services().mlflowUri);
+    const r2 = await tracking.drainOutbox(s.db, up);
+    expect(r2).toEqual({ delivered: 1204, pending: 0 });
+    const run = await tracking.getRun(s.db, runId);
+    const ml = await up.getRun(run!.mlflowRunId!);
+    expect(ml.info.status).toBe('FINISHED');
+    expect(ml.data.tags?.find((t) => t.key === 'mlflow.source.git.commit')?.value).toBe('abc');
+    expect(ml.data.params?.find((p) => p.key === 'training.seg.epochs')?.value).toBe('3');
+    const hist = await up.getMetricHistory(ml.info.run_id, 'seg.loss');
+    expect(hist.map((m) => m.step).sort((a, b) => a - b)).toEqual([...Array(1200).keys()]);
+    expect((await up.listArtifacts(ml.info.run_id, 'model')).map((f) => f.path)).toEqual(['model/card.json']);
+    const expName = mlflowExperimentName({ id: expId, specName: 'quick-test' });
+    expect(await up.getExperimentByName(expName)).toBe(ml.info.experiment_id);
+    // Nothing left, nothing sent twice.
+    expect(await tracking.drainOutbox(s.db, up)).toEqual({ delivered: 0, pending: 0 });
+  });
+});
