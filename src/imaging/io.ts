@@ -133,6 +133,21 @@ export async function readRgb(path: string): Promise<RgbImage> {
   return { width, height, data: out };
 }
 
+/** Width and height of an image file, from its header only (no pixel decoding). */
+export async function readImageSize(path: string): Promise<{ width: number; height: number }> {
+  const buf = await readInput(path);
+  const kind = sniff(buf);
+  if (kind === undefined)
+    throw new InputError(path, 'not a TIFF, PNG or JPEG image (unrecognised file signature)');
+  try {
+    const meta = await open(buf).metadata();
+    if (!meta.width || !meta.height) throw new Error('no image size in header');
+    return { width: meta.width, height: meta.height };
+  } catch (err) {
+    throw corrupt(path, kind, err);
+  }
+}
+
 export interface ReadLabelsOptions {
   /** Reject maps whose ids are not exactly 1..N (a gap names the first missing id). */
   requireContiguous?: boolean;
