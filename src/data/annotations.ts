@@ -10,10 +10,10 @@
  * RegionAttributeHeaders element, which is not a region and is ignored.
  */
 import { readFile } from 'node:fs/promises';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { InputError } from '../errors.ts';
 import type { LabelImage } from '../imaging/types.ts';
 import { fillPoly2Mask, Poly2MaskScratch } from './poly2mask.ts';
+import { scanXml, type XmlHandler, XmlSyntaxError } from './xml-scan.ts';
 
 export interface Polygon {
   /** The Region's Id attribute (as written; may be empty). */
@@ -44,66 +44,90 @@ export interface RasterisedAnnotations {
 /** How far (pixels) vertices may lie outside the image before the XML is taken to belong to another image. */
 export const OUTSIDE_TOLERANCE_PX = 10;
 
-type Node = Record<string, unknown>;
+/** The element names from the root down to a Vertex. */
+const PATH = ['Annotations', 'Annotation', 'Regions', 'Region', 'Vertices', 'Vertex'] as const;
 
-const ARRAYS = new Set(['Annotation', 'Regions', 'Region', 'Vertices', 'Vertex']);
-
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  parseAttributeValue: false,
-  parseTagValue: false,
-  processEntities: false,
-  isArray: (name) => ARRAYS.has(name),
-});
-
-function asArray(v: unknown): Node[] {
-  if (v === undefined || v === null || v === '') return [];
-  return (Array.isArray(v) ? v : [v]).filter((x): x is Node => typeof x === 'object' && x !== null);
+/** Growable coordinate list, so a region's vertices cost no per-vertex allocation. */
+class Coords {
+  xs = new Float64Array(256);
+  ys = new Float64Array(256);
+  n = 0;
+  push(x: number, y: number): void {
+    if (this.n === this.xs.length) {
+      const xs = new Float64Array(this.n * 2);
+      const ys = new Float64Array(this.n * 2);
+      xs.set(this.xs);
+      ys.set(this.ys);
+      this.xs = xs;
+      this.ys = ys;
+    }
+    this.xs[this.n] = x;
+    this.ys[this.n] = y;
+    this.n++;
+  }
 }
 
-/** Parses the text of an Aperio XML file. `file` names the source in errors. */
+/**
+ * Parses the text of an Aperio XML file. `file` names the source in errors. Only
+ * Annotations > Annotation > Regions > Region > Vertices > Vertex counts; anything else
+ * (RegionAttributeHeaders, Attributes, Plots) is skipped.
+ */
 export function parseAnnotationXml(text: string, file: string): Annotations {
-  const valid = XMLValidator.validate(text);
-  if (valid !== true) {
-    const { msg, line, col } = valid.err;
-    throw new InputError(file, `malformed XML at line ${line}, column ${col}: ${msg}`);
-  }
-  const doc = parser.parse(text) as Node;
-  const root = doc.Annotations as Node | undefined;
-  if (root === undefined || typeof root !== 'object') {
-    throw new InputError(file, 'not an Aperio annotation file (no <Annotations> root element)');
-  }
-  const mpp = Number(root.MicronsPerPixel);
   const polygons: Polygon[] = [];
-  for (const annotation of asArray(root.Annotation)) {
-    for (const regions of asArray(annotation.Regions)) {
-      for (const region of asArray(regions.Region)) {
-        const regionId = typeof region.Id === 'string' ? region.Id : '';
-        const vertices = asArray(region.Vertices).flatMap((v) => asArray(v.Vertex));
-        const xs = new Float64Array(vertices.length);
-        const ys = new Float64Array(vertices.length);
-        for (let i = 0; i < vertices.length; i++) {
-          const vx = vertices[i]!.X;
-          const vy = vertices[i]!.Y;
-          const x = typeof vx === 'string' && vx.trim() !== '' ? Number(vx) : Number.NaN;
-          const y = typeof vy === 'string' && vy.trim() !== '' ? Number(vy) : Number.NaN;
-          if (!Number.isFinite(x) || !Number.isFinite(y)) {
-            throw new InputError(
-              file,
-              `region ${polygons.length + 1} (Id ${regionId || '?'}), vertex ${i + 1}: ` +
-                `X/Y must be numbers, got X=${JSON.stringify(vx)} Y=${JSON.stringify(vy)}`,
-            );
-          }
-          xs[i] = x;
-          ys[i] = y;
+  const coords = new Coords();
+  let regionId = '';
+  let micronsPerPixel: number | undefined;
+  // The open elements at depths 0..matched-1 are PATH[0..matched-1]; deeper ones are off the path.
+  let matched = 0;
+  const handler: XmlHandler = {
+    open(name, attrs, depth) {
+      if (depth === 0) {
+        if (name !== 'Annotations') {
+          throw new InputError(
+            file,
+            `not an Aperio annotation file (root element <${name}>, expected <Annotations>)`,
+          );
         }
-        polygons.push({ regionId, xs, ys });
+        const mpp = Number(attrs.get('MicronsPerPixel'));
+        micronsPerPixel = Number.isFinite(mpp) && mpp > 0 ? mpp : undefined;
       }
-    }
+      if (matched !== depth || name !== PATH[depth]) return;
+      matched = depth + 1;
+      if (name === 'Region') {
+        regionId = attrs.get('Id') ?? '';
+        coords.n = 0;
+      } else if (name === 'Vertex') {
+        const vx = attrs.get('X');
+        const vy = attrs.get('Y');
+        const x = vx !== undefined && vx.trim() !== '' ? Number(vx) : Number.NaN;
+        const y = vy !== undefined && vy.trim() !== '' ? Number(vy) : Number.NaN;
+        if (!Number.isFinite(x) || !Number.isFinite(y)) {
+          throw new InputError(
+            file,
+            `region ${polygons.length + 1} (Id ${regionId || '?'}), vertex ${coords.n + 1}: ` +
+              `X and Y must be numbers, got X=${JSON.stringify(vx ?? null)} Y=${JSON.stringify(vy ?? null)}`,
+          );
+        }
+        coords.push(x, y);
+      }
+    },
+    close(name, depth) {
+      if (matched !== depth + 1) return;
+      matched = depth;
+      if (name === 'Region') {
+        polygons.push({ regionId, xs: coords.xs.slice(0, coords.n), ys: coords.ys.slice(0, coords.n) });
+      }
+    },
+  };
+  try {
+    scanXml(text, handler);
+  } catch (err) {
+    if (err instanceof XmlSyntaxError)
+      throw new InputError(file, `malformed XML: ${err.message}`, { cause: err });
+    throw err;
   }
   if (polygons.length === 0) throw new InputError(file, 'no annotated regions (zero <Region> elements)');
-  return { polygons, micronsPerPixel: Number.isFinite(mpp) && mpp > 0 ? mpp : undefined };
+  return { polygons, micronsPerPixel };
 }
 
 /** Reads and parses an Aperio XML file; a missing or unreadable file is an InputError. */
