@@ -1,0 +1,160 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig, REPO_ROOT, requireDataDir } from '../../config.ts';
+import { UserError } from '../../errors.ts';
+import type { Stage } from '../../model/batch.ts';
+import { SCHEDULES, type TrainingSchedule } from '../../model/schedule.ts';
+import { trainTwoStage } from '../../model/two-stage.ts';
+import { action } from '../run-action.ts';
+
+interface TrainFlags {
+  stage: string;
+  schedule: string;
+  seed: string;
+  name?: string;
+  runDir?: string;
+  out?: string;
+  erosion: boolean;
+  hed: string;
+  flipRotate: boolean;
+  stainNormalisation: boolean;
+  distInit: string;
+  maxTrainImages?: string;
+  segEpochs?: string;
+  distEpochs?: string;
+  stepsPerEpoch?: string;
+  inputSize?: string;
+  maxMinutesSeg?: string;
+  maxMinutesDist?: string;
+  progress?: boolean;
+}
+
+function int(name: string, v: string | undefined, min = 1): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min)
+    throw new UserError(`--${name} must be an integer >= ${min}, got '${v}'`);
+  return n;
+}
+
+function num(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new UserError(`--${name} must be a number >= 0, got '${v}'`);
+  return n;
+}
+
+function override(s: TrainingSchedule, epochs: number | undefined, f: TrainFlags): TrainingSchedule {
+  const e = epochs ?? s.epochs;
+  const scale = e / s.epochs;
+  return {
+    ...s,
+    epochs: e,
+    inputSize: int('input-size', f.inputSize, 16) ?? s.inputSize,
+    stepsPerEpoch: int('steps-per-epoch', f.stepsPerEpoch) ?? s.stepsPerEpoch,
+    // Shortened runs keep their lr drops at the same fractions of the run.
+    lrSchedule: { ...s.lrSchedule, every: Math.max(1, Math.round(s.lrSchedule.every * scale)) },
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description(
+      'Train the two U-Nets (segmentation, then distance map) on the Kumar training split, with a checkpoint every epoch; rerunning the same command resumes',
+    )
+    .option('--stage <stage>', 'seg, dist or both', 'both')
+    .option('--schedule <name>', `training schedule: ${Object.keys(SCHEDULES).join(', ')}`, 'cpu-60min')
+    .option('--seed <n>', 'run seed (initialisation, sampling, augmentation, dropout)', '1')
+    .option('--name <name>', 'run and model name (default <schedule>-s<seed>)')
+    .option('--run-dir <dir>', 'checkpoint folder (default <cache>/runs/<name>)')
+    .option('--out <dir>', 'model folder written when both stages are done (default models/<name>)')
+    .option('--no-erosion', 'stage-1 targets without the paper ground-truth modification (ablation)')
+    .option('--hed <scale>', 'HED colour jitter scale (bias = scale / 10); 0 turns it off', '0.05')
+    .option('--no-flip-rotate', 'no rot90/flip augmentation')
+    .option('--no-stain-normalisation', 'train on raw colours')
+    .option('--dist-init <how>', 'stage-2 initialisation: seg (trained stage-1 weights) or scratch', 'seg')
+    .option('--max-train-images <n>', 'use only the first N training slides')
+    .option('--seg-epochs <n>', 'override the schedule epochs of stage 1 (lr drops scale with it)')
+    .option('--dist-epochs <n>', 'override the schedule epochs of stage 2')
+    .option('--steps-per-epoch <n>', 'override steps per epoch')
+    .option('--input-size <px>', 'override the crop size (multiple of 16)')
+    .option('--max-minutes-seg <m>', 'wall-clock cap for stage 1 (stops at an epoch boundary)')
+    .option('--max-minutes-dist <m>', 'wall-clock cap for stage 2')
+    .option('--no-progress', 'no progress bar even on a terminal')
+    .action(
+      action(async (f: TrainFlags) => {
+        const config = loadConfig();
+        const dataDir = requireDataDir(config);
+        const stages: Stage[] =
+          f.stage === 'both' ? ['seg', 'dist'] : f.stage === 'seg' || f.stage === 'dist' ? [f.stage] : [];
+        if (stages.length === 0) throw new UserError(`--stage must be seg, dist or both, got '${f.stage}'`);
+        const base = SCHEDULES[f.schedule];
+        if (!base)
+          throw new UserError(
+            `--schedule must be one of ${Object.keys(SCHEDULES).join(', ')}, got '${f.schedule}'`,
+          );
+        if (f.distInit !== 'seg' && f.distInit !== 'scratch')
+          throw new UserError(`--dist-init must be seg or scratch, got '${f.distInit}'`);
+        const seed = int('seed', f.seed, 0)!;
+        const hedScale = num('hed', f.hed)!;
+        const name = f.name ?? `${f.schedule}-s${seed}`;
+        if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name))
+          throw new UserError(`--name: letters, digits, '.', '-', '_' only, got '${name}'`);
+        const runDir = resolve(f.runDir ?? join(config.cacheDir, 'runs', name));
+        const outDir = resolve(f.out ?? join(REPO_ROOT, 'models', name));
+        const schedules = {
+          seg: override(base.seg, int('seg-epochs', f.segEpochs), f),
+          dist: override(base.dist, int('dist-epochs', f.distEpochs), f),
+        };
+        await mkdir(runDir, { recursive: true });
+        const log = join(runDir, 'metrics.jsonl');
+        const started = new Date().toISOString();
+        process.stdout.write(`train ${name}: stages ${stages.join('+')}, checkpoints in ${runDir}\n`);
+        const minutes = (v: string | undefined, n: string) => {
+          const m = num(n, v);
+          return m === undefined ? undefined : m * 60;
+        };
+        const r = await trainTwoStage({
+          dataDir,
+          cacheDir: config.cacheDir,
+          runDir,
+          outDir,
+          stages,
+          seed,
+          schedules,
+          stainNormalisation: f.stainNormalisation,
+          referenceSelection: 'first',
+          hed: hedScale > 0 ? { scale: hedScale, bias: hedScale / 10 } : null,
+          flipRotate: f.flipRotate,
+          groundTruth: f.erosion ? {} : { enabled: false },
+          distInit: f.distInit,
+          maxTrainImages: int('max-train-images', f.maxTrainImages),
+          maxWallSeconds: {
+            seg: minutes(f.maxMinutesSeg, 'max-minutes-seg'),
+            dist: minutes(f.maxMinutesDist, 'max-minutes-dist'),
+          },
+          progress: f.progress === false ? false : undefined,
+          provenance: { name, schedule: f.schedule, machine: hostname(), started },
+          onEpoch: async (m) => {
+            await appendFile(log, `${JSON.stringify({ ...m, time: new Date().toISOString() })}\n`);
+            process.stdout.write(
+              `${m.stage} epoch ${m.epoch}/${m.epochs} loss ${m.loss.toFixed(4)} val ${m.valLoss?.toFixed(4) ?? '-'} lr ${m.lr.toExponential(1)} ${m.seconds.toFixed(1)} s ${m.imagesPerSecond.toFixed(2)} img/s steps ${m.steps} tensors ${m.numTensors} rss ${m.rssMB} MB\n`,
+            );
+          },
+        });
+        for (const s of stages) {
+          const x = r.results[s]!;
+          process.stdout.write(
+            `${s}: ${x.epochsRun}/${x.epochsPlanned} epochs, ${x.steps} steps, ${(x.wallSeconds / 60).toFixed(1)} min${x.resumedFrom ? ` (resumed from epoch ${x.resumedFrom})` : ''}\n`,
+          );
+        }
+        process.stdout.write(
+          `peak RSS ${r.peakRssMB} MB, dataset ${(r.datasetBytes / 2 ** 20).toFixed(1)} MB (uint8)\n`,
+        );
+        if (r.model) process.stdout.write(`model written to ${outDir}\n`);
+      }),
+    );
+}

@@ -1,0 +1,162 @@
+// A shipped two-stage model (Mahbod et al., ISBI 2019): both U-Nets' weights plus what inference needs to reproduce training's inputs.
+//
+// Folder layout: model.json (format, tensor list, stain target, per-file sha256), seg.bin and
+// dist.bin (weights as little-endian float16 or float32, unetParamShapes() order), card.json
+// (provenance and evaluation; written by the training/evaluation tools, not needed to run).
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../errors.ts';
+import { writeFileAtomic } from '../io/atomic-write.ts';
+import type { StainModel } from '../stain/macenko.ts';
+import { fromFloat16, toFloat16 } from './float16.ts';
+import { unetParamShapes } from './unet.ts';
+
+export const MODEL_FORMAT = 'nucleiflow-two-stage-unet-v1';
+
+export interface ModelManifest {
+  readonly format: typeof MODEL_FORMAT;
+  readonly dtype: 'float16' | 'float32';
+  readonly tensors: readonly { name: string; shape: number[] }[];
+  readonly files: { readonly seg: string; readonly dist: string };
+  readonly sha256: { readonly seg: string; readonly dist: string };
+  /** Macenko target of the training run; null when trained on raw colours. */
+  readonly stainTarget: { stainMatrix: number[]; maxConc: number[] } | null;
+  /** Free-form training summary (schedule, seed, ...), copied from the run. */
+  readonly training?: unknown;
+}
+
+export interface LoadedModel {
+  readonly dir: string;
+  readonly manifest: ModelManifest;
+  readonly seg: Float32Array[];
+  readonly dist: Float32Array[];
+  readonly stainTarget: StainModel | null;
+}
+
+/** A model folder that cannot be used: names the folder and the problem. */
+export class ModelDirError extends UserError {
+  constructor(dir: string, problem: string, options?: { cause?: unknown }) {
+    super(`model ${dir}: ${problem}`, options);
+    this.name = 'ModelDirError';
+  }
+}
+
+function pack(weights: readonly Float32Array[], dtype: 'float16' | 'float32'): Uint8Array {
+  const n = weights.reduce((s, w) => s + w.length, 0);
+  const flat = new Float32Array(n);
+  let off = 0;
+  for (const w of weights) {
+    flat.set(w, off);
+    off += w.length;
+  }
+  const arr = dtype === 'float16' ? toFloat16(flat) : flat;
+  return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+}
+
+function unpack(dir: string, file: string, bytes: Uint8Array, dtype: 'float16' | 'float32'): Float32Array[] {
+  const shapes = unetParamShapes();
+  const total = shapes.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+  const width = dtype === 'float16' ? 2 : 4;
+  if (bytes.length !== total * width) {
+    throw new ModelDirError(
+      dir,
+      `${file} has ${bytes.length} bytes, expected ${total * width} (${total} ${dtype} weights)`,
+    );
+  }
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  const flat =
+    dtype === 'float16' ? fromFloat16(new Uint16Array(copy.buffer)) : new Float32Array(copy.buffer);
+  let off = 0;
+  return shapes.map((p) => {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    const t = flat.slice(off, off + n);
+    off += n;
+    return t;
+  });
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+export interface SaveModelInput {
+  readonly seg: readonly Float32Array[];
+  readonly dist: readonly Float32Array[];
+  readonly stainTarget: StainModel | null;
+  readonly dtype?: 'float16' | 'float32';
+  readonly training?: unknown;
+}
+
+/** Writes seg.bin, dist.bin and model.json (each atomically; model.json last). */
+export async function saveModel(dir: string, m: SaveModelInput): Promise<ModelManifest> {
+  const dtype = m.dtype ?? 'float16';
+  await mkdir(dir, { recursive: true });
+  const seg = pack(m.seg, dtype);
+  const dist = pack(m.dist, dtype);
+  await writeFileAtomic(join(dir, 'seg.bin'), seg);
+  await writeFileAtomic(join(dir, 'dist.bin'), dist);
+  const manifest: ModelManifest = {
+    format: MODEL_FORMAT,
+    dtype,
+    tensors: unetParamShapes().map((p) => ({ name: p.name, shape: p.shape })),
+    files: { seg: 'seg.bin', dist: 'dist.bin' },
+    sha256: { seg: sha(seg), dist: sha(dist) },
+    stainTarget: m.stainTarget
+      ? { stainMatrix: Array.from(m.stainTarget.stainMatrix), maxConc: Array.from(m.stainTarget.maxConc) }
+      : null,
+    training: m.training,
+  };
+  await writeFileAtomic(join(dir, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
+
+/** Reads and verifies a model folder; every problem is a one-line ModelDirError. */
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'model.json'), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ModelDirError(
+      dir,
+      code === 'ENOENT'
+        ? 'no model.json (not a model folder, or it does not exist)'
+        : `model.json unreadable (${code})`,
+      { cause: err },
+    );
+  }
+  let manifest: ModelManifest;
+  try {
+    manifest = JSON.parse(text) as ModelManifest;
+  } catch (err) {
+    throw new ModelDirError(dir, 'model.json is not valid JSON (corrupt)', { cause: err });
+  }
+  if (manifest.format !== MODEL_FORMAT)
+    throw new ModelDirError(dir, `unknown format '${String(manifest.format)}', expected ${MODEL_FORMAT}`);
+  if (manifest.dtype !== 'float16' && manifest.dtype !== 'float32')
+    throw new ModelDirError(dir, `unknown dtype '${String(manifest.dtype)}'`);
+  const read = async (which: 'seg' | 'dist') => {
+    const file = manifest.files?.[which];
+    if (typeof file !== 'string') throw new ModelDirError(dir, `model.json names no ${which} weights file`);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(join(dir, file));
+    } catch (err) {
+      throw new ModelDirError(dir, `${file} is missing or unreadable`, { cause: err });
+    }
+    if (sha(bytes) !== manifest.sha256?.[which])
+      throw new ModelDirError(dir, `${file} does not match its sha256 in model.json (corrupt)`);
+    return unpack(dir, file, bytes, manifest.dtype);
+  };
+  const seg = await read('seg');
+  const dist = await read('dist');
+  const st = manifest.stainTarget;
+  const stainTarget: StainModel | null = st
+    ? {
+        stainMatrix: Float64Array.from(st.stainMatrix),
+        maxConc: Float64Array.from(st.maxConc),
+        tissuePixels: 0,
+      }
+    : null;
+  return { dir, manifest, seg, dist, stainTarget };
+}

@@ -1,0 +1,347 @@
+// Training loop for the two U-Nets of Mahbod et al., ISBI 2019: Adam, step lr schedule, a checkpoint after every epoch.
+//
+// Determinism: one seeded Rng (src/augment/rng.ts) drives initialisation, batch sampling,
+// augmentation and dropout, in a fixed order; its state is checkpointed with the weights and the
+// Adam moments at every epoch boundary. A run killed at any point resumes from the last complete
+// epoch and replays exactly the same random choices; with the same native TensorFlow build on the
+// same machine the CPU kernels are deterministic, so the final weights are bit-identical (tested in
+// test/model-resume.test.ts).
+import { createHash } from 'node:crypto';
+import cliProgress from 'cli-progress';
+import { createRng, type Rng, restoreRng } from '../augment/rng.ts';
+import { UserError } from '../errors.ts';
+import { Adam } from './adam.ts';
+import type { Tf } from './backend.ts';
+import { requireNativeBackend } from './backend.ts';
+import type { Batch, BatchSource, Stage } from './batch.ts';
+import {
+  type Checkpoint,
+  CheckpointError,
+  type EpochMetrics,
+  loadCheckpoint,
+  saveCheckpoint,
+  type WriteFn,
+} from './checkpoint.ts';
+import { seededDropout } from './dropout.ts';
+import { distLoss, segLoss } from './losses.ts';
+import { learningRate, type TrainingSchedule } from './schedule.ts';
+import { createUNet, type UNet, unetFromValues } from './unet.ts';
+
+export type { EpochMetrics } from './checkpoint.ts';
+
+export interface TrainOptions {
+  readonly stage: Stage;
+  readonly schedule: TrainingSchedule;
+  readonly seed: number;
+  readonly data: BatchSource;
+  /**
+   * Identity of everything else that decides the result (data, preprocessing, augmentation, ground
+   * truth). Combined with stage, schedule and seed into the checkpoint's config hash.
+   */
+  readonly configHash: string;
+  /** Where checkpoint.nfck lives; without it nothing is written and nothing resumed. */
+  readonly checkpointDir?: string;
+  /** Continue from checkpointDir's checkpoint when there is one (default true). */
+  readonly resume?: boolean;
+  /** Aborting stops at the next step boundary; the last epoch's checkpoint stays valid. */
+  readonly signal?: AbortSignal;
+  /** Called after every epoch, after its checkpoint is on disk (the platform heartbeats here). */
+  readonly onEpoch?: (m: EpochMetrics) => void | Promise<void>;
+  /** Start from these weights (unetParamShapes() order) instead of he_normal, e.g. the seg net for dist. */
+  readonly initialWeights?: readonly Float32Array[];
+  /** Progress bar on stderr; default: when stderr is a TTY. */
+  readonly progress?: boolean;
+  /** Stop (at an epoch boundary) once this much wall time has been spent in this call. */
+  readonly maxWallSeconds?: number;
+  /** Test hook: replaces the atomic file write of checkpoints. */
+  readonly writeCheckpoint?: WriteFn;
+  readonly allowJsBackend?: boolean;
+}
+
+export interface TrainResult {
+  readonly stage: Stage;
+  /** Final weights in unetParamShapes() order. */
+  readonly weights: Float32Array[];
+  readonly epochsPlanned: number;
+  /** Epochs completed in total (including those before a resume). */
+  readonly epochsRun: number;
+  /** True when all planned epochs are done. */
+  readonly completed: boolean;
+  /** Epoch the run resumed from (0 for a fresh start). */
+  readonly resumedFrom: number;
+  readonly steps: number;
+  /** Wall time over all sessions of this run. */
+  readonly wallSeconds: number;
+  readonly history: EpochMetrics[];
+  readonly configHash: string;
+}
+
+/** The hash stored in checkpoints: caller's config + stage + schedule + seed. */
+export function runConfigHash(o: Pick<TrainOptions, 'stage' | 'schedule' | 'seed' | 'configHash'>): string {
+  const s = o.schedule;
+  const canon = JSON.stringify([
+    o.configHash,
+    o.stage,
+    o.seed,
+    s.epochs,
+    s.batchSize,
+    s.inputSize,
+    s.stepsPerEpoch ?? null,
+    s.lr,
+    s.lrSchedule.every,
+    s.lrSchedule.factor,
+  ]);
+  return createHash('sha256').update(canon).digest('hex');
+}
+
+function stepsPerEpoch(s: TrainingSchedule, images: number): number {
+  return s.stepsPerEpoch ?? Math.max(1, Math.ceil(images / s.batchSize));
+}
+
+function checkSchedule(s: TrainingSchedule): void {
+  if (!Number.isInteger(s.epochs) || s.epochs < 1)
+    throw new UserError(`training: epochs must be >= 1, got ${s.epochs}`);
+  if (!Number.isInteger(s.batchSize) || s.batchSize < 1)
+    throw new UserError(`training: batchSize must be >= 1, got ${s.batchSize}`);
+  if (!Number.isInteger(s.inputSize) || s.inputSize < 16 || s.inputSize % 16 !== 0) {
+    throw new UserError(`training: inputSize must be a multiple of 16, got ${s.inputSize}`);
+  }
+}
+
+function lossFn(tf: Tf, stage: Stage) {
+  return stage === 'seg' ? segLoss.bind(null, tf) : distLoss.bind(null, tf);
+}
+
+function toTensors(tf: Tf, b: Batch) {
+  return {
+    x: tf.tensor4d(b.x, [b.batch, b.size, b.size, 3]),
+    y: tf.tensor4d(b.y, [b.batch, b.size, b.size, 1]),
+  };
+}
+
+/** A uint32 drawn from the run's Rng (dropout seed of one step). */
+function nextSeed(rng: Rng): number {
+  return Math.floor(rng.next() * 4294967296) >>> 0;
+}
+
+/** Trains one U-Net; see TrainOptions. Resolves with the final weights and the per-epoch history. */
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  checkSchedule(o.schedule);
+  const tf = requireNativeBackend(o.allowJsBackend ?? false);
+  const hash = runConfigHash(o);
+  const spe = stepsPerEpoch(o.schedule, o.data.imageCount);
+  const { epochs, batchSize, inputSize } = o.schedule;
+
+  let ck: Checkpoint | undefined;
+  if (o.checkpointDir && o.resume !== false) {
+    ck = await loadCheckpoint(o.checkpointDir);
+    if (ck && ck.header.configHash !== hash) {
+      throw new CheckpointError(
+        `${o.checkpointDir}/checkpoint.nfck`,
+        `written by config ${ck.header.configHash.slice(0, 12)}, this run is ${hash.slice(0, 12)}; use another checkpoint dir or start without resume`,
+      );
+    }
+    if (ck && ck.header.stage !== o.stage) {
+      throw new CheckpointError(
+        `${o.checkpointDir}/checkpoint.nfck`,
+        `is a ${ck.header.stage} checkpoint, not ${o.stage}`,
+      );
+    }
+  }
+
+  let rng: Rng;
+  let net: UNet;
+  const output = o.stage === 'seg' ? 'sigmoid' : 'linear';
+  if (ck) {
+    rng = restoreRng(ck.header.rngState);
+    net = unetFromValues(tf, output, ck.weights);
+  } else {
+    rng = createRng(o.seed);
+    net = o.initialWeights ? unetFromValues(tf, output, o.initialWeights) : createUNet(tf, output, rng);
+  }
+  const adam = new Adam(tf, net.params);
+  if (ck) adam.setState({ t: ck.header.adamSteps, m: ck.m, v: ck.v });
+  const history: EpochMetrics[] = ck ? [...ck.header.history] : [];
+  const startEpoch = ck?.header.epoch ?? 0;
+  const priorWall = ck?.header.wallSeconds ?? 0;
+  const loss = lossFn(tf, o.stage);
+  const t0 = performance.now();
+  const showBar = o.progress ?? process.stderr.isTTY === true;
+  const bar = showBar
+    ? new cliProgress.SingleBar(
+        {
+          format: `${o.stage} epoch {epoch}/${epochs} [{bar}] {value}/{total} steps | loss {loss} | lr {lr} | {eta}s left`,
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+
+  let epoch = startEpoch;
+  try {
+    for (; epoch < epochs; epoch++) {
+      const elapsed = (performance.now() - t0) / 1000;
+      if (o.maxWallSeconds !== undefined && epoch > startEpoch) {
+        const perEpoch = elapsed / (epoch - startEpoch);
+        if (elapsed + perEpoch > o.maxWallSeconds) break;
+      }
+      const lr = learningRate(o.schedule, epoch);
+      const e0 = performance.now();
+      bar?.start(spe, 0, { epoch: epoch + 1, loss: '-', lr: lr.toExponential(1) });
+      let lossSum = 0;
+      for (let s = 0; s < spe; s++) {
+        if (o.signal?.aborted) throw o.signal.reason ?? new Error('training aborted');
+        const b = o.data.sample(rng, o.stage, batchSize, inputSize);
+        const masks = seededDropout(tf, nextSeed(rng));
+        const value = tf.tidy(() => {
+          const { x, y } = toTensors(tf, b);
+          const { value, grads } = tf.variableGrads(() => loss(y, net.forward(x, masks)), [...net.params]);
+          adam.apply(
+            net.params.map((p) => grads[p.name]!),
+            lr,
+          );
+          return value;
+        });
+        const lv = (await value.data())[0]!;
+        value.dispose();
+        if (!Number.isFinite(lv))
+          throw new UserError(
+            `${o.stage} training diverged: loss is ${lv} at epoch ${epoch + 1}, step ${s + 1}`,
+          );
+        lossSum += lv;
+        bar?.update(s + 1, { loss: (lossSum / (s + 1)).toFixed(4) });
+        // Let timers, signals and the event loop run between native steps.
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      bar?.stop();
+      const valLoss = await validate(tf, net, o.data.validation(o.stage, inputSize), loss);
+      const seconds = (performance.now() - e0) / 1000;
+      const m: EpochMetrics = {
+        stage: o.stage,
+        epoch: epoch + 1,
+        epochs,
+        loss: lossSum / spe,
+        valLoss,
+        lr,
+        seconds,
+        imagesPerSecond: (spe * batchSize) / seconds,
+        steps: adam.steps,
+        numTensors: tf.memory().numTensors,
+        rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
+      };
+      history.push(m);
+      if (o.checkpointDir) {
+        const weights = await readAll(net);
+        const st = await adam.getState();
+        await saveCheckpoint(
+          o.checkpointDir,
+          {
+            header: {
+              configHash: hash,
+              stage: o.stage,
+              epoch: epoch + 1,
+              adamSteps: st.t,
+              rngState: rng.state(),
+              wallSeconds: priorWall + (performance.now() - t0) / 1000,
+              history,
+            },
+            weights,
+            m: st.m,
+            v: st.v,
+          },
+          o.writeCheckpoint,
+        );
+      }
+      await o.onEpoch?.(m);
+    }
+    const weights = await readAll(net);
+    return {
+      stage: o.stage,
+      weights,
+      epochsPlanned: epochs,
+      epochsRun: epoch,
+      completed: epoch >= epochs,
+      resumedFrom: startEpoch,
+      steps: adam.steps,
+      wallSeconds: priorWall + (performance.now() - t0) / 1000,
+      history,
+      configHash: hash,
+    };
+  } finally {
+    bar?.stop();
+    adam.dispose();
+    net.dispose();
+  }
+}
+
+async function readAll(net: UNet): Promise<Float32Array[]> {
+  return Promise.all(net.params.map(async (p) => Float32Array.from(await p.data())));
+}
+
+async function validate(
+  tf: Tf,
+  net: UNet,
+  batches: readonly Batch[],
+  loss: (
+    y: import('@tensorflow/tfjs-node').Tensor,
+    p: import('@tensorflow/tfjs-node').Tensor,
+  ) => import('@tensorflow/tfjs-node').Scalar,
+): Promise<number | null> {
+  if (batches.length === 0) return null;
+  let sum = 0;
+  for (const b of batches) {
+    const v = tf.tidy(() => {
+      const { x, y } = toTensors(tf, b);
+      return loss(y, net.forward(x));
+    });
+    sum += (await v.data())[0]!;
+    v.dispose();
+  }
+  return sum / batches.length;
+}
+
+/**
+ * The same run as an async iterator of epoch events, for consumers that prefer `for await`.
+ * The iterator's `return value` is the TrainResult.
+ */
+export async function* trainEvents(
+  o: Omit<TrainOptions, 'onEpoch'>,
+): AsyncGenerator<EpochMetrics, TrainResult> {
+  const queue: EpochMetrics[] = [];
+  let wake: (() => void) | undefined;
+  let done = false;
+  let result: TrainResult | undefined;
+  let error: unknown;
+  train({
+    ...o,
+    onEpoch: (m) => {
+      queue.push(m);
+      wake?.();
+    },
+  }).then(
+    (r) => {
+      result = r;
+      done = true;
+      wake?.();
+    },
+    (e: unknown) => {
+      error = e;
+      done = true;
+      wake?.();
+    },
+  );
+  for (;;) {
+    if (queue.length > 0) {
+      yield queue.shift()!;
+      continue;
+    }
+    if (done) break;
+    await new Promise<void>((r) => {
+      wake = r;
+    });
+    wake = undefined;
+  }
+  if (error !== undefined) throw error;
+  return result!;
+}

@@ -1,0 +1,199 @@
+// U-Net (Ronneberger et al., MICCAI 2015) in the "Keras U-Net starter" layout used by Mahbod et al., ISBI 2019.
+//
+// Written with raw tfjs ops and explicit variables (not tf.layers) so that every piece of state a
+// checkpoint must hold (weights, optimiser moments, dropout randomness) is owned by this code.
+// Layout (NHWC, same padding, ELU, he_normal): five encoder blocks conv3x3 -> dropout -> conv3x3 with
+// 16/32/64/128/256 filters (dropout 0.1/0.1/0.2/0.2/0.3) and 2x2 max-pooling between them; four
+// decoder blocks Conv2DTranspose 2x2 stride 2 -> concat skip -> conv3x3 -> dropout -> conv3x3 with
+// 128/64/32/16 filters (dropout 0.2/0.2/0.1/0.1); a 1x1 output convolution with one channel.
+// Parameters: 1,178,768 encoder + 174,320 transposed + 588,000 decoder + 17 output = 1,941,105.
+import type { Tf } from './backend.ts';
+import type { DropoutMasks } from './dropout.ts';
+
+type Tensor4D = import('@tensorflow/tfjs-node').Tensor4D;
+type Variable = import('@tensorflow/tfjs-node').Variable;
+
+/** One entry of the layer sequence; weight shapes follow tfjs conventions. */
+export type LayerSpec =
+  | { kind: 'conv'; name: string; inC: number; outC: number; k: 1 | 3; activation: 'elu' | 'output' }
+  | { kind: 'dropout'; name: string; rate: number }
+  | { kind: 'maxpool'; name: string }
+  | { kind: 'convT'; name: string; inC: number; outC: number }
+  | { kind: 'concat'; name: string; skip: string };
+
+/** What the single output channel means: segmentation probability or normalised distance. */
+export type OutputKind = 'sigmoid' | 'linear';
+
+const ENC_FILTERS = [16, 32, 64, 128, 256] as const;
+const ENC_DROPOUT = [0.1, 0.1, 0.2, 0.2, 0.3] as const;
+const DEC_FILTERS = [128, 64, 32, 16] as const;
+const DEC_DROPOUT = [0.2, 0.2, 0.1, 0.1] as const;
+
+/** The exact layer sequence; `unet.test.ts` asserts it and the parameter count. */
+export function unetLayers(): LayerSpec[] {
+  const layers: LayerSpec[] = [];
+  let inC = 3;
+  ENC_FILTERS.forEach((f, i) => {
+    const b = `enc${i + 1}`;
+    layers.push({ kind: 'conv', name: `${b}_conv1`, inC, outC: f, k: 3, activation: 'elu' });
+    layers.push({ kind: 'dropout', name: `${b}_drop`, rate: ENC_DROPOUT[i]! });
+    layers.push({ kind: 'conv', name: `${b}_conv2`, inC: f, outC: f, k: 3, activation: 'elu' });
+    if (i < ENC_FILTERS.length - 1) layers.push({ kind: 'maxpool', name: `${b}_pool` });
+    inC = f;
+  });
+  DEC_FILTERS.forEach((f, i) => {
+    const b = `dec${i + 1}`;
+    layers.push({ kind: 'convT', name: `${b}_up`, inC, outC: f });
+    layers.push({ kind: 'concat', name: `${b}_concat`, skip: `enc${ENC_FILTERS.length - 1 - i}_conv2` });
+    layers.push({ kind: 'conv', name: `${b}_conv1`, inC: 2 * f, outC: f, k: 3, activation: 'elu' });
+    layers.push({ kind: 'dropout', name: `${b}_drop`, rate: DEC_DROPOUT[i]! });
+    layers.push({ kind: 'conv', name: `${b}_conv2`, inC: f, outC: f, k: 3, activation: 'elu' });
+    inC = f;
+  });
+  layers.push({ kind: 'conv', name: 'out', inC, outC: 1, k: 1, activation: 'output' });
+  return layers;
+}
+
+/** Name and shape of every trainable tensor, in a fixed order (the checkpoint order). */
+export function unetParamShapes(): { name: string; shape: number[]; fanIn: number }[] {
+  const out: { name: string; shape: number[]; fanIn: number }[] = [];
+  for (const l of unetLayers()) {
+    if (l.kind === 'conv') {
+      out.push({ name: `${l.name}/kernel`, shape: [l.k, l.k, l.inC, l.outC], fanIn: l.k * l.k * l.inC });
+      out.push({ name: `${l.name}/bias`, shape: [l.outC], fanIn: 0 });
+    } else if (l.kind === 'convT') {
+      // tfjs conv2dTranspose filters are [h, w, outChannels, inChannels]; Keras uses the same
+      // layout and takes fan_in from the kernel's last two axes the same way.
+      out.push({ name: `${l.name}/kernel`, shape: [2, 2, l.outC, l.inC], fanIn: 2 * 2 * l.outC });
+      out.push({ name: `${l.name}/bias`, shape: [l.outC], fanIn: 0 });
+    }
+  }
+  return out;
+}
+
+/** Total trainable parameters: 1,941,105 for this layout. */
+export function unetParamCount(): number {
+  return unetParamShapes().reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** Minimal uniform source for initialisation; the run's seeded Rng satisfies it. */
+export interface UniformSource {
+  next(): number;
+}
+
+/**
+ * he_normal as Keras draws it: a normal with stddev sqrt(2 / fan_in), truncated at two standard
+ * deviations (resampled), and rescaled by 1/0.87962566 so the truncated variance matches.
+ */
+export function heNormalValues(count: number, fanIn: number, rng: UniformSource): Float32Array {
+  const std = Math.sqrt(2 / fanIn) / 0.8796256610342398;
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; ) {
+    // Box-Muller; each pair of uniforms gives two normals.
+    const u1 = rng.next() || Number.MIN_VALUE;
+    const u2 = rng.next();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    const z0 = r * Math.cos(2 * Math.PI * u2);
+    const z1 = r * Math.sin(2 * Math.PI * u2);
+    if (Math.abs(z0) <= 2) out[i++] = z0 * std;
+    if (i < count && Math.abs(z1) <= 2) out[i++] = z1 * std;
+  }
+  return out;
+}
+
+export interface UNet {
+  readonly output: OutputKind;
+  /** Trainable variables in `unetParamShapes()` order. */
+  readonly params: readonly Variable[];
+  /**
+   * Forward pass. `x` is float32 NHWC in [0, 1]; height and width must be multiples of 16.
+   * Returns the pre-activation output (logits for 'sigmoid'): losses work on logits for stability.
+   * `masks` supplies dropout masks in training; without it dropout is the identity (inference).
+   */
+  forward(x: Tensor4D, masks?: DropoutMasks): Tensor4D;
+  /** Inference: sigmoid applied for a segmentation net, identity for distance. */
+  predict(x: Tensor4D): Tensor4D;
+  dispose(): void;
+}
+
+/** Builds a U-Net with he_normal kernels and zero biases drawn from `rng`. */
+export function createUNet(tf: Tf, output: OutputKind, rng: UniformSource): UNet {
+  const values = unetParamShapes().map((p) => {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    return p.fanIn === 0 ? new Float32Array(n) : heNormalValues(n, p.fanIn, rng);
+  });
+  return unetFromValues(tf, output, values);
+}
+
+/** Builds a U-Net from flat float32 arrays in `unetParamShapes()` order (checkpoint or shipped model). */
+export function unetFromValues(tf: Tf, output: OutputKind, values: readonly Float32Array[]): UNet {
+  const shapes = unetParamShapes();
+  if (values.length !== shapes.length) {
+    throw new RangeError(`U-Net weights: expected ${shapes.length} tensors, got ${values.length}`);
+  }
+  const params = shapes.map((p, i) => {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    if (values[i]!.length !== n) {
+      throw new RangeError(
+        `U-Net weights: ${p.name} has ${values[i]!.length} values, expected ${n} for [${p.shape}]`,
+      );
+    }
+    const init = tf.tensor(values[i]!, p.shape, 'float32');
+    const v = tf.variable(init, true, `${p.name}_${uid++}`);
+    // The variable keeps its own reference to the buffer; drop the temporary's.
+    init.dispose();
+    return v;
+  });
+  const byName = new Map(shapes.map((p, i) => [p.name, params[i]!]));
+  const layers = unetLayers();
+  const w = (n: string) => byName.get(n)! as unknown as import('@tensorflow/tfjs-node').Tensor4D;
+  const b = (n: string) => byName.get(n)! as unknown as import('@tensorflow/tfjs-node').Tensor1D;
+
+  const forward = (x: Tensor4D, masks?: DropoutMasks): Tensor4D => {
+    if (x.shape[1] % 16 !== 0 || x.shape[2] % 16 !== 0) {
+      throw new RangeError(
+        `U-Net input: height and width must be multiples of 16, got ${x.shape[1]}x${x.shape[2]}`,
+      );
+    }
+    const skips = new Map<string, Tensor4D>();
+    let h = x;
+    for (const l of layers) {
+      switch (l.kind) {
+        case 'conv': {
+          const z = tf.add(tf.conv2d(h, w(`${l.name}/kernel`), 1, 'same'), b(`${l.name}/bias`)) as Tensor4D;
+          h = l.activation === 'elu' ? tf.elu(z) : z;
+          skips.set(l.name, h);
+          break;
+        }
+        case 'dropout':
+          if (masks) h = masks.apply(l.name, l.rate, h);
+          break;
+        case 'maxpool':
+          h = tf.maxPool(h, 2, 2, 'valid');
+          break;
+        case 'convT': {
+          const [n, hh, ww] = h.shape;
+          const y = tf.conv2dTranspose(h, w(`${l.name}/kernel`), [n, hh * 2, ww * 2, l.outC], 2, 'same');
+          h = tf.add(y, b(`${l.name}/bias`)) as Tensor4D;
+          break;
+        }
+        case 'concat':
+          h = tf.concat([h, skips.get(l.skip)!], 3);
+          break;
+      }
+    }
+    return h;
+  };
+
+  return {
+    output,
+    params,
+    forward,
+    predict: (x) => tf.tidy(() => (output === 'sigmoid' ? tf.sigmoid(forward(x)) : forward(x))),
+    dispose: () => {
+      for (const p of params) p.dispose();
+    },
+  };
+}
+
+let uid = 0;
