@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { UserError } from '../../errors.ts';
+import { readRgb, writeRgbPng } from '../../imaging/io.ts';
+import { fitMacenko, LowTissueError, normalizeMacenko } from '../../stain/macenko.ts';
+import { action } from '../run-action.ts';
+
+interface NormalizeCliOptions {
+  reference: string;
+  out: string;
+  io: string;
+  alpha: string;
+  beta: string;
+}
+
+function num(name: string, text: string, ok: (v: number) => boolean, rule: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v) || !ok(v))
+    throw new UserError(`--${name} must be ${rule} (got '${text}')`);
+  return v;
+}
+
+export function register(program: Command): void {
+  program
+    .command('normalize')
+    .description(
+      'Macenko stain normalisation (Macenko et al. 2009): re-render an H&E image with the stain ' +
+        'vectors and concentration range of a reference image; writes a PNG atomically',
+    )
+    .argument('<image>', 'H&E image to normalise (TIFF, PNG or JPEG)')
+    .requiredOption('--reference <image>', 'reference H&E image (see `nucleiflow reference`)')
+    .requiredOption('--out <png>', 'output PNG')
+    .option('--io <n>', 'transmitted light intensity (white level)', '240')
+    .option('--alpha <percent>', 'angle percentile for the extreme stain vectors', '1')
+    .option('--beta <od>', 'optical-density threshold for tissue pixels', '0.15')
+    .action(
+      action(async (image: string, opts: NormalizeCliOptions) => {
+        const params = {
+          io: num('io', opts.io, (v) => v > 0, 'a number > 0'),
+          alpha: num('alpha', opts.alpha, (v) => v >= 0 && v < 50, 'a percentage in [0, 50)'),
+          beta: num('beta', opts.beta, (v) => v >= 0, 'a number >= 0'),
+        };
+        const [img, ref] = await Promise.all([readRgb(image), readRgb(opts.reference)]);
+        let target: ReturnType<typeof fitMacenko>;
+        try {
+          target = fitMacenko(ref, params);
+        } catch (err) {
+          if (err instanceof LowTissueError)
+            throw new UserError(`${opts.reference}: unusable as reference, ${err.message}`);
+          throw err;
+        }
+        let warned = false;
+        const out = normalizeMacenko(img, target, {
+          ...params,
+          onWarning: (m) => {
+            warned = true;
+            process.stderr.write(`nucleiflow: warning: ${image}: ${m}\n`);
+          },
+        });
+        await writeRgbPng(opts.out, out);
+        process.stdout.write(
+          `${opts.out}: ${img.width}x${img.height}, ${warned ? 'copied unchanged (too little tissue)' : 'normalised'} to ${opts.reference}\n`,
+        );
+      }),
+    );
+}
