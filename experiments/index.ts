@@ -25,7 +25,7 @@ export const ALIASES: Readonly<Record<string, string>> = {
   erosionRadius: 'groundTruth.erosionRadius',
   stainNormalisation: 'preprocessing.stainNormalisation',
   iterativeSizeReestimation: 'postprocess.iterativeSizeReestimation',
-  hedSigma: 'augmentation.hedSigma',
+  hed: 'augmentation.hed',
 };
 
 /** Most runs one spec may expand into. */

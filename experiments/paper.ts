@@ -12,7 +12,7 @@ export default {
   seed: 1,
   dataset: { name: 'monuseg', split: 'kumar' },
   preprocessing: { stainNormalisation: true, referenceSelection: 'auto' },
-  augmentation: { flipRotate: true, hedSigma: 0.05 },
+  augmentation: { flipRotate: true, hed: 'light' },
   groundTruth: { erosion: true, erosionRadius: 1 },
   training: {
     seg: { epochs: 240, batchSize: 2, inputSize: 1024, lr: 1e-3, lrSchedule: { every: 80, factor: 0.4 } },

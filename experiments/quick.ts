@@ -11,7 +11,7 @@ export default {
   seed: 7,
   dataset: { name: 'monuseg', split: 'kumar', maxTrainImages: 4 },
   preprocessing: { stainNormalisation: true, referenceSelection: 'auto' },
-  augmentation: { flipRotate: true, hedSigma: 0.05 },
+  augmentation: { flipRotate: true, hed: 'light' },
   groundTruth: { erosion: true, erosionRadius: 1 },
   training: {
     seg: {

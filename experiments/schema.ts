@@ -53,11 +53,14 @@ export const specSchema = z.strictObject({
   augmentation: z.strictObject({
     /** rot90 + flips. */
     flipRotate: z.boolean(),
-    /** HED colour augmentation; 0 turns it off. */
-    hedSigma: z.number().min(0).max(0.2),
+    /** HED colour jitter preset (src/augment/hed.ts HED_PRESETS), or off. */
+    hed: z.enum(['off', 'light', 'medium', 'strong']),
   }),
   groundTruth: z.strictObject({
-    /** Stage-1 targets: erode each nucleus so touching nuclei separate. */
+    /**
+     * Stage-1 targets: the paper's modification (touching borders removed, each nucleus eroded)
+     * when true; the plain binary mask when false (the ablation baseline).
+     */
     erosion: z.boolean(),
     /** Erosion radius in pixels. */
     erosionRadius: positiveInt.max(8),
@@ -65,6 +68,11 @@ export const specSchema = z.strictObject({
   training: z.strictObject({
     seg: trainingSchema,
     dist: trainingSchema,
+    /**
+     * `scratch`: the distance net starts from he_normal weights, so both nets train in parallel
+     * (the paper); `seg`: it starts from the trained segmentation net, after it.
+     */
+    distInit: z.enum(['scratch', 'seg']).default('scratch'),
   }),
   postprocess: z.strictObject({
     /** `paper`: the marker-smoothing sigma follows the estimated nucleus size. */

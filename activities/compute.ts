@@ -1,0 +1,59 @@
+/**
+ * The science the platform schedules, as one interface of plain-data calls: the activities
+ * (activities/index.ts) own tracking, heartbeats and file layout, and call these functions for the
+ * work itself. `realCompute` (activities/pipeline.ts) binds them to src/; tests of the orchestration
+ * alone may pass their own.
+ */
+import type { RunSpec } from '../experiments/index.ts';
+import type { ImageResultRow } from '../src/tracking/index.ts';
+import type { Prediction, SlideRef, SplitResult, Stage, StainTarget, TrainOutput } from './types.ts';
+
+/** One finished epoch, as the training loop reports it. */
+export interface EpochEvent {
+  readonly stage: Stage;
+  /** 1-based. */
+  readonly epoch: number;
+  readonly epochs: number;
+  /** Scalars recorded for this epoch (loss, val_loss, lr, seconds, images_per_s, ...). */
+  readonly values: Record<string, number>;
+}
+
+export interface TrainCall {
+  readonly stage: Stage;
+  readonly spec: RunSpec;
+  /** Hash of the resolved run spec; a checkpoint from another config is refused. */
+  readonly configHash: string;
+  readonly train: readonly SlideRef[];
+  readonly stain: StainTarget | null;
+  readonly checkpointDir: string;
+  readonly signal: AbortSignal;
+  /** Called after each epoch's checkpoint is on disk. */
+  readonly onEpoch: (e: EpochEvent) => Promise<void>;
+}
+
+export interface InferCall {
+  readonly spec: RunSpec;
+  readonly slides: readonly SlideRef[];
+  readonly stain: StainTarget | null;
+  readonly seg: TrainOutput;
+  readonly dist: TrainOutput;
+  readonly outDir: string;
+  readonly signal: AbortSignal;
+  /** Called after each image's label map is written. */
+  readonly onImage: (p: Prediction, index: number) => Promise<void>;
+}
+
+export interface Compute {
+  split(dataDir: string, spec: RunSpec): Promise<SplitResult>;
+  selectReference(spec: RunSpec, train: readonly SlideRef[]): Promise<StainTarget | null>;
+  /** Normalises the slides into the content-addressed cache; returns how many were already there. */
+  normalise(
+    spec: RunSpec,
+    slides: readonly SlideRef[],
+    stain: StainTarget | null,
+    onImage: (i: number) => void,
+  ): Promise<{ cached: number; computed: number }>;
+  train(call: TrainCall): Promise<Omit<TrainOutput, 'stage'>>;
+  infer(call: InferCall): Promise<Prediction[]>;
+  evaluate(spec: RunSpec, p: Prediction): Promise<ImageResultRow>;
+}

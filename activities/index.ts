@@ -1,0 +1,363 @@
+/**
+ * Temporal activities: thin adapters that call the science (a Compute) and record everything in
+ * the tracking store. Each one is safe to run again: tracking writes are upserts on natural keys,
+ * files are written atomically to paths derived from the run id, and training resumes from the
+ * checkpoint in its run folder. Activities that run long heartbeat; training heartbeats at least
+ * every epoch with the checkpoint path (and on a timer, so a slow epoch is not taken for a dead
+ * worker).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { activityInfo, Context, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { RunSpec } from '../experiments/index.ts';
+import { type Config, REPO_ROOT } from '../src/config.ts';
+import { UserError } from '../src/errors.ts';
+import type { Db } from '../src/storage/index.ts';
+import * as tracking from '../src/tracking/index.ts';
+import type { MlflowClient } from '../src/tracking/mlflow-client.ts';
+import { renderReport, resultsCsv } from '../src/tracking/report.ts';
+import type { Compute } from './compute.ts';
+import type {
+  EvalSummary,
+  InferInput,
+  Prediction,
+  SlideRef,
+  SplitResult,
+  StainTarget,
+  TrainHeartbeat,
+  TrainInput,
+  TrainOutput,
+} from './types.ts';
+
+export interface ActivityDeps {
+  readonly config: Config;
+  readonly db: Db;
+  /** Undefined when MLFLOW_TRACKING_URI is not set: the outbox then keeps its rows. */
+  readonly mlflow: MlflowClient | undefined;
+  readonly compute: Compute;
+}
+
+/** Folder of one run's files under the NucleiFlow home (shared storage when workers span hosts). */
+export const runDir = (config: Config, runId: string) => join(config.home, 'runs', runId);
+
+let commitCache: string | undefined;
+/** The code's git commit, with `-dirty` when tracked files differ from it. */
+export function codeCommit(): string {
+  if (commitCache) return commitCache;
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    let dirty = false;
+    try {
+      execFileSync('git', ['diff', '--quiet', 'HEAD', '--'], { cwd: REPO_ROOT });
+    } catch {
+      dirty = true;
+    }
+    commitCache = dirty ? `${head}-dirty` : head;
+  } catch {
+    commitCache = 'unknown';
+  }
+  return commitCache;
+}
+
+/** User errors (bad data, bad config) fail at once; retrying cannot fix them. */
+function nonRetryable(err: unknown): never {
+  if (err instanceof UserError) {
+    throw ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true, cause: err });
+  }
+  throw err;
+}
+
+/** Retries a tracking write through a short database outage (e.g. a Postgres restart). */
+async function persist<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  let delay = 250;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline || signal?.aborted) throw err;
+      Context.current().log.warn(`${what} failed, retrying in ${delay} ms: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
+async function runSpec(db: Db, runId: string): Promise<{ spec: RunSpec; configHash: string }> {
+  const run = await tracking.getRun(db, runId);
+  if (!run) throw ApplicationFailure.nonRetryable(`run ${runId} is not in the tracking database`);
+  return { spec: run.spec as RunSpec, configHash: run.configHash };
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const { config, db, compute } = deps;
+
+  return {
+    /** Marks the run running on this worker and records its params (the resolved spec, flattened). */
+    async startRun(input: { runId: string; workflowId: string }): Promise<void> {
+      const { spec } = await runSpec(db, input.runId);
+      await tracking.markRunStarted(db, input.runId, {
+        codeCommit: codeCommit(),
+        workerHost: hostname(),
+        workflowId: input.workflowId,
+      });
+      await tracking.putParams(db, input.runId, tracking.flattenParams(spec));
+    },
+
+    async splitData(input: { runId: string; spec: RunSpec }): Promise<SplitResult> {
+      const t0 = performance.now();
+      const split = await compute.split(config.dataDir, input.spec).catch(nonRetryable);
+      await tracking.setDataHash(db, input.runId, split.dataHash);
+      await tracking.addTimings(db, input.runId, { split: (performance.now() - t0) / 1000 });
+      return split;
+    },
+
+    async selectReference(input: {
+      runId: string;
+      spec: RunSpec;
+      train: SlideRef[];
+    }): Promise<StainTarget | null> {
+      const t0 = performance.now();
+      const target = await compute.selectReference(input.spec, input.train).catch(nonRetryable);
+      if (target) await tracking.putParams(db, input.runId, { 'stain.reference': target.referenceId });
+      await tracking.addTimings(db, input.runId, { reference: (performance.now() - t0) / 1000 });
+      return target;
+    },
+
+    /** Stain-normalises training and test slides into the content-addressed cache. */
+    async normalise(input: {
+      runId: string;
+      spec: RunSpec;
+      slides: SlideRef[];
+      stain: StainTarget | null;
+    }): Promise<{ cached: number; computed: number }> {
+      const t0 = performance.now();
+      const r = await compute
+        .normalise(input.spec, input.slides, input.stain, (i) => heartbeat({ done: i }))
+        .catch(nonRetryable);
+      await tracking.addTimings(db, input.runId, { normalise: (performance.now() - t0) / 1000 });
+      return r;
+    },
+
+    /**
+     * Trains one U-Net. Heartbeats carry {epoch, checkpoint}; a retry (after a worker died, or
+     * `nucleiflow resume`) continues from the checkpoint in the run folder, which is where the
+     * heartbeat details point.
+     */
+    async trainNet(input: TrainInput): Promise<TrainOutput> {
+      const ctx = Context.current();
+      const info = activityInfo();
+      const { configHash } = await runSpec(db, input.runId);
+      const checkpointDir = join(runDir(config, input.runId), input.stage, 'checkpoint');
+      await mkdir(checkpointDir, { recursive: true });
+      const previous = info.heartbeatDetails as TrainHeartbeat | undefined;
+      if (previous?.checkpoint) {
+        ctx.log.info(
+          `resuming ${input.stage} of ${input.runId} after epoch ${previous.epoch} from ${previous.checkpoint}`,
+        );
+      }
+      let last: TrainHeartbeat = previous ?? {
+        stage: input.stage,
+        epoch: 0,
+        epochs: input.spec.training[input.stage].epochs,
+        checkpoint: null,
+      };
+      // Between epochs the timer keeps the heartbeat alive; the SDK throttles what it sends.
+      const beat = setInterval(() => heartbeat(last), 2000);
+      heartbeat(last);
+      const t0 = performance.now();
+      try {
+        const r = await compute.train({
+          stage: input.stage,
+          spec: input.spec,
+          configHash,
+          train: input.train,
+          stain: input.stain,
+          checkpointDir,
+          signal: ctx.cancellationSignal,
+          onEpoch: async (e) => {
+            await persist(
+              `metrics of ${input.stage} epoch ${e.epoch}`,
+              () => tracking.putStepMetrics(db, input.runId, input.stage, e.epoch, e.values),
+              ctx.cancellationSignal,
+            );
+            last = { stage: input.stage, epoch: e.epoch, epochs: e.epochs, checkpoint: checkpointDir };
+            heartbeat(last);
+          },
+        });
+        await persist('checkpoint artifact', () =>
+          tracking.putArtifact(db, input.runId, 'checkpoint', r.checkpoint),
+        );
+        await tracking.addTimings(db, input.runId, {
+          [`train_${input.stage}`]: (performance.now() - t0) / 1000,
+          [`train_${input.stage}_total`]: r.wallSeconds,
+        });
+        return { stage: input.stage, ...r };
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw err;
+        return nonRetryable(err);
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /** Writes one instance label map per test slide; skips slides whose map a previous attempt wrote. */
+    async infer(input: InferInput): Promise<Prediction[]> {
+      const ctx = Context.current();
+      const t0 = performance.now();
+      const outDir = join(runDir(config, input.runId), 'labels');
+      await mkdir(outDir, { recursive: true });
+      const preds = await compute
+        .infer({
+          spec: input.spec,
+          slides: input.test,
+          stain: input.stain,
+          seg: input.seg,
+          dist: input.dist,
+          outDir,
+          signal: ctx.cancellationSignal,
+          onImage: async (p, i) => {
+            heartbeat({ done: i + 1 });
+            if (input.spec.evaluation.saveLabels) {
+              await persist('label artifact', () =>
+                tracking.putArtifact(db, input.runId, 'labels', p.labels),
+              );
+            }
+          },
+        })
+        .catch(nonRetryable);
+      await tracking.addTimings(db, input.runId, { infer: (performance.now() - t0) / 1000 });
+      return preds;
+    },
+
+    /** Scores every prediction against its ground truth; one row per image, then the means. */
+    async evaluate(input: { runId: string; spec: RunSpec; predictions: Prediction[] }): Promise<EvalSummary> {
+      const t0 = performance.now();
+      const rows: tracking.ImageResultRow[] = [];
+      for (const [i, p] of input.predictions.entries()) {
+        rows.push(await compute.evaluate(input.spec, p).catch(nonRetryable));
+        heartbeat({ done: i + 1 });
+      }
+      await tracking.putImageResults(db, input.runId, rows);
+      const summary = summarise(rows);
+      const flat: Record<string, number> = {};
+      for (const [group, means] of Object.entries({
+        all: summary.all,
+        seen: summary.seen,
+        unseen: summary.unseen,
+      })) {
+        for (const [k, v] of Object.entries(means ?? {})) flat[`${group}_${k}`] = v;
+      }
+      await tracking.putStepMetrics(db, input.runId, 'eval', 0, flat);
+      await tracking.addTimings(db, input.runId, { evaluate: (performance.now() - t0) / 1000 });
+      return summary;
+    },
+
+    /** Writes the Table-1-style report and the per-image CSV, registered as artifacts (and for MLflow). */
+    async report(input: { runId: string }): Promise<string> {
+      const dir = runDir(config, input.runId);
+      await mkdir(dir, { recursive: true });
+      const run = await tracking.getRun(db, input.runId);
+      if (!run) throw ApplicationFailure.nonRetryable(`run ${input.runId} is not in the tracking database`);
+      const rows = await tracking.getImageResults(db, input.runId);
+      const params = await tracking.getParams(db, input.runId);
+      const md = join(dir, 'report.md');
+      const csv = join(dir, 'results.csv');
+      const card = join(dir, 'run-card.json');
+      await writeFile(md, renderReport(run, params, rows));
+      await writeFile(csv, resultsCsv(rows));
+      await writeFile(
+        card,
+        `${JSON.stringify(
+          {
+            run: run.id,
+            experiment: run.experimentId,
+            arm: run.arm,
+            configHash: run.configHash,
+            seed: run.seed,
+            codeCommit: run.codeCommit,
+            dataHash: run.dataHash,
+            workerHost: run.workerHost,
+            timings: run.timings,
+            spec: run.spec,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      await tracking.putArtifact(db, input.runId, 'report', md, 'report/report.md');
+      await tracking.putArtifact(db, input.runId, 'report', csv, 'report/results.csv');
+      await tracking.putArtifact(db, input.runId, 'report', card, 'report/run-card.json');
+      return md;
+    },
+
+    async finishRun(input: { runId: string; status: tracking.RunStatus; error?: string }): Promise<void> {
+      await tracking.setRunStatus(db, input.runId, input.status, input.error);
+    },
+
+    /** Sets the experiment's status from its runs': running while any runs, else failed/cancelled/completed. */
+    async refreshExperiment(input: { experimentId: string }): Promise<string> {
+      const rs = await tracking.listRuns(db, { experimentId: input.experimentId });
+      const st = rs.map((r) => r.status);
+      const status = st.some((s) => s === 'running' || s === 'pending')
+        ? 'running'
+        : st.includes('failed')
+          ? 'failed'
+          : st.includes('cancelled')
+            ? 'cancelled'
+            : 'completed';
+      await tracking.setExperimentStatus(db, input.experimentId, status);
+      return status;
+    },
+
+    /**
+     * Delivers pending MLflow records. With `mustEmpty`, fails (and is retried by Temporal with
+     * backoff) while anything stays pending, so an experiment ends only when MLflow has it all.
+     */
+    async deliverOutbox(input: {
+      runIds: string[];
+      mustEmpty: boolean;
+    }): Promise<{ delivered: number; pending: number }> {
+      let delivered = 0;
+      let pending = 0;
+      let error: string | undefined;
+      for (const runId of input.runIds) {
+        if (!deps.mlflow) {
+          pending += await tracking.pendingOutbox(db, runId);
+          continue;
+        }
+        const r = await tracking.drainOutbox(db, deps.mlflow, { runId });
+        delivered += r.delivered;
+        pending += r.pending;
+        error ??= r.error;
+      }
+      if (deps.mlflow && input.mustEmpty && pending > 0) {
+        throw ApplicationFailure.retryable(
+          `${pending} MLflow records still pending: ${error ?? 'unknown error'}`,
+          'OutboxPending',
+        );
+      }
+      return { delivered, pending };
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+/** Means of each score over rows, for all images and for seen / unseen organs. */
+export function summarise(rows: readonly tracking.ImageResultRow[]): EvalSummary {
+  const keys = ['dice', 'f1', 'aji', 'ajiPlus', 'pq'] as const;
+  const mean = (rs: readonly tracking.ImageResultRow[]) =>
+    rs.length === 0
+      ? null
+      : Object.fromEntries(keys.map((k) => [k, rs.reduce((s, r) => s + r[k], 0) / rs.length]));
+  return {
+    n: rows.length,
+    all: mean(rows) ?? {},
+    seen: mean(rows.filter((r) => r.subset === 'seen')),
+    unseen: mean(rows.filter((r) => r.subset === 'unseen')),
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * The real Compute: each function adapts one call into src/ (manifest and split, stain reference,
+ * Macenko normalisation cache, the training loop, inference, metrics). No science lives here;
+ * only the mapping from the experiment spec to the library's options.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { RunSpec } from '../experiments/index.ts';
+import { HED_PRESETS } from '../src/augment/hed.ts';
+import type { Config } from '../src/config.ts';
+import { kumarSplit, type Slide } from '../src/data/manifest.ts';
+import { UserError } from '../src/errors.ts';
+import type { GroundTruthModification } from '../src/groundtruth/modify.ts';
+import { readLabels, readRgb } from '../src/imaging/io.ts';
+import { evaluate } from '../src/metrics/index.ts';
+import { CHECKPOINT_FILE, loadCheckpoint } from '../src/model/checkpoint.ts';
+import { normalisedImage, type SlideFiles, TrainingSet } from '../src/model/dataset.ts';
+import { train } from '../src/model/train.ts';
+import { fitMacenko, type StainModel } from '../src/stain/macenko.ts';
+import { hashFile } from '../src/tracking/index.ts';
+import type { Compute } from './compute.ts';
+import type { SlideRef, StainTarget } from './types.ts';
+
+/** Seed offset of the distance net, so the two stages draw different random streams (as src/model/two-stage.ts). */
+const DIST_SEED_OFFSET = 1_000_003;
+
+export function toStainModel(t: StainTarget | null): StainModel | null {
+  return t
+    ? {
+        stainMatrix: Float64Array.from(t.stainMatrix),
+        maxConc: Float64Array.from(t.maxConc),
+        tissuePixels: t.tissuePixels,
+      }
+    : null;
+}
+
+export function groundTruthOptions(spec: RunSpec): GroundTruthModification {
+  return spec.groundTruth.erosion
+    ? { enabled: true, erosion: { shape: 'disk', radius: spec.groundTruth.erosionRadius, iterations: 1 } }
+    : { enabled: false };
+}
+
+const files = (s: SlideRef): SlideFiles => ({ id: s.id, image: s.image, labels: s.labels });
+
+function ref(s: Slide, subset: SlideRef['subset']): SlideRef {
+  if (!s.labelPath) throw new UserError(`${s.id}: no label PNG in the manifest`);
+  return { id: s.id, organ: s.organ, subset, image: s.imagePath, labels: s.labelPath };
+}
+
+/** First slide of each organ: fixed validation crops (the Kumar split has no held-out training data). */
+function validationSlides(train: readonly SlideRef[]): SlideFiles[] {
+  const organs = new Set<string>();
+  return train.filter((s) => !organs.has(s.organ) && organs.add(s.organ)).map(files);
+}
+
+export function realCompute(config: Config): Compute {
+  return {
+    async split(dataDir, spec) {
+      const k = await kumarSplit(dataDir);
+      const train = k.train
+        .slice(0, spec.dataset.maxTrainImages ?? k.train.length)
+        .map((s) => ref(s, 'train'));
+      const test = [
+        ...k.testSeen.map((s) => ref(s, 'seen')),
+        ...k.testUnseen.map((s) => ref(s, 'unseen')),
+      ].slice(0, spec.dataset.maxTestImages ?? 14);
+      const h = createHash('sha256');
+      for (const s of [...train, ...test]) {
+        h.update(
+          `${s.subset}:${s.id}:${(await hashFile(s.image)).sha256}:${(await hashFile(s.labels)).sha256}\n`,
+        );
+      }
+      return { train, test, dataHash: h.digest('hex') };
+    },
+
+    async selectReference(spec, train) {
+      if (!spec.preprocessing.stainNormalisation) return null;
+      // 'auto' and 'first' both take the first training slide until a ranking rule ships in src/stain.
+      const chosen = train[0];
+      if (!chosen) throw new UserError('dataset: no training slides to choose a stain reference from');
+      const m = fitMacenko(await readRgb(chosen.image));
+      return {
+        referenceId: chosen.id,
+        stainMatrix: Array.from(m.stainMatrix),
+        maxConc: Array.from(m.maxConc),
+        tissuePixels: m.tissuePixels,
+      };
+    },
+
+    async normalise(_spec, slides, stain, onImage) {
+      const target = toStainModel(stain);
+      if (!target) return { cached: 0, computed: 0 };
+      let i = 0;
+      for (const s of slides) {
+        await normalisedImage(s.image, target, config.cacheDir);
+        onImage(++i);
+      }
+      return { cached: 0, computed: slides.length };
+    },
+
+    async train(call) {
+      const { spec, stage } = call;
+      const data = await TrainingSet.load({
+        slides: call.train.map(files),
+        stainTarget: toStainModel(call.stain),
+        cacheDir: config.cacheDir,
+        hed: spec.augmentation.hed === 'off' ? null : HED_PRESETS[spec.augmentation.hed],
+        flipRotate: spec.augmentation.flipRotate,
+        groundTruth: groundTruthOptions(spec),
+        validationSlides: validationSlides(call.train),
+      });
+      let initialWeights: Float32Array[] | undefined;
+      if (stage === 'dist' && spec.training.distInit === 'seg') {
+        const seg = await loadCheckpoint(join(call.checkpointDir, '..', '..', 'seg', 'checkpoint'));
+        if (!seg) throw new UserError('training.distInit is seg, but the segmentation net has no checkpoint');
+        initialWeights = [...seg.weights];
+      }
+      const r = await train({
+        stage,
+        schedule: spec.training[stage],
+        seed: stage === 'seg' ? spec.seed : spec.seed + DIST_SEED_OFFSET,
+        data,
+        configHash: call.configHash,
+        checkpointDir: call.checkpointDir,
+        resume: true,
+        signal: call.signal,
+        progress: false,
+        allowJsBackend: config.allowJsBackend,
+        ...(initialWeights ? { initialWeights } : {}),
+        onEpoch: (m) =>
+          call.onEpoch({
+            stage,
+            epoch: m.epoch,
+            epochs: m.epochs,
+            values: {
+              loss: m.loss,
+              ...(m.valLoss === null ? {} : { val_loss: m.valLoss }),
+              lr: m.lr,
+              seconds: m.seconds,
+              images_per_s: m.imagesPerSecond,
+              steps: m.steps,
+              num_tensors: m.numTensors,
+              rss_mb: m.rssMB,
+            },
+          }),
+      });
+      return {
+        checkpoint: join(call.checkpointDir, CHECKPOINT_FILE),
+        epochsRun: r.epochsRun,
+        resumedFrom: r.resumedFrom,
+        wallSeconds: r.wallSeconds,
+      };
+    },
+
+    async infer() {
+      throw new UserError('inference is not available yet (src/model/infer.ts)');
+    },
+
+    async evaluate(_spec, p) {
+      const [gt, pred] = await Promise.all([readLabels(p.slide.labels), readLabels(p.labels)]);
+      const r = evaluate(gt, pred);
+      if (p.slide.subset === 'train')
+        throw new UserError(`${p.slide.id}: a training slide cannot be evaluated`);
+      return {
+        image: p.slide.id,
+        organ: p.slide.organ,
+        subset: p.slide.subset,
+        dice: r.dice,
+        f1: r.f1,
+        aji: r.aji,
+        ajiPlus: r.ajiPlus,
+        pq: r.pq,
+        nGt: r.nGt,
+        nPred: r.nPred,
+      };
+    },
+  };
+}

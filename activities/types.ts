@@ -1,0 +1,118 @@
+/**
+ * What workflows and activities hand each other. Everything here crosses Temporal's payload
+ * converter as JSON, so it is plain data: paths, ids and numbers, never images or tensors.
+ */
+import type { RunSpec } from '../experiments/index.ts';
+
+export type Stage = 'seg' | 'dist';
+
+/** Task queues, possibly prefixed (tests and shared clusters keep deployments apart). */
+export interface Queues {
+  /** Workflows and the light activities. */
+  readonly main: string;
+  /** Training activities: `train-cpu`, or `train-gpu` when the spec asks for it. */
+  readonly train: string;
+}
+
+export interface SlideRef {
+  readonly id: string;
+  readonly organ: string;
+  /** 'train' for training slides; 'seen'/'unseen' organ for test slides. */
+  readonly subset: 'train' | 'seen' | 'unseen';
+  readonly image: string;
+  readonly labels: string;
+}
+
+export interface SplitResult {
+  readonly train: SlideRef[];
+  readonly test: SlideRef[];
+  /** sha256 over the used images' and labels' content hashes, in order. */
+  readonly dataHash: string;
+}
+
+/** A Macenko stain model as JSON (Float64Arrays as number arrays). */
+export interface StainTarget {
+  readonly referenceId: string;
+  readonly stainMatrix: number[];
+  readonly maxConc: number[];
+  readonly tissuePixels: number;
+}
+
+export interface RunInput {
+  readonly runId: string;
+  readonly experimentId: string;
+  readonly spec: RunSpec;
+  readonly queues: Queues;
+}
+
+export interface ExperimentInput {
+  readonly experimentId: string;
+  readonly runs: RunInput[];
+}
+
+export interface TrainInput {
+  readonly runId: string;
+  readonly stage: Stage;
+  readonly spec: RunSpec;
+  readonly train: SlideRef[];
+  readonly stain: StainTarget | null;
+}
+
+export interface TrainOutput {
+  readonly stage: Stage;
+  /** The checkpoint holding the final weights. */
+  readonly checkpoint: string;
+  readonly epochsRun: number;
+  readonly resumedFrom: number;
+  readonly wallSeconds: number;
+}
+
+/** Details of a training heartbeat: where the run stands and where its last checkpoint is. */
+export interface TrainHeartbeat {
+  readonly stage: Stage;
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly checkpoint: string | null;
+}
+
+export interface InferInput {
+  readonly runId: string;
+  readonly spec: RunSpec;
+  readonly test: SlideRef[];
+  readonly stain: StainTarget | null;
+  readonly seg: TrainOutput;
+  readonly dist: TrainOutput;
+}
+
+export interface Prediction {
+  readonly slide: SlideRef;
+  /** 16-bit instance label PNG. */
+  readonly labels: string;
+}
+
+export interface EvalSummary {
+  readonly n: number;
+  /** Means over images: all / seen / unseen organs. */
+  readonly all: Record<string, number>;
+  readonly seen: Record<string, number> | null;
+  readonly unseen: Record<string, number> | null;
+}
+
+export type RunStage =
+  | 'start'
+  | 'split'
+  | 'reference'
+  | 'normalise'
+  | 'train'
+  | 'infer'
+  | 'evaluate'
+  | 'report'
+  | 'deliver'
+  | 'done';
+
+export interface RunProgress {
+  readonly runId: string;
+  readonly stage: RunStage;
+  readonly status: 'running' | 'completed' | 'failed' | 'cancelled';
+  readonly trained: Stage[];
+}

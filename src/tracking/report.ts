@@ -1,0 +1,111 @@
+/**
+ * Result tables in the layout of Table 1 of Mahbod et al. 2019 (per test image: Dice, F1, AJI; then
+ * averages over seen organs, unseen organs and all), plus AJI+ and PQ. One renderer serves the
+ * run report (Markdown), `nucleiflow show` (aligned text) and `nucleiflow compare` (deltas).
+ */
+import type { RunRow } from './index.ts';
+
+export interface ResultRow {
+  readonly image: string;
+  readonly organ: string;
+  readonly subset: string;
+  readonly dice: number;
+  readonly f1: number;
+  readonly aji: number;
+  readonly ajiPlus: number;
+  readonly pq: number;
+  readonly nGt: number;
+  readonly nPred: number;
+}
+
+export const SCORE_KEYS = ['dice', 'f1', 'aji', 'ajiPlus', 'pq'] as const;
+export type ScoreKey = (typeof SCORE_KEYS)[number];
+const LABEL: Record<ScoreKey, string> = { dice: 'Dice', f1: 'F1', aji: 'AJI', ajiPlus: 'AJI+', pq: 'PQ' };
+
+/** Short slide id as in the paper's table (TCGA-21-5784-01Z-00-DX1 -> 21-5784). */
+export const shortId = (id: string) => id.replace(/^TCGA-/, '').replace(/-01Z-00-DX1$/, '');
+
+export function means(rows: readonly ResultRow[]): Record<ScoreKey, number> | null {
+  if (rows.length === 0) return null;
+  const out = {} as Record<ScoreKey, number>;
+  for (const k of SCORE_KEYS) out[k] = rows.reduce((s, r) => s + r[k], 0) / rows.length;
+  return out;
+}
+
+/** Rows of a Table-1-style table: one per image (seen organs first), then the three averages. */
+export function table1(rows: readonly ResultRow[]): { header: string[]; body: string[][] } {
+  const header = ['Organ', 'Image', 'Organ seen', ...SCORE_KEYS.map((k) => LABEL[k]), 'GT', 'Pred'];
+  const fmt = (v: number) => (100 * v).toFixed(2);
+  const sorted = [...rows].sort(
+    (a, b) =>
+      a.subset.localeCompare(b.subset) || a.organ.localeCompare(b.organ) || a.image.localeCompare(b.image),
+  );
+  const body = sorted.map((r) => [
+    r.organ,
+    shortId(r.image),
+    r.subset === 'seen' ? 'yes' : 'no',
+    ...SCORE_KEYS.map((k) => fmt(r[k])),
+    String(r.nGt),
+    String(r.nPred),
+  ]);
+  for (const [label, subset] of [
+    ['Average, seen organs', 'seen'],
+    ['Average, unseen organs', 'unseen'],
+    ['Average, all', undefined],
+  ] as const) {
+    const m = means(subset ? rows.filter((r) => r.subset === subset) : rows);
+    if (m) body.push([label, '', '', ...SCORE_KEYS.map((k) => fmt(m[k])), '', '']);
+  }
+  return { header, body };
+}
+
+/** Aligned plain-text table. */
+export function textTable(header: readonly string[], body: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) =>
+    r
+      .map((c, i) => (i < 3 ? (c ?? '').padEnd(widths[i]!) : (c ?? '').padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+export function markdownTable(header: readonly string[], body: readonly (readonly string[])[]): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i < 3 ? '---' : '---:')).join('|')}|`,
+    ...body.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+export function renderReport(
+  run: RunRow,
+  params: Record<string, string>,
+  rows: readonly ResultRow[],
+): string {
+  const { header, body } = table1(rows);
+  const arm = Object.entries(run.arm as Record<string, unknown>)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(', ');
+  return [
+    `# NucleiFlow run ${run.id}`,
+    '',
+    `- experiment: ${run.experimentId}${arm ? ` (arm: ${arm})` : ''}`,
+    `- config hash: ${run.configHash}`,
+    `- seed: ${run.seed}`,
+    `- code commit: ${run.codeCommit ?? 'unknown'}`,
+    `- data hash: ${run.dataHash ?? 'unknown'}`,
+    `- worker: ${run.workerHost ?? 'unknown'}`,
+    `- stain reference: ${params['stain.reference'] ?? 'none'}`,
+    '',
+    'Scores in percent, per test image of the Kumar split (Table 1 layout of Mahbod et al. 2019).',
+    '',
+    markdownTable(header, body),
+    '',
+  ].join('\n');
+}
+
+export function resultsCsv(rows: readonly ResultRow[]): string {
+  const head = ['image', 'organ', 'subset', ...SCORE_KEYS, 'n_gt', 'n_pred'];
+  return `${[head.join(','), ...rows.map((r) => [r.image, r.organ, r.subset, ...SCORE_KEYS.map((k) => r[k]), r.nGt, r.nPred].join(','))].join('\n')}\n`;
+}

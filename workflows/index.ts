@@ -1,0 +1,176 @@
+/**
+ * Temporal workflows: deterministic and thin. An experiment starts one child workflow per run; a
+ * run is a DAG of activities:
+ *   split -> reference -> normalise -> (train seg || train dist) -> infer -> evaluate -> report.
+ * All I/O happens in activities (activities/index.ts); this file only sequences them, sets their
+ * timeouts and retry policies, and records the outcome. Bundled by the worker; import nothing here
+ * but @temporalio/workflow and types.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import type {
+  EvalSummary,
+  ExperimentInput,
+  RunInput,
+  RunProgress,
+  RunStage,
+  Stage,
+} from '../activities/types.ts';
+
+export const progressQuery = defineQuery<RunProgress>('progress');
+
+/** Workflow id of a run; `nucleiflow resume` starts a new execution under the same id. */
+export const runWorkflowId = (runId: string) => `nucleiflow-run-${runId}`;
+export const experimentWorkflowId = (experimentId: string) => `nucleiflow-exp-${experimentId}`;
+
+const fast = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: ['UserError', 'InputError', 'ConfigError', 'SpecError'],
+};
+
+/** Bookkeeping: quick database writes. */
+const book = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: fast });
+/** Data preparation on the main queue: reads and writes images, heartbeats per image. */
+const data = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '5 minutes',
+  retry: { ...fast, maximumAttempts: 5 },
+});
+
+function errorMessage(err: unknown): string {
+  let e = err;
+  while ((e instanceof ActivityFailure || e instanceof Error) && (e as Error).cause) e = (e as Error).cause;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export async function runWorkflow(input: RunInput): Promise<EvalSummary> {
+  const { runId, spec } = input;
+  const o = spec.orchestration;
+  const training = proxyActivities<Activities>({
+    taskQueue: input.queues.train,
+    startToCloseTimeout: `${o.trainTimeoutMinutes} minutes`,
+    heartbeatTimeout: `${o.heartbeatTimeoutSeconds} seconds`,
+    retry: { ...fast, maximumAttempts: 20, maximumInterval: '10s' },
+  });
+  let stage: RunStage = 'start';
+  const trained: Stage[] = [];
+  let status: RunProgress['status'] = 'running';
+  setHandler(progressQuery, () => ({ runId, stage, status, trained: [...trained] }));
+
+  // MLflow delivery during the run is best effort; the experiment workflow insists at the end.
+  const deliver = async () => {
+    try {
+      await book.deliverOutbox({ runIds: [runId], mustEmpty: false });
+    } catch {
+      // MLflow down or slow: the rows stay in the outbox.
+    }
+  };
+
+  try {
+    await book.startRun({ runId, workflowId: workflowInfo().workflowId });
+    stage = 'split';
+    const split = await book.splitData({ runId, spec });
+    stage = 'reference';
+    const stain = await data.selectReference({ runId, spec, train: split.train });
+    stage = 'normalise';
+    await data.normalise({ runId, spec, slides: [...split.train, ...split.test], stain });
+    await deliver();
+    stage = 'train';
+    const trainOne = async (s: Stage) => {
+      const out = await training.trainNet({ runId, stage: s, spec, train: split.train, stain });
+      trained.push(s);
+      return out;
+    };
+    // The two nets are independent unless the distance net starts from the segmentation net.
+    const [seg, dist] =
+      spec.training.distInit === 'seg'
+        ? [await trainOne('seg'), await trainOne('dist')]
+        : await Promise.all([trainOne('seg'), trainOne('dist')]);
+    await deliver();
+    stage = 'infer';
+    const predictions = await data.infer({ runId, spec, test: split.test, stain, seg, dist });
+    stage = 'evaluate';
+    const summary = await data.evaluate({ runId, spec, predictions });
+    stage = 'report';
+    await book.report({ runId });
+    await book.finishRun({ runId, status: 'completed' });
+    status = 'completed';
+    stage = 'deliver';
+    await deliver();
+    stage = 'done';
+    return summary;
+  } catch (err) {
+    const cancelled = isCancellation(err);
+    status = cancelled ? 'cancelled' : 'failed';
+    await CancellationScope.nonCancellable(async () => {
+      await book.finishRun({
+        runId,
+        status,
+        ...(cancelled ? {} : { error: `${stage}: ${errorMessage(err)}` }),
+      });
+      await deliver();
+    });
+    throw err;
+  }
+}
+
+/**
+ * Runs every planned run as a child workflow, in parallel, waits for all of them (a failed run
+ * does not stop its siblings), then waits until MLflow has every record.
+ */
+export async function experimentWorkflow(input: ExperimentInput): Promise<Record<string, string>> {
+  const outbox = proxyActivities<Activities>({
+    startToCloseTimeout: '5 minutes',
+    scheduleToCloseTimeout: '7 days',
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  });
+  await book.refreshExperiment({ experimentId: input.experimentId });
+  const results = await Promise.allSettled(
+    input.runs.map((r) =>
+      executeChild(runWorkflow, {
+        args: [r],
+        workflowId: runWorkflowId(r.runId),
+        taskQueue: r.queues.main,
+      }),
+    ),
+  );
+  const outcome: Record<string, string> = {};
+  input.runs.forEach((r, i) => {
+    const res = results[i]!;
+    outcome[r.runId] =
+      res.status === 'fulfilled' ? 'completed' : isCancellation(res.reason) ? 'cancelled' : 'failed';
+  });
+  const status = await book.refreshExperiment({ experimentId: input.experimentId });
+  await outbox.deliverOutbox({ runIds: input.runs.map((r) => r.runId), mustEmpty: true });
+  if (status === 'failed') {
+    throw ApplicationFailure.nonRetryable(
+      `experiment ${input.experimentId}: ${JSON.stringify(outcome)}`,
+      'RunsFailed',
+    );
+  }
+  return outcome;
+}
+
+/** A failed or cancelled run continued by `nucleiflow resume`: the run workflow, then the experiment's status. */
+export async function resumeWorkflow(input: RunInput): Promise<EvalSummary> {
+  try {
+    return await runWorkflow(input);
+  } finally {
+    await CancellationScope.nonCancellable(() =>
+      book.refreshExperiment({ experimentId: input.experimentId }),
+    );
+  }
+}
