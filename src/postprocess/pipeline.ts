@@ -1,0 +1,236 @@
+// Post-processing of Mahbod et al. 2019: stage-1 mask + stage-2 distance map -> instances (Gaussian, seeds, watershed, cleanup).
+
+import { relabelSequential } from '../imaging/relabel.ts';
+import type { FloatImage, LabelImage, MaskImage } from '../imaging/types.ts';
+import { assertBuffer, assertSameShape } from '../imaging/types.ts';
+import { connectedComponents } from './connected-components.ts';
+import { fillHolesPerInstance } from './fill-holes.ts';
+import { gaussianBlur } from './gaussian.ts';
+import { peakLocalMax } from './peaks.ts';
+import { removeSmallObjects } from './remove-small.ts';
+import { estimateNucleusSize, type SigmaOptions, sigmaFromRadius } from './sigma.ts';
+import { watershed } from './watershed.ts';
+
+export interface PostprocessOptions {
+  /** Stage-1 probability threshold: foreground = prob > threshold (default 0.5). Ignored for a MaskImage. */
+  threshold?: number;
+  /** Fixed Gaussian sigma; default: from the mean radius of the stage-1 components (sigma.ts). */
+  sigma?: number;
+  sigmaOptions?: SigmaOptions;
+  /** Seed spacing (peakLocalMax minDistance); default max(1, round(mean radius / 4)). */
+  minDistance?: number;
+  /** Seeds must exceed this smoothed distance (default: any value above the image minimum). */
+  peakThreshold?: number;
+  /** Instances below this many pixels are removed (default 20). */
+  minSize?: number;
+  /** Fill holes per instance (default true). */
+  fillHoles?: boolean;
+}
+
+export interface PostprocessInput extends PostprocessOptions {
+  /** Stage-1 output: a probability map (FloatImage) or a binary mask (MaskImage, non-zero = nucleus). */
+  foreground: FloatImage | MaskImage;
+  /** Stage-2 output: the predicted (per-nucleus) distance map. */
+  distance: FloatImage;
+}
+
+export interface PostprocessResult {
+  /** Final instances, ids 1..N in raster order of first pixel. */
+  labels: LabelImage;
+  /** The binary foreground used as the watershed mask. */
+  mask: MaskImage;
+  sigma: number;
+  minDistance: number;
+  /** Mean equivalent radius (px) the sigma was derived from (0 when sigma was given). */
+  meanRadius: number;
+  /** One marker per seed, ids 1..M (before watershed). */
+  markers: LabelImage;
+  nMarkers: number;
+  /** Stage-1 components that had no seed and got one at their maximum. */
+  nAddedSeeds: number;
+  timingsMs: Record<
+    'threshold' | 'sigma' | 'gaussian' | 'peaks' | 'watershed' | 'removeSmall' | 'fillHoles',
+    number
+  >;
+}
+
+function binarise(fg: FloatImage | MaskImage, threshold: number): MaskImage {
+  const n = fg.width * fg.height;
+  const m = new Uint8Array(n);
+  const d = fg.data;
+  if (d instanceof Float32Array) {
+    for (let i = 0; i < n; i++) m[i] = d[i]! > threshold ? 1 : 0;
+  } else {
+    for (let i = 0; i < n; i++) m[i] = d[i] !== 0 ? 1 : 0;
+  }
+  return { width: fg.width, height: fg.height, data: m };
+}
+
+/**
+ * Turns the two network outputs into nucleus instances:
+ * 1. foreground = stage-1 prob > threshold (0.5);
+ * 2. sigma from the mean equivalent radius of its 8-connected components (unless given);
+ * 3. Gaussian blur of the distance map (scipy 'reflect' borders, 4-sigma kernel);
+ * 4. seeds = peakLocalMax(smoothed, labels = the components, minDistance, no border exclusion,
+ *    one seed per plateau); a component without a seed gets one at its first maximal pixel
+ *    (skimage would leave it unlabelled, losing the nucleus);
+ * 5. watershed of -smoothed from the seeds within the foreground (8-connectivity, FIFO ties);
+ * 6. remove instances < minSize (20) px; 7. fill holes per instance; ids renumbered 1..N.
+ * Throws RangeError naming the shapes when the two inputs differ in size.
+ */
+export function postprocess(input: PostprocessInput): PostprocessResult {
+  const { foreground, distance } = input;
+  assertBuffer('postprocess foreground', foreground);
+  assertBuffer('postprocess distance', distance);
+  assertSameShape('postprocess foreground vs distance', foreground, distance);
+  const { width: w, height: h } = distance;
+  const n = w * h;
+  const t: PostprocessResult['timingsMs'] = {
+    threshold: 0,
+    sigma: 0,
+    gaussian: 0,
+    peaks: 0,
+    watershed: 0,
+    removeSmall: 0,
+    fillHoles: 0,
+  };
+  let t0 = performance.now();
+  const lap = (k: keyof typeof t) => {
+    const now = performance.now();
+    t[k] = now - t0;
+    t0 = now;
+  };
+  const minSize = input.minSize ?? 20;
+  const mask = binarise(foreground, input.threshold ?? 0.5);
+  const cc = connectedComponents(mask, 8);
+  lap('threshold');
+
+  let meanRadius = 0;
+  let sigma = input.sigma;
+  if (sigma === undefined || input.minDistance === undefined) {
+    meanRadius = estimateNucleusSize(cc.labels, minSize).meanRadius;
+  }
+  sigma ??= sigmaFromRadius(meanRadius, input.sigmaOptions);
+  const minDistance = input.minDistance ?? Math.max(1, Math.round(meanRadius / 4));
+  lap('sigma');
+
+  const smoothed = gaussianBlur(distance, sigma, { within: mask });
+  lap('gaussian');
+
+  const peaks = peakLocalMax(smoothed, {
+    minDistance,
+    labels: cc.labels,
+    excludeBorder: false,
+    ...(input.peakThreshold === undefined ? {} : { thresholdAbs: input.peakThreshold }),
+  });
+  const markers = new Int32Array(n);
+  const seeded = new Uint8Array(cc.count + 1);
+  for (let k = 0; k < peaks.length; k++) {
+    markers[peaks[k]!] = k + 1;
+    seeded[cc.labels.data[peaks[k]!]!] = 1;
+  }
+  let nMarkers = peaks.length;
+  let nAddedSeeds = 0;
+  if (nMarkers < cc.count) {
+    // First maximal pixel of each unseeded component, one raster pass.
+    const best = new Int32Array(cc.count + 1).fill(-1);
+    const s = smoothed.data;
+    const c = cc.labels.data;
+    for (let i = 0; i < n; i++) {
+      const l = c[i]!;
+      if (l === 0 || seeded[l] === 1) continue;
+      if (best[l] === -1 || s[i]! > s[best[l]!]!) best[l] = i;
+    }
+    for (let l = 1; l <= cc.count; l++) {
+      if (best[l] === -1) continue;
+      markers[best[l]!] = ++nMarkers;
+      nAddedSeeds++;
+    }
+  }
+  const markerImg: LabelImage = { width: w, height: h, data: markers };
+  lap('peaks');
+
+  const neg = new Float32Array(n);
+  const s = smoothed.data;
+  for (let i = 0; i < n; i++) neg[i] = -s[i]!;
+  const basins = watershed({ width: w, height: h, data: neg }, markerImg, mask);
+  lap('watershed');
+
+  let labels = removeSmallObjects(basins, minSize);
+  lap('removeSmall');
+  if (input.fillHoles ?? true) labels = fillHolesPerInstance(labels);
+  labels = relabelSequential(labels);
+  lap('fillHoles');
+
+  return {
+    labels,
+    mask,
+    sigma,
+    minDistance,
+    meanRadius,
+    markers: markerImg,
+    nMarkers,
+    nAddedSeeds,
+    timingsMs: t,
+  };
+}
+
+export interface IterativeOptions {
+  /** Maximum number of post-processing runs (default 5). */
+  maxIterations?: number;
+  /** Stop when sigma changes by less than this fraction (default 0.05). */
+  tolerance?: number;
+}
+
+export interface IterationRecord {
+  sigma: number;
+  minDistance: number;
+  /** Radius the parameters came from: stage-1 components first, then the previous instances. */
+  meanRadius: number;
+  nInstances: number;
+}
+
+/**
+ * The paper's future work: estimate the nucleus size from the segmentation itself. Stage-1
+ * components merge touching nuclei and overestimate the radius; after a first run the mean
+ * equivalent radius of the final instances gives a better estimate, so sigma and minDistance are
+ * re-derived from it and the post-processing repeated, until sigma moves by less than
+ * `tolerance` (relative) or `maxIterations` runs were made. Options fixed by the caller (sigma,
+ * minDistance) are kept fixed. Returns the last result and one record per run.
+ */
+export function iterativePostprocess(
+  input: PostprocessInput,
+  opts: IterativeOptions = {},
+): PostprocessResult & { iterations: IterationRecord[]; converged: boolean } {
+  const maxIt = opts.maxIterations ?? 5;
+  const tol = opts.tolerance ?? 0.05;
+  if (!Number.isInteger(maxIt) || maxIt < 1)
+    throw new RangeError(`iterativePostprocess: maxIterations must be >= 1, got ${maxIt}`);
+  const iterations: IterationRecord[] = [];
+  let result = postprocess(input);
+  iterations.push({
+    sigma: result.sigma,
+    minDistance: result.minDistance,
+    meanRadius: result.meanRadius,
+    nInstances: count(result.labels),
+  });
+  let converged = false;
+  for (let it = 1; it < maxIt; it++) {
+    const r = estimateNucleusSize(result.labels, input.minSize ?? 20).meanRadius;
+    const sigma = input.sigma ?? sigmaFromRadius(r, input.sigmaOptions);
+    const minDistance = input.minDistance ?? Math.max(1, Math.round(r / 4));
+    if (Math.abs(sigma - result.sigma) <= tol * result.sigma && minDistance === result.minDistance) {
+      converged = true;
+      break;
+    }
+    result = { ...postprocess({ ...input, sigma, minDistance }), meanRadius: r };
+    iterations.push({ sigma, minDistance, meanRadius: r, nInstances: count(result.labels) });
+  }
+  return { ...result, iterations, converged };
+}
+
+function count(labels: LabelImage): number {
+  let max = 0;
+  for (let i = 0; i < labels.data.length; i++) if (labels.data[i]! > max) max = labels.data[i]!;
+  return max;
+}
