@@ -1,0 +1,79 @@
+import type { ChartSpec } from '../charts.ts';
+import { COMPARE_METRICS, type Comparison, METRIC_TITLES } from '../compare.ts';
+import { armLabel, deltaColour, deltaPct, pct } from '../format.ts';
+import { html, jsonBlock, type SafeHtml } from '../html.ts';
+import type { ExperimentRecord, RunListRow, RunRecord } from '../queries.ts';
+import { layout, statusBadge } from './layout.ts';
+
+export interface CompareRun {
+  run: RunRecord;
+  experiment: ExperimentRecord;
+}
+
+export function runLabel(c: CompareRun): string {
+  return armLabel(c.run.arm) || c.run.id;
+}
+
+function cells(values: (number | null)[], deltas: (number | null)[], kind: string): SafeHtml[] {
+  return values.map((v, i) =>
+    i === 0
+      ? html`<td class="num base" data-cell="${kind}-value-${i}">${pct(v)}</td>`
+      : html`<td class="num" data-cell="${kind}-value-${i}">${pct(v)}</td><td class="num delta" data-cell="${kind}-delta-${i}" style="background:${deltaColour(deltas[i])}">${deltaPct(deltas[i])}</td>`,
+  );
+}
+
+export function comparePage(
+  runs: CompareRun[],
+  cmp: Comparison,
+  charts: ChartSpec[],
+  query: string,
+): SafeHtml {
+  const metricLinks = COMPARE_METRICS.map(
+    (m) =>
+      html`<a href="/compare?${query}&metric=${m}" class="${m === cmp.metric ? 'active' : ''}">${METRIC_TITLES[m]}</a>`,
+  );
+  const headRuns = runs.map(
+    (c, i) =>
+      html`<th class="num" colspan="${i === 0 ? 1 : 2}"><a href="/runs/${encodeURIComponent(c.run.id)}" class="mono">${c.run.id}</a><div class="sub">${runLabel(c)} ${statusBadge(c.run.status)}</div>${i === 0 ? html`<div class="sub">baseline</div>` : html`<div class="sub">value · Δ</div>`}</th>`,
+  );
+  const rows = cmp.rows.map(
+    (r) =>
+      html`<tr data-image="${r.image}" data-subset="${r.subset}"><td>${r.organ}</td><td class="mono">${r.image}</td><td>${r.subset}</td>${cells(r.values, r.deltas, `img-${r.image}`)}</tr>`,
+  );
+  const avgs = cmp.averages.map(
+    (a) =>
+      html`<tr class="avg" data-avg="${a.subset}"><th colspan="3">${a.subset === 'all' ? 'All images' : a.subset === 'seen' ? 'Seen organs' : 'Unseen organs'} (mean)</th>${cells(a.values, a.deltas, `avg-${a.subset}`)}</tr>`,
+  );
+  return layout(
+    { title: 'Compare', active: 'compare', charts: true },
+    html`<h1>Compare ${runs.length} runs</h1>
+<p class="metric-switch">Metric: ${metricLinks}</p>
+<table class="compare" id="compare-table">
+<thead><tr><th>Organ</th><th>Image</th><th>Subset</th>${headRuns}</tr></thead>
+<tbody>${rows}</tbody>
+<tfoot>${avgs}</tfoot>
+</table>
+<p class="sub">${METRIC_TITLES[cmp.metric]} in percent; Δ in percentage points against the baseline (first run); green is better, red worse.</p>
+<section><h2>Learning curves</h2>
+<div class="charts">${charts.map((c) => html`<figure class="chart" data-chart="${c.id}"><figcaption>${c.title}</figcaption></figure>`)}</div>
+${jsonBlock('charts-data', charts)}
+</section>`,
+  );
+}
+
+export function comparePicker(recent: RunListRow[], message?: string): SafeHtml {
+  return layout(
+    { title: 'Compare', active: 'compare' },
+    html`<h1>Compare runs</h1>
+${message ? html`<p class="error">${message}</p>` : ''}
+<p>Pick two or more runs (the first is the baseline), or open an experiment from the runs list and compare all its arms.</p>
+<form method="get" action="/compare" class="picker">
+<table class="runs"><thead><tr><th></th><th>Run</th><th>Experiment</th><th>Arm</th><th>Status</th><th class="num">AJI</th></tr></thead>
+<tbody>${recent.map(
+      (r) =>
+        html`<tr><td><input type="checkbox" name="runs" value="${r.id}"></td><td class="mono">${r.id}</td><td>${r.experimentName}</td><td>${armLabel(r.arm) || '—'}</td><td>${statusBadge(r.status)}</td><td class="num">${pct(r.ajiAll)}</td></tr>`,
+    )}</tbody></table>
+<button type="submit">Compare</button>
+</form>`,
+  );
+}

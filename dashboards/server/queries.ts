@@ -1,0 +1,310 @@
+/**
+ * Every database read the dashboard makes, through Drizzle's query builder or its `sql` template
+ * (values always travel as bind parameters, never spliced into SQL text). Reads only: the
+ * dashboard never writes the tracking database.
+ */
+import { and, asc, desc, eq, ilike, inArray, or, type SQL, sql } from 'drizzle-orm';
+import type { Db } from '../../src/storage/index.ts';
+import { schema } from '../../src/storage/index.ts';
+
+const { experiments, runs, params, metrics, imageResults, artifacts } = schema;
+
+export interface RunListRow {
+  id: string;
+  experimentId: string;
+  experimentName: string;
+  specName: string;
+  arm: Record<string, unknown>;
+  status: string;
+  workerHost: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  durationS: number | null;
+  ajiAll: number | null;
+  ajiSeen: number | null;
+  ajiUnseen: number | null;
+  dice: number | null;
+  f1: number | null;
+  nImages: number;
+}
+
+export const SORT_KEYS = [
+  'created',
+  'status',
+  'spec',
+  'experiment',
+  'arm',
+  'aji',
+  'aji_seen',
+  'aji_unseen',
+  'dice',
+  'f1',
+  'duration',
+  'worker',
+] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+export interface RunFilter {
+  status?: string | undefined;
+  spec?: string | undefined;
+  experiment?: string | undefined;
+  /** Substring of run id, experiment name or arm. */
+  q?: string | undefined;
+  sort?: SortKey | undefined;
+  dir?: 'asc' | 'desc' | undefined;
+  limit?: number | undefined;
+}
+
+const num = (x: SQL) => x.mapWith(Number);
+
+function perRunAggregates(db: Db) {
+  const ir = imageResults;
+  return db
+    .select({
+      runId: ir.runId,
+      ajiAll: num(sql`avg(${ir.aji})`).as('agg_aji_all'),
+      ajiSeen: num(sql`avg(${ir.aji}) filter (where ${ir.subset} = 'seen')`).as('agg_aji_seen'),
+      ajiUnseen: num(sql`avg(${ir.aji}) filter (where ${ir.subset} = 'unseen')`).as('agg_aji_unseen'),
+      dice: num(sql`avg(${ir.dice})`).as('agg_dice'),
+      f1: num(sql`avg(${ir.f1})`).as('agg_f1'),
+      nImages: num(sql`count(*)`).as('agg_n_images'),
+    })
+    .from(ir)
+    .groupBy(ir.runId)
+    .as('agg');
+}
+
+/** Runs with their experiment and per-run averages of the per-image results, filtered and sorted. */
+export async function listRuns(db: Db, f: RunFilter = {}): Promise<RunListRow[]> {
+  const agg = perRunAggregates(db);
+  const duration = sql<
+    number | null
+  >`extract(epoch from (coalesce(${runs.finishedAt}, now()) - ${runs.startedAt}))`.mapWith((v) =>
+    v === null ? null : Number(v),
+  );
+  const where: SQL[] = [];
+  if (f.status) where.push(eq(runs.status, f.status));
+  if (f.spec) where.push(eq(experiments.specName, f.spec));
+  if (f.experiment) where.push(eq(runs.experimentId, f.experiment));
+  if (f.q) {
+    const pat = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push(
+      or(ilike(runs.id, pat), ilike(experiments.name, pat), ilike(sql`${runs.arm}::text`, pat)) as SQL,
+    );
+  }
+  const order: Record<SortKey, SQL | typeof runs.createdAt> = {
+    created: sql`${runs.createdAt}`,
+    status: sql`${runs.status}`,
+    spec: sql`${experiments.specName}`,
+    experiment: sql`${experiments.name}`,
+    arm: sql`${runs.arm}::text`,
+    aji: sql`${agg.ajiAll}`,
+    aji_seen: sql`${agg.ajiSeen}`,
+    aji_unseen: sql`${agg.ajiUnseen}`,
+    dice: sql`${agg.dice}`,
+    f1: sql`${agg.f1}`,
+    duration: duration,
+    worker: sql`${runs.workerHost}`,
+  };
+  const key = f.sort ?? 'created';
+  const dir = f.dir ?? (key === 'created' ? 'desc' : 'asc');
+  const primary = dir === 'desc' ? sql`${order[key]} desc nulls last` : sql`${order[key]} asc nulls last`;
+  const rows = await db
+    .select({
+      id: runs.id,
+      experimentId: runs.experimentId,
+      experimentName: experiments.name,
+      specName: experiments.specName,
+      arm: runs.arm,
+      status: runs.status,
+      workerHost: runs.workerHost,
+      createdAt: runs.createdAt,
+      startedAt: runs.startedAt,
+      finishedAt: runs.finishedAt,
+      durationS: duration,
+      ajiAll: agg.ajiAll,
+      ajiSeen: agg.ajiSeen,
+      ajiUnseen: agg.ajiUnseen,
+      dice: agg.dice,
+      f1: agg.f1,
+      nImages: agg.nImages,
+    })
+    .from(runs)
+    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
+    .leftJoin(agg, eq(agg.runId, runs.id))
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(primary, desc(runs.createdAt), asc(runs.id))
+    .limit(Math.min(Math.max(f.limit ?? 1000, 1), 5000));
+  return rows.map((r) => ({
+    ...r,
+    arm: (r.arm ?? {}) as Record<string, unknown>,
+    nImages: r.nImages ?? 0,
+  }));
+}
+
+/** Distinct values for the filter drop-downs. */
+export async function filterChoices(db: Db): Promise<{
+  statuses: string[];
+  specs: string[];
+  experiments: { id: string; name: string }[];
+}> {
+  const [st, sp, ex] = await Promise.all([
+    db.selectDistinct({ v: runs.status }).from(runs).orderBy(runs.status),
+    db.selectDistinct({ v: experiments.specName }).from(experiments).orderBy(experiments.specName),
+    db
+      .select({ id: experiments.id, name: experiments.name })
+      .from(experiments)
+      .orderBy(desc(experiments.createdAt))
+      .limit(500),
+  ]);
+  return { statuses: st.map((r) => r.v), specs: sp.map((r) => r.v), experiments: ex };
+}
+
+/**
+ * A fingerprint of everything the runs list shows; the live-update loop compares it between polls
+ * so that clients refetch only after a change.
+ */
+export async function runsFingerprint(db: Db): Promise<string> {
+  const [r] = await db
+    .select({
+      runs: sql<string>`coalesce(md5(string_agg(${runs.id} || ':' || ${runs.status} || ':' || coalesce(${runs.finishedAt}::text, '') || ':' || coalesce(${runs.startedAt}::text, ''), ',' order by ${runs.id})), '')`,
+      results: sql<string>`(select count(*)::text from ${imageResults})`,
+    })
+    .from(runs);
+  return `${r?.runs ?? ''}/${r?.results ?? ''}`;
+}
+
+export type RunRecord = typeof runs.$inferSelect;
+export type ExperimentRecord = typeof experiments.$inferSelect;
+export type ImageResultRecord = typeof imageResults.$inferSelect;
+export type ArtifactRecord = typeof artifacts.$inferSelect;
+
+export interface Curve {
+  stage: string;
+  key: string;
+  steps: number[];
+  values: number[];
+}
+
+export interface RunDetail {
+  run: RunRecord;
+  experiment: ExperimentRecord;
+  params: { key: string; value: string }[];
+  curves: Curve[];
+  results: ImageResultRecord[];
+  artifacts: ArtifactRecord[];
+}
+
+export async function getRun(db: Db, id: string): Promise<RunDetail | null> {
+  const found = await db
+    .select({ run: runs, experiment: experiments })
+    .from(runs)
+    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
+    .where(eq(runs.id, id))
+    .limit(1);
+  const head = found[0];
+  if (!head) return null;
+  const [ps, curves, results, arts] = await Promise.all([
+    db
+      .select({ key: params.key, value: params.value })
+      .from(params)
+      .where(eq(params.runId, id))
+      .orderBy(params.key),
+    getCurves(db, [id]),
+    getResults(db, [id]),
+    db.select().from(artifacts).where(eq(artifacts.runId, id)).orderBy(artifacts.kind, artifacts.path),
+  ]);
+  return {
+    run: head.run,
+    experiment: head.experiment,
+    params: ps,
+    curves: curves.get(id) ?? [],
+    results,
+    artifacts: arts,
+  };
+}
+
+/** Per-epoch curves of the two trainings (stage 'seg' and 'dist'), grouped per run. */
+export async function getCurves(db: Db, ids: string[]): Promise<Map<string, Curve[]>> {
+  const out = new Map<string, Curve[]>();
+  if (ids.length === 0) return out;
+  const rows = await db
+    .select({
+      runId: metrics.runId,
+      stage: metrics.stage,
+      key: metrics.key,
+      step: metrics.step,
+      value: metrics.value,
+    })
+    .from(metrics)
+    .where(and(inArray(metrics.runId, ids), inArray(metrics.stage, ['seg', 'dist'])))
+    .orderBy(metrics.runId, metrics.stage, metrics.key, metrics.step);
+  let cur: Curve | undefined;
+  let curRun = '';
+  for (const r of rows) {
+    if (!cur || curRun !== r.runId || cur.stage !== r.stage || cur.key !== r.key) {
+      cur = { stage: r.stage, key: r.key, steps: [], values: [] };
+      curRun = r.runId;
+      const list = out.get(r.runId) ?? [];
+      list.push(cur);
+      out.set(r.runId, list);
+    }
+    cur.steps.push(r.step);
+    cur.values.push(r.value);
+  }
+  return out;
+}
+
+export async function getResults(db: Db, ids: string[]): Promise<ImageResultRecord[]> {
+  if (ids.length === 0) return [];
+  return db
+    .select()
+    .from(imageResults)
+    .where(inArray(imageResults.runId, ids))
+    .orderBy(imageResults.subset, imageResults.organ, imageResults.image);
+}
+
+export async function getRunsBrief(
+  db: Db,
+  ids: string[],
+): Promise<{ run: RunRecord; experiment: ExperimentRecord }[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .select({ run: runs, experiment: experiments })
+    .from(runs)
+    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
+    .where(inArray(runs.id, ids));
+  const byId = new Map(rows.map((r) => [r.run.id, r]));
+  return ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
+}
+
+export async function runIdsOfExperiment(db: Db, experimentId: string): Promise<string[]> {
+  const rows = await db
+    .select({ id: runs.id })
+    .from(runs)
+    .where(eq(runs.experimentId, experimentId))
+    .orderBy(runs.createdAt, runs.id);
+  return rows.map((r) => r.id);
+}
+
+export async function getImageResult(
+  db: Db,
+  runId: string,
+  image: string,
+): Promise<ImageResultRecord | null> {
+  const rows = await db
+    .select()
+    .from(imageResults)
+    .where(and(eq(imageResults.runId, runId), eq(imageResults.image, image)))
+    .limit(1);
+  return rows[0] ?? null;
+}
+
+export async function getArtifacts(db: Db, runId: string): Promise<ArtifactRecord[]> {
+  return db
+    .select()
+    .from(artifacts)
+    .where(eq(artifacts.runId, runId))
+    .orderBy(artifacts.kind, artifacts.path);
+}

@@ -1,0 +1,67 @@
+// @ts-check
+/**
+ * Draws the charts described in the page's #charts-data block (built by server/charts.ts) with
+ * uPlot. Series with different x values are merged onto one x axis; gaps stay gaps.
+ */
+(() => {
+  const PALETTE = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d'];
+
+  /** @param {{x:number[], y:number[]}[]} series */
+  function align(series) {
+    const xs = [...new Set(series.flatMap((s) => s.x))].sort((a, b) => a - b);
+    const pos = new Map(xs.map((x, i) => [x, i]));
+    const ys = series.map((s) => {
+      /** @type {(number|null)[]} */
+      const y = new Array(xs.length).fill(null);
+      s.x.forEach((x, i) => {
+        y[/** @type {number} */ (pos.get(x))] = s.y[i];
+      });
+      return y;
+    });
+    return [xs, ...ys];
+  }
+
+  function draw() {
+    const block = document.getElementById('charts-data');
+    // uPlot is a global from the vendored IIFE build.
+    const UPlot = /** @type {any} */ (window).uPlot;
+    if (!block || !UPlot) return;
+    /** @type {any[]} */
+    const specs = JSON.parse(block.textContent || '[]');
+    for (const spec of specs) {
+      const fig = document.querySelector(`[data-chart="${spec.id}"]`);
+      if (!fig || spec.series.length === 0) continue;
+      const hasRight = spec.series.some((/** @type {any} */ s) => s.axis === 'right');
+      const width = Math.max(320, Math.min(fig.clientWidth || 560, 760));
+      const opts = {
+        width,
+        height: 280,
+        scales: { x: { time: false }, loss: {}, lr: { distr: 3 } },
+        axes: [
+          { label: spec.xLabel },
+          { scale: 'loss', label: spec.leftLabel },
+          ...(hasRight ? [{ scale: 'lr', side: 1, label: spec.rightLabel, grid: { show: false } }] : []),
+        ],
+        series: [
+          { label: spec.xLabel },
+          ...spec.series.map((/** @type {any} */ s) => ({
+            label: s.label,
+            scale: s.axis === 'right' ? 'lr' : 'loss',
+            stroke: PALETTE[s.colour % PALETTE.length],
+            width: 2,
+            dash: s.dash ? [6, 4] : undefined,
+            spanGaps: true,
+            points: { show: s.x.length < 40 },
+          })),
+        ],
+      };
+      const el = document.createElement('div');
+      fig.appendChild(el);
+      new UPlot(opts, align(spec.series), el);
+      fig.setAttribute('data-drawn', 'true');
+    }
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', draw);
+  else draw();
+})();

@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.ts';
+import { ConfigError } from '../../errors.ts';
+import { openStorage } from '../../storage/index.ts';
+import { action } from '../run-action.ts';
+
+interface Options {
+  host: string;
+  port: string;
+  token?: string;
+}
+
+function parsePort(s: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || n < 0 || n > 65535) throw new ConfigError(`--port must be 0..65535 (got '${s}')`);
+  return n;
+}
+
+function optionalUrl(name: string, v: string | undefined): string | undefined {
+  if (!v) return undefined;
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL (got '${v}')`);
+  }
+  return v.replace(/\/+$/, '');
+}
+
+export function register(program: Command): void {
+  program
+    .command('dashboard')
+    .description(
+      'Serve the web dashboard over the tracking database: runs, run pages, comparisons, image viewer',
+    )
+    .option('--host <address>', 'address to bind; anything but loopback requires a token', '127.0.0.1')
+    .option('--port <n>', 'port (0 picks a free one)', '4600')
+    .option('--token <token>', 'access token required on every request (or NUCLEIFLOW_DASHBOARD_TOKEN)')
+    .addHelpText(
+      'after',
+      '\nEnvironment: DATABASE_URL (else the embedded database under NUCLEIFLOW_HOME), TEMPORAL_UI_URL and\nMLFLOW_TRACKING_URI (links on run pages), NUCLEIFLOW_DASHBOARD_TOKEN.',
+    )
+    .action(
+      action(async (opts: Options) => {
+        const config = loadConfig();
+        const port = parsePort(opts.port);
+        const token = opts.token ?? process.env.NUCLEIFLOW_DASHBOARD_TOKEN ?? undefined;
+        const temporalUiUrl = optionalUrl('TEMPORAL_UI_URL', process.env.TEMPORAL_UI_URL);
+        const { startDashboard } = await import('../../../dashboards/server/app.ts');
+        const storage = await openStorage({ databaseUrl: config.databaseUrl, home: config.home });
+        let dash: Awaited<ReturnType<typeof startDashboard>>;
+        try {
+          dash = await startDashboard({
+            db: storage.db,
+            home: config.home,
+            dataDir: config.dataDir,
+            host: opts.host,
+            port,
+            token,
+            temporalUiUrl,
+            temporalNamespace: config.temporalNamespace,
+            mlflowUri: config.mlflowTrackingUri,
+          });
+        } catch (err) {
+          await storage.close();
+          throw err;
+        }
+        const link = token ? `${dash.url}/?token=<your token>` : `${dash.url}/`;
+        process.stdout.write(
+          `NucleiFlow dashboard on ${link}  (database: ${storage.kind} ${storage.location}; Ctrl-C stops)\n`,
+        );
+        await new Promise<void>((done) => {
+          const stop = () => done();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        await dash.close();
+        await storage.close();
+      }),
+    );
+}

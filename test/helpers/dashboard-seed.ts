@@ -1,0 +1,304 @@
+/**
+ * Seeds a tracking database with realistic rows for the dashboard's tests and benchmark, through
+ * the storage module (the same schema the platform writes): experiments with ablation arms, runs
+ * in every status, params, per-epoch curves of both nets, per-image results for the 14 test
+ * images of the Kumar split, and for chosen runs real per-image layers (label map, stage-1
+ * probability, distance map, markers) derived from the real MoNuSeg ground truth of one image.
+ * Values come from a seeded RNG, so every seed is reproducible.
+ */
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { PNG } from 'pngjs';
+import { imageArtifactPath, type Layer } from '../../dashboards/server/artifacts.ts';
+import type { Db } from '../../src/storage/index.ts';
+import { schema } from '../../src/storage/index.ts';
+
+export interface TestImage {
+  image: string;
+  organ: string;
+  subset: 'seen' | 'unseen';
+}
+
+/** The 8 + 6 test images of the Kumar split, read from the data's manifest. */
+export function testImages(dataDir: string): TestImage[] {
+  const lines = readFileSync(resolve(dataDir, 'manifest.csv'), 'utf8').trim().split('\n');
+  const head = lines[0]!.split(',');
+  const col = (n: string) => head.indexOf(n);
+  const out: TestImage[] = [];
+  for (const line of lines.slice(1)) {
+    const c = line.split(',');
+    const split = c[col('split_kumar')];
+    if (split !== 'test_same_organ' && split !== 'test_diff_organ') continue;
+    out.push({
+      image: c[col('slide')]!,
+      organ: c[col('organ')]!,
+      subset: split === 'test_same_organ' ? 'seen' : 'unseen',
+    });
+  }
+  return out;
+}
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface SeedOptions {
+  /** Total number of runs (grouped into two-arm experiments). */
+  runs: number;
+  epochs?: number;
+  /** Ids of runs (by index) that get real per-image layers for `layerImage`. */
+  withLayers?: number[];
+  layerImage?: string;
+  seed?: number;
+}
+
+export interface SeededRun {
+  id: string;
+  experimentId: string;
+  status: string;
+}
+
+function readGt(dataDir: string, image: string): { width: number; height: number; data: Int32Array } {
+  const png = PNG.sync.read(readFileSync(resolve(dataDir, 'labels', `${image}.png`)), {
+    skipRescale: true,
+  } as Parameters<typeof PNG.sync.read>[1]);
+  const src = png.data as unknown as Uint16Array;
+  const ch = src.length / (png.width * png.height);
+  const data = new Int32Array(png.width * png.height);
+  for (let i = 0; i < data.length; i++) data[i] = src[i * ch]!;
+  return { width: png.width, height: png.height, data };
+}
+
+function pngGrey(width: number, height: number, values: ArrayLike<number>, depth: 8 | 16): Buffer {
+  const data =
+    depth === 16 ? Buffer.from(Uint16Array.from(values).buffer) : Buffer.from(Uint8Array.from(values));
+  return PNG.sync.write(
+    { width, height, data } as unknown as PNG,
+    {
+      colorType: 0,
+      inputColorType: 0,
+      bitDepth: depth,
+      inputHasAlpha: false,
+    } as Parameters<typeof PNG.sync.write>[1],
+  );
+}
+
+/** City-block distance of every instance pixel to the nearest pixel outside its instance (two passes). */
+function distanceInside(l: { width: number; height: number; data: Int32Array }): Float32Array {
+  const { width: w, height: h, data } = l;
+  const d = new Float32Array(w * h);
+  const step = (i: number, j: number, inside: boolean) => (inside && data[j] === data[i] ? d[j]! + 1 : 1);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (data[i]! > 0) d[i] = Math.min(step(i, i - 1, x > 0), step(i, i - w, y > 0));
+    }
+  for (let y = h - 1; y >= 0; y--)
+    for (let x = w - 1; x >= 0; x--) {
+      const i = y * w + x;
+      if (data[i]! > 0) d[i] = Math.min(d[i]!, step(i, i + 1, x < w - 1), step(i, i + w, y < h - 1));
+    }
+  return d;
+}
+
+/**
+ * Writes the four layers of one image for one run: predicted labels = the GT with every k-th
+ * nucleus dropped and a one-pixel rim peeled off (so contours differ visibly from the GT);
+ * probability = a smoothed foreground; distance = the inside distance; markers = nucleus cores.
+ */
+async function writeLayers(home: string, dataDir: string, runId: string, image: string, variant: number) {
+  const gt = readGt(dataDir, image);
+  const { width: w, height: h } = gt;
+  const dist = distanceInside(gt);
+  const pred = new Uint16Array(w * h);
+  const drop = variant === 0 ? 7 : 11;
+  for (let i = 0; i < pred.length; i++) {
+    const v = gt.data[i]!;
+    if (v > 0 && v % drop !== 0 && dist[i]! > variant) pred[i] = v;
+  }
+  const prob = new Uint8Array(w * h);
+  for (let i = 0; i < prob.length; i++) prob[i] = gt.data[i]! > 0 ? Math.min(255, 150 + dist[i]! * 20) : 12;
+  const distance = new Uint16Array(w * h);
+  for (let i = 0; i < distance.length; i++) distance[i] = Math.round(dist[i]! * 100);
+  const markers = new Uint16Array(w * h);
+  for (let i = 0; i < markers.length; i++) if (dist[i]! >= 4 && pred[i]) markers[i] = pred[i]!;
+  const files: Record<Layer, Buffer> = {
+    labels: pngGrey(w, h, pred, 16),
+    prob: pngGrey(w, h, prob, 8),
+    distance: pngGrey(w, h, distance, 16),
+    markers: pngGrey(w, h, markers, 16),
+  };
+  const rows = [];
+  for (const [layer, buf] of Object.entries(files) as [Layer, Buffer][]) {
+    const rel = imageArtifactPath(runId, image, layer);
+    const abs = join(home, rel);
+    await mkdir(dirname(abs), { recursive: true });
+    await writeFile(abs, buf);
+    rows.push({
+      runId,
+      kind: layer,
+      path: rel,
+      sha256: createHash('sha256').update(buf).digest('hex'),
+      bytes: buf.length,
+    });
+  }
+  return rows;
+}
+
+export async function seedDashboard(
+  db: Db,
+  home: string,
+  dataDir: string,
+  o: SeedOptions,
+): Promise<SeededRun[]> {
+  const r = rng(o.seed ?? 42);
+  const epochs = o.epochs ?? 40;
+  const images = testImages(dataDir);
+  const specs = ['quick', 'ablation-erosion', 'paper'];
+  const t0 = Date.UTC(2026, 10, 20, 8, 0, 0);
+  const seeded: SeededRun[] = [];
+  const nExp = Math.ceil(o.runs / 2);
+  for (let e = 0; e < nExp; e++) {
+    const specName = specs[e % specs.length]!;
+    const expId = `exp-${String(e + 1).padStart(4, '0')}`;
+    const created = new Date(t0 + e * 3_600_000);
+    await db.insert(schema.experiments).values({
+      id: expId,
+      name: `${specName} #${e + 1}`,
+      specName,
+      spec: { name: specName, matrix: { gtErosion: [true, false] } },
+      status: 'succeeded',
+      workflowId: `experiment-${expId}`,
+      createdAt: created,
+    });
+    for (let a = 0; a < 2 && seeded.length < o.runs; a++) {
+      const idx = seeded.length;
+      const id = `run-${String(idx + 1).padStart(4, '0')}`;
+      const erosion = a === 0;
+      // The last few runs are still going or failed, so every status shows up.
+      const status = idx >= o.runs - 1 ? 'running' : idx === o.runs - 3 ? 'failed' : 'succeeded';
+      const started = new Date(created.getTime() + 60_000);
+      const finished =
+        status === 'succeeded' ? new Date(started.getTime() + (600 + r() * 3000) * 1000) : null;
+      await db.insert(schema.runs).values({
+        id,
+        experimentId: expId,
+        arm: { gtErosion: erosion },
+        status,
+        spec: { name: specName, gtErosion: erosion, seg: { epochs }, dist: { epochs: epochs / 2 } },
+        configHash: createHash('sha256').update(`${expId}/${a}`).digest('hex').slice(0, 16),
+        seed: 1234 + e,
+        codeCommit: createHash('sha1').update(`commit${e}`).digest('hex'),
+        dataHash: createHash('sha256').update('monuseg').digest('hex').slice(0, 16),
+        workflowId: `run-${expId}-${a}`,
+        workerHost: `worker-${(idx % 3) + 1}`,
+        mlflowRunId: createHash('md5').update(id).digest('hex'),
+        error: status === 'failed' ? 'ActivityFailure: train-seg: worker lost (heartbeat timeout)' : null,
+        timings:
+          status === 'succeeded'
+            ? { normalise: 12.5, trainSeg: 820, trainDist: 410, infer: 35, evaluate: 9 }
+            : {},
+        createdAt: created,
+        startedAt: started,
+        finishedAt: finished,
+      });
+      await db.insert(schema.params).values(
+        Object.entries({
+          'data.split': 'kumar',
+          'pre.normalise': 'true',
+          'pre.reference': 'TCGA-18-5592-01Z-00-DX1',
+          'aug.hed': 'true',
+          'gt.erosion': String(erosion),
+          'gt.erosionRadius': '1',
+          'seg.epochs': String(epochs),
+          'seg.lr': '0.001',
+          'seg.batch': '2',
+          'seg.inputSize': '256',
+          'dist.epochs': String(epochs / 2),
+          'dist.lr': '0.001',
+          'post.sigmaRule': 'mean-radius/2',
+          'post.iterative': 'true',
+          seed: String(1234 + e),
+        }).map(([key, value]) => ({ runId: id, key, value })),
+      );
+      const curveRows = [];
+      const done =
+        status === 'running'
+          ? Math.floor(epochs * 0.6)
+          : status === 'failed'
+            ? Math.floor(epochs * 0.3)
+            : epochs;
+      for (const [stage, n] of [
+        ['seg', done],
+        ['dist', Math.floor(done / 2)],
+      ] as const) {
+        const base = stage === 'seg' ? 0.9 : 0.05;
+        for (let s = 1; s <= n; s++) {
+          const loss = base * (0.25 + 0.75 * Math.exp(-s / (epochs / 5))) * (1 + (r() - 0.5) * 0.06);
+          const lrv = 1e-3 * 0.4 ** Math.floor(s / Math.max(1, Math.floor(epochs / 3)));
+          curveRows.push(
+            { runId: id, stage, key: 'loss', step: s, value: loss },
+            {
+              runId: id,
+              stage,
+              key: 'val_loss',
+              step: s,
+              value: loss * (1.08 + 0.1 * (s / epochs)) + (erosion ? 0 : 0.01 * base),
+            },
+            { runId: id, stage, key: 'lr', step: s, value: lrv },
+          );
+        }
+      }
+      if (curveRows.length) await db.insert(schema.metrics).values(curveRows);
+      if (status === 'succeeded') {
+        const armShift = erosion ? 0.012 : -0.004;
+        await db.insert(schema.imageResults).values(
+          images.map((im) => {
+            const aji = 0.5 + armShift + r() * 0.14;
+            const nGt = 300 + Math.floor(r() * 900);
+            return {
+              runId: id,
+              image: im.image,
+              organ: im.organ,
+              subset: im.subset,
+              dice: 0.74 + r() * 0.08,
+              f1: 0.78 + r() * 0.08,
+              aji,
+              ajiPlus: aji + 0.005 + r() * 0.02,
+              pq: aji - 0.02 + r() * 0.03,
+              nGt,
+              nPred: Math.round(nGt * (0.9 + r() * 0.2)),
+            };
+          }),
+        );
+        const card = `# Model card: ${id}\n\nSpec ${specName}, arm gtErosion=${erosion}, seed ${1234 + e}.\n`;
+        const cardRel = join('runs', id, 'model-card.md');
+        await mkdir(join(home, 'runs', id), { recursive: true });
+        await writeFile(join(home, cardRel), card);
+        await db.insert(schema.artifacts).values({
+          runId: id,
+          kind: 'model_card',
+          path: cardRel,
+          sha256: createHash('sha256').update(card).digest('hex'),
+          bytes: Buffer.byteLength(card),
+        });
+      }
+      if (o.withLayers?.includes(idx) && o.layerImage) {
+        const rows = await writeLayers(home, dataDir, id, o.layerImage, a);
+        await db.insert(schema.artifacts).values(rows);
+      }
+      seeded.push({ id, experimentId: expId, status });
+    }
+  }
+  return seeded;
+}
