@@ -24,7 +24,7 @@ import {
 } from './checkpoint.ts';
 import { seededDropout } from './dropout.ts';
 import { distLoss, segLoss } from './losses.ts';
-import { learningRate, type TrainingSchedule } from './schedule.ts';
+import { budgetLearningRate, learningRate, type TrainingSchedule } from './schedule.ts';
 import { createUNet, type UNet, unetFromValues } from './unet.ts';
 
 export type { EpochMetrics } from './checkpoint.ts';
@@ -90,6 +90,7 @@ export function runConfigHash(o: Pick<TrainOptions, 'stage' | 'schedule' | 'seed
     s.lr,
     s.lrSchedule.every,
     s.lrSchedule.factor,
+    s.budgetSeconds ?? null,
   ]);
   return createHash('sha256').update(canon).digest('hex');
 }
@@ -186,7 +187,19 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         const perEpoch = elapsed / (epoch - startEpoch);
         if (elapsed + perEpoch > o.maxWallSeconds) break;
       }
-      const lr = learningRate(o.schedule, epoch);
+      const budget = o.schedule.budgetSeconds;
+      let lr: number;
+      if (budget === undefined) {
+        lr = learningRate(o.schedule, epoch);
+      } else {
+        // Time-budget mode: the run ends when the next epoch would overrun the budget, and the
+        // lr drops at equal fractions of the budget (as many drops as the epoch schedule has).
+        const spent = priorWall + elapsed;
+        // Per-epoch cost from this session's wall clock (includes validation and checkpointing).
+        const perEpoch = epoch > startEpoch ? elapsed / (epoch - startEpoch) : 0;
+        if (epoch > 0 && spent + perEpoch > budget) break;
+        lr = budgetLearningRate(o.schedule, spent / budget);
+      }
       const e0 = performance.now();
       bar?.start(spe, 0, { epoch: epoch + 1, loss: '-', lr: lr.toExponential(1) });
       let lossSum = 0;

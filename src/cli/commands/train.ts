@@ -49,8 +49,11 @@ function num(name: string, v: string | undefined): number | undefined {
 function override(s: TrainingSchedule, epochs: number | undefined, f: TrainFlags): TrainingSchedule {
   const e = epochs ?? s.epochs;
   const scale = e / s.epochs;
+  // An explicit epoch count switches a time-budget schedule to plain epoch mode.
+  const { budgetSeconds, ...rest } = s;
   return {
-    ...s,
+    ...rest,
+    ...(epochs === undefined && budgetSeconds !== undefined ? { budgetSeconds } : {}),
     epochs: e,
     inputSize: int('input-size', f.inputSize, 16) ?? s.inputSize,
     stepsPerEpoch: int('steps-per-epoch', f.stepsPerEpoch) ?? s.stepsPerEpoch,
