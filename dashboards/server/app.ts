@@ -150,16 +150,21 @@ function parseFilter(u: URL): q.RunFilter {
   };
 }
 
-export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
-  const token = o.token || undefined;
-  if (!isLoopbackHost(o.host) && !token) {
+/** Throws a ConfigError unless the bind address and token are an allowed pair. */
+export function checkExposure(host: string, token: string | undefined): void {
+  if (!isLoopbackHost(host) && !token) {
     throw new ConfigError(
-      `dashboard: binding to ${o.host} exposes it beyond this machine; pass --token or set NUCLEIFLOW_DASHBOARD_TOKEN`,
+      `dashboard: binding to ${host} exposes it beyond this machine; pass --token or set NUCLEIFLOW_DASHBOARD_TOKEN`,
     );
   }
   if (token && token.length < MIN_TOKEN_LENGTH) {
     throw new ConfigError(`dashboard: the token must be at least ${MIN_TOKEN_LENGTH} characters`);
   }
+}
+
+export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
+  const token = o.token || undefined;
+  checkExposure(o.host, token);
   const { db } = o;
   const home = resolve(o.home);
   const dataDir = resolve(o.dataDir);
@@ -438,8 +443,15 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
         );
       }
       const runs = await q.getRunsBrief(db, ids);
-      if (runs.length < 2) throw notFound();
       const present = runs.map((r) => r.run.id);
+      const unknown = ids.filter((id) => !present.includes(id));
+      if (runs.length < 2) {
+        const recent = await q.listRuns(db, { limit: 200 });
+        return sendHtml(
+          res,
+          comparePicker(recent, `Unknown run(s): ${unknown.join(', ')}. Pick at least two runs.`),
+        );
+      }
       const metricParam = u.searchParams.get('metric') ?? 'aji';
       const metric = (COMPARE_METRICS as readonly string[]).includes(metricParam)
         ? (metricParam as CompareMetric)

@@ -44,9 +44,10 @@ export function register(program: Command): void {
       action(async (opts: Options) => {
         const config = loadConfig();
         const port = parsePort(opts.port);
-        const token = opts.token ?? process.env.NUCLEIFLOW_DASHBOARD_TOKEN ?? undefined;
+        const token = opts.token || process.env.NUCLEIFLOW_DASHBOARD_TOKEN || undefined;
         const temporalUiUrl = optionalUrl('TEMPORAL_UI_URL', process.env.TEMPORAL_UI_URL);
-        const { startDashboard } = await import('../../../dashboards/server/app.ts');
+        const { checkExposure, startDashboard } = await import('../../../dashboards/server/app.ts');
+        checkExposure(opts.host, token || undefined);
         const storage = await openStorage({ databaseUrl: config.databaseUrl, home: config.home });
         let dash: Awaited<ReturnType<typeof startDashboard>>;
         try {

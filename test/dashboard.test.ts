@@ -1,0 +1,315 @@
+/**
+ * Dashboard server without a browser: the token, the Host guard, path traversal on every file
+ * route, parameterised queries, the compare arithmetic and the CLI's refusal to expose itself
+ * without a token. Runs against a seeded PGlite database (see helpers/dashboard-data.ts).
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Dashboard, startDashboard } from '../dashboards/server/app.ts';
+import { compareRuns } from '../dashboards/server/compare.ts';
+import { deltaPct } from '../dashboards/server/format.ts';
+import { listRuns } from '../dashboards/server/queries.ts';
+import { isLoopbackHost, isSafeRelativePath } from '../dashboards/server/security.ts';
+import { REPO_ROOT } from '../src/config.ts';
+import { ConfigError } from '../src/errors.ts';
+import { schema } from '../src/storage/index.ts';
+import { type DashboardData, dashboardData } from './helpers/dashboard-data.ts';
+
+/** A raw GET: node's http keeps the path byte for byte (fetch would normalise `..` away). */
+function get(
+  base: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  const u = new URL(base);
+  return new Promise((ok, fail) => {
+    const req = request({ host: u.hostname, port: u.port, path, method: 'GET', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }),
+      );
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+let d: DashboardData;
+let dash: Dashboard;
+
+beforeAll(async () => {
+  d = await dashboardData({ runs: 8 });
+  dash = await startDashboard({
+    db: d.storage.db,
+    home: d.home,
+    dataDir: d.dataDir,
+    host: '127.0.0.1',
+    port: 0,
+  });
+});
+
+afterAll(async () => {
+  await dash?.close();
+  await d?.cleanup();
+});
+
+describe('binding and token', () => {
+  it('treats only loopback names and addresses as loopback', () => {
+    for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost'])
+      expect(isLoopbackHost(h)).toBe(true);
+    for (const h of ['0.0.0.0', '::', '192.168.1.5', '10.0.0.1', 'example.org'])
+      expect(isLoopbackHost(h)).toBe(false);
+  });
+
+  it('refuses a non-loopback address without a token', async () => {
+    await expect(
+      startDashboard({ db: d.storage.db, home: d.home, dataDir: d.dataDir, host: '0.0.0.0', port: 0 }),
+    ).rejects.toThrow(ConfigError);
+    await expect(
+      startDashboard({
+        db: d.storage.db,
+        home: d.home,
+        dataDir: d.dataDir,
+        host: '0.0.0.0',
+        port: 0,
+        token: 'short',
+      }),
+    ).rejects.toThrow(/at least 12 characters/);
+  });
+
+  it('checks the token on every request: header, query (traded for a cookie) or cookie', async () => {
+    const token = 'correct-horse-battery-staple';
+    const t = await startDashboard({
+      db: d.storage.db,
+      home: d.home,
+      dataDir: d.dataDir,
+      host: '0.0.0.0',
+      port: 0,
+      token,
+    });
+    const base = t.url.replace('0.0.0.0', '127.0.0.1');
+    try {
+      for (const p of [
+        '/',
+        `/runs/${d.runA}`,
+        '/compare',
+        '/static/style.css',
+        '/api/runs',
+        '/events/runs',
+        '/healthz',
+      ]) {
+        expect((await get(base, p)).status, p).toBe(401);
+        expect((await get(base, p, { Authorization: 'Bearer wrong-token-123456' })).status, p).toBe(401);
+      }
+      expect((await get(base, '/', { Authorization: `Bearer ${token}` })).status).toBe(200);
+      expect((await get(base, '/api/runs?token=nope-nope-nope')).status).toBe(401);
+      const viaQuery = await get(base, `/runs/${d.runA}?token=${token}`);
+      expect(viaQuery.status).toBe(303);
+      expect(viaQuery.headers.location).toBe(`/runs/${d.runA}`);
+      const cookie = String(viaQuery.headers['set-cookie']).split(';')[0]!;
+      expect(cookie).toContain('nf_dashboard_token=');
+      expect((await get(base, `/runs/${d.runA}`, { Cookie: cookie })).status).toBe(200);
+      expect(
+        (await get(base, `/runs/${d.runA}`, { Cookie: 'nf_dashboard_token=bad-bad-bad-bad' })).status,
+      ).toBe(401);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('rejects a foreign Host header on a loopback dashboard (DNS rebinding)', async () => {
+    expect((await get(dash.url, '/', { Host: 'evil.example:4600' })).status).toBe(403);
+    expect((await get(dash.url, '/', { Host: `localhost:${new URL(dash.url).port}` })).status).toBe(200);
+  });
+
+  it('sends a restrictive content security policy', async () => {
+    const r = await get(dash.url, '/');
+    expect(String(r.headers['content-security-policy'])).toContain("script-src 'self'");
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+  });
+});
+
+describe('path traversal', () => {
+  it('classifies relative paths', () => {
+    expect(isSafeRelativePath('runs/a/model-card.md')).toBe(true);
+    for (const p of ['', '/etc/passwd', '../x', 'a/../../b', 'a/./b', 'a//b', 'a\\b', 'C:/x', 'a\0b']) {
+      expect(isSafeRelativePath(p), p).toBe(false);
+    }
+  });
+
+  it('serves a registered artifact and 404s every escape from the home folder', async () => {
+    const card = `/files/${d.runA}/runs/${d.runA}/model-card.md`;
+    expect((await get(dash.url, card)).status).toBe(200);
+    const attempts = [
+      `/files/${d.runA}/../../../../etc/passwd`,
+      `/files/${d.runA}/runs/${d.runA}/../../../../../etc/passwd`,
+      `/files/${d.runA}/%2e%2e/%2e%2e/%2e%2e/etc/passwd`,
+      `/files/${d.runA}/runs/..%2F..%2F..%2F..%2Fetc%2Fpasswd`,
+      `/files/${d.runA}/%2Fetc%2Fpasswd`,
+      `/files/${d.runA}//etc/passwd`,
+      `/files/${d.runA}/runs%5C..%5C..%5Cetc%5Cpasswd`,
+      `/files/${d.runA}/runs/${d.runA}/model-card.md%00.png`,
+      // Registered to another run: not this run's artifact.
+      `/files/${d.runB}/runs/${d.runA}/model-card.md`,
+      `/static/../../../etc/passwd`,
+      `/static/%2e%2e/server/app.ts`,
+      `/static/vendor/../../package.json`,
+    ];
+    for (const p of attempts) {
+      const r = await get(dash.url, p);
+      expect(r.status, p).toBe(404);
+      expect(r.body, p).not.toContain('root:');
+    }
+  });
+
+  it('404s a registered artifact that is a symlink out of the home folder', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'nf-outside-'));
+    writeFileSync(join(outside, 'secret.txt'), 'top secret');
+    const rel = `runs/${d.runA}/escape.txt`;
+    symlinkSync(join(outside, 'secret.txt'), join(d.home, rel));
+    await d.storage.db
+      .insert(schema.artifacts)
+      .values({ runId: d.runA, kind: 'report', path: rel, sha256: '0'.repeat(64), bytes: 10 });
+    try {
+      const r = await get(dash.url, `/files/${d.runA}/${rel}`);
+      expect(r.status).toBe(404);
+      expect(r.body).not.toContain('top secret');
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('404s image and label routes for unsafe names and symlinks out of the data folder', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'nf-data-'));
+    const outside = mkdtempSync(join(tmpdir(), 'nf-outside-'));
+    mkdirSync(join(dataDir, 'images'));
+    mkdirSync(join(dataDir, 'labels'));
+    writeFileSync(join(outside, 'secret.png'), 'not for you');
+    symlinkSync(join(outside, 'secret.png'), join(dataDir, 'labels', `${d.image}.png`));
+    symlinkSync(join(outside, 'secret.png'), join(dataDir, 'images', `${d.image}.tif`));
+    const t = await startDashboard({ db: d.storage.db, home: d.home, dataDir, host: '127.0.0.1', port: 0 });
+    try {
+      const base = `/data/${d.runA}/images/${d.image}`;
+      for (const p of [`${base}/he.png`, `${base}/labels/gt.bin`])
+        expect((await get(t.url, p)).status, p).toBe(404);
+      for (const p of [
+        `/data/${d.runA}/images/..%2F..%2F..%2Fetc%2Fpasswd/he.png`,
+        `/data/${d.runA}/images/${d.image}/../../../../etc/passwd`,
+        `/data/${d.runA}/images/%2Fetc%2Fpasswd/he.png`,
+        `/data/${d.runA}/images/${d.image}/map/..%2F..%2Fprob.png`,
+        `/data/${d.runA}/images/NOT-AN-IMAGE-OF-THIS-RUN/he.png`,
+      ]) {
+        expect((await get(t.url, p)).status, p).toBe(404);
+      }
+      // The real data folder serves the same routes.
+      expect((await get(dash.url, `${base}/he.png`)).status).toBe(200);
+      expect((await get(dash.url, `${base}/labels/gt.bin`)).status).toBe(200);
+    } finally {
+      await t.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('queries are parameterised', () => {
+  const hostile = ["' OR 1=1 --", "x'; DROP TABLE runs; --", '%', '_', "run-0001' OR '1'='1"];
+
+  it('treats hostile filter values as plain values', async () => {
+    const all = await listRuns(d.storage.db);
+    for (const v of hostile) {
+      expect(await listRuns(d.storage.db, { status: v })).toHaveLength(0);
+      expect(await listRuns(d.storage.db, { spec: v })).toHaveLength(0);
+      expect(await listRuns(d.storage.db, { experiment: v })).toHaveLength(0);
+      // LIKE wildcards in a search are literal characters.
+      expect(await listRuns(d.storage.db, { q: v })).toHaveLength(0);
+      const r = await get(dash.url, `/api/runs?status=${encodeURIComponent(v)}&q=${encodeURIComponent(v)}`);
+      expect(JSON.parse(r.body)).toEqual([]);
+      const cmp = await get(dash.url, `/compare?runs=${encodeURIComponent(`${d.runA},${v}`)}`);
+      expect(cmp.status).toBe(200);
+      expect(cmp.body).toContain('Unknown run(s)');
+      expect((await get(dash.url, `/runs/${encodeURIComponent(v)}`)).status).toBe(404);
+    }
+    const [count] = await d.storage.db.select({ n: sql<number>`count(*)::int` }).from(schema.runs);
+    expect(count!.n).toBe(all.length);
+  });
+
+  it('ignores sort keys that are not on the list', async () => {
+    const r = await get(dash.url, '/api/runs?sort=id;drop%20table%20runs&dir=sideways');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).length).toBeGreaterThan(0);
+  });
+});
+
+describe('compare arithmetic', () => {
+  it('computes per-image and per-subset deltas against the first run', () => {
+    const row = (runId: string, image: string, subset: string, aji: number) => ({
+      runId,
+      image,
+      organ: 'Breast',
+      subset,
+      aji,
+      dice: 0,
+      f1: 0,
+      ajiPlus: 0,
+      pq: 0,
+      nGt: 1,
+      nPred: 1,
+    });
+    const c = compareRuns(
+      ['a', 'b'],
+      [
+        row('a', 'i1', 'seen', 0.5),
+        row('b', 'i1', 'seen', 0.55),
+        row('a', 'i2', 'unseen', 0.6),
+        row('b', 'i2', 'unseen', 0.58),
+        row('a', 'i3', 'unseen', 0.7),
+      ],
+      'aji',
+    );
+    expect(c.rows.map((r) => r.image)).toEqual(['i1', 'i2', 'i3']);
+    expect(c.rows[0]!.deltas[1]).toBeCloseTo(0.05, 12);
+    expect(c.rows[1]!.deltas[1]).toBeCloseTo(-0.02, 12);
+    expect(c.rows[2]!.deltas[1]).toBeNull();
+    const unseen = c.averages.find((a) => a.subset === 'unseen')!;
+    expect(unseen.values[0]).toBeCloseTo(0.65, 12);
+    expect(unseen.values[1]).toBeCloseTo(0.58, 12);
+    expect(unseen.counts).toEqual([2, 1]);
+    expect(deltaPct(0.05)).toBe('+5.00');
+    expect(deltaPct(-0.0000001)).toBe('0.00');
+  });
+});
+
+function withoutDatabase(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _, ...rest } = env;
+  return rest;
+}
+
+describe('CLI', () => {
+  it('refuses to bind beyond loopback without a token, in one line', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'nf-cli-'));
+    try {
+      const run = promisify(execFile);
+      const err = await run(
+        process.execPath,
+        [resolve(REPO_ROOT, 'bin/nucleiflow.mjs'), 'dashboard', '--host', '0.0.0.0', '--port', '0'],
+        {
+          env: { ...withoutDatabase(process.env), NUCLEIFLOW_HOME: home, NUCLEIFLOW_DASHBOARD_TOKEN: '' },
+        },
+      ).catch((e: { code: number; stderr: string }) => e);
+      expect((err as { code: number }).code).not.toBe(0);
+      const stderr = (err as { stderr: string }).stderr.trim();
+      expect(stderr.split('\n')).toHaveLength(1);
+      expect(stderr).toMatch(/--token or set NUCLEIFLOW_DASHBOARD_TOKEN/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
