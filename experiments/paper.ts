@@ -18,7 +18,7 @@ export default {
     seg: { epochs: 240, batchSize: 2, inputSize: 1024, lr: 1e-3, lrSchedule: { every: 80, factor: 0.4 } },
     dist: { epochs: 120, batchSize: 2, inputSize: 1024, lr: 1e-3, lrSchedule: { every: 60, factor: 0.4 } },
   },
-  postprocess: { sigmaRule: 'paper', iterativeSizeReestimation: true },
+  postprocess: { sigmaRule: 'paper', iterativeSizeReestimation: false },
   evaluation: { metrics: ['dice', 'f1', 'aji', 'ajiPlus', 'pq'], saveLabels: true },
   orchestration: { trainQueue: 'train-cpu', heartbeatTimeoutSeconds: 120, trainTimeoutMinutes: 24 * 60 },
 } satisfies SpecInput;

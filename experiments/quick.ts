@@ -31,7 +31,7 @@ export default {
       lrSchedule: { every: 2, factor: 0.4 },
     },
   },
-  postprocess: { sigmaRule: 'paper', iterativeSizeReestimation: true },
+  postprocess: { sigmaRule: 'paper', iterativeSizeReestimation: false },
   evaluation: { metrics: ['dice', 'f1', 'aji', 'ajiPlus', 'pq'], saveLabels: true },
   orchestration: { trainQueue: 'train-cpu', heartbeatTimeoutSeconds: 20, trainTimeoutMinutes: 60 },
 } satisfies SpecInput;

@@ -78,6 +78,7 @@ export const specSchema = z.strictObject({
     /** `paper`: the marker-smoothing sigma follows the estimated nucleus size. */
     sigmaRule: z.enum(['paper', 'fixed']),
     sigma: z.number().positive().max(20).optional(),
+    /** Re-estimate the nucleus size from the instances and post-process again (not in the paper). */
     iterativeSizeReestimation: z.boolean(),
   }),
   evaluation: z.strictObject({

@@ -21,7 +21,7 @@ let runtimeInstalled = false;
 export function installRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  const level = (process.env.NUCLEIFLOW_TEMPORAL_LOG ?? 'WARN') as 'WARN';
+  const level = (process.env.NUCLEIFLOW_TEMPORAL_LOG ?? 'ERROR') as 'ERROR';
   Runtime.install({ logger: new DefaultLogger(level), shutdownSignals: [] });
 }
 

@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { followRuns } from '../../platform/follow.ts';
+import { openSession } from '../../platform/session.ts';
+import { resolveRun, resumeRun } from '../../platform/submit.ts';
+import * as tracking from '../../tracking/index.ts';
+import { action } from '../run-action.ts';
+import { printRunSummaries } from './runs.ts';
+
+export function register(program: Command): void {
+  program
+    .command('resume')
+    .description(
+      'Continue a failed or cancelled run from its last checkpoints (finished stages are not redone)',
+    )
+    .argument('<run>', 'run id (or a unique prefix)')
+    .option('--detach', 'return at once; the run goes on in the workers')
+    .action(
+      action(async (id: string, opts: { detach?: boolean }) => {
+        const session = await openSession({ worker: 'auto' });
+        try {
+          const { db } = session.storage;
+          const run = await resolveRun(db, id);
+          const workflowId = await resumeRun(db, session.temporal, run);
+          process.stdout.write(`resumed ${run.id} (workflow ${workflowId})\n`);
+          if (opts.detach && !session.worker) return;
+          const result = session.temporal.client.workflow.getHandle(workflowId).result();
+          result.catch(() => {});
+          const f = await followRuns(db, session.temporal, [run.id], { until: result });
+          if (f.detached) return;
+          await result.catch(() => {});
+          const after = await tracking.getRun(db, run.id);
+          if (after) await printRunSummaries(db, [after]);
+          if (after?.status !== 'completed') process.exitCode = 1;
+        } finally {
+          await session.close();
+        }
+      }),
+    );
+}

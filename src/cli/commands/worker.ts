@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { loadConfig, requireDataDir } from '../../config.ts';
+import { UserError } from '../../errors.ts';
+import { openDb } from '../../platform/session.ts';
+import { MAIN_QUEUE, openTemporal, queuePrefix, TRAIN_QUEUES } from '../../platform/temporal.ts';
+import { startWorkers } from '../../platform/worker.ts';
+import { action } from '../run-action.ts';
+
+const KNOWN = [MAIN_QUEUE, ...TRAIN_QUEUES];
+
+export function register(program: Command): void {
+  program
+    .command('worker')
+    .description(
+      'Run a worker: workflows and light activities (queue nucleiflow) and/or training (train-cpu, train-gpu)',
+    )
+    .option(
+      '--queue <list>',
+      `comma-separated queues to poll (${KNOWN.join(', ')})`,
+      `${MAIN_QUEUE},train-cpu`,
+    )
+    .option('--train-slots <n>', 'training activities run at once on this worker', '2')
+    .addHelpText(
+      'after',
+      '\nWith TEMPORAL_ADDRESS and DATABASE_URL pointing at shared services, run workers on as many hosts as you like\n(see docs/platform.md). Ctrl-C / SIGTERM stops gracefully: running activities are retried by another worker.',
+    )
+    .action(
+      action(async (opts: { queue: string; trainSlots: string }) => {
+        const names = opts.queue
+          .split(',')
+          .map((q) => q.trim())
+          .filter(Boolean);
+        const bad = names.find((q) => !KNOWN.includes(q));
+        if (bad) throw new UserError(`--queue: unknown queue '${bad}' (choose from ${KNOWN.join(', ')})`);
+        const slots = Number.parseInt(opts.trainSlots, 10);
+        if (!(slots >= 1))
+          throw new UserError(`--train-slots: expected a positive integer, got '${opts.trainSlots}'`);
+        const config = loadConfig();
+        requireDataDir(config);
+        const storage = await openDb(config);
+        const temporal = await openTemporal(config);
+        const prefix = queuePrefix();
+        try {
+          const workers = await startWorkers({
+            config,
+            storage,
+            address: temporal.address,
+            namespace: temporal.namespace,
+            queues: names.map((q) => `${prefix}${q}`),
+            mainQueue: `${prefix}${MAIN_QUEUE}`,
+            trainSlots: slots,
+          });
+          process.stderr.write(
+            `nucleiflow worker: polling ${workers.queues.join(', ')} on ${temporal.address} (${storage.kind} ${storage.location})\n`,
+          );
+          const stop = () => {
+            process.stderr.write('nucleiflow worker: shutting down\n');
+            void workers.shutdown();
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+          await workers.done;
+        } finally {
+          await temporal.close();
+          await storage.close();
+        }
+      }),
+    );
+}

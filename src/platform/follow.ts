@@ -1,0 +1,139 @@
+/**
+ * Live progress of runs: stage from the run workflow's `progress` query, epochs from the metric
+ * rows. A progress bar per run on a terminal, one line per change otherwise. Ctrl-C detaches: the
+ * follower stops, the runs do not.
+ */
+import cliProgress from 'cli-progress';
+import type { RunProgress } from '../../activities/types.ts';
+import type { RunSpec } from '../../experiments/schema.ts';
+import { progressQuery, runWorkflowId } from '../../workflows/index.ts';
+import type { Db } from '../storage/index.ts';
+import * as tracking from '../tracking/index.ts';
+import type { TemporalHandle } from './temporal.ts';
+
+export interface FollowResult {
+  /** True when the user pressed Ctrl-C before the runs ended. */
+  readonly detached: boolean;
+  readonly statuses: Record<string, string>;
+}
+
+interface RunView {
+  status: string;
+  stage: string;
+  epochs: number;
+  total: number;
+}
+
+async function view(
+  db: Db,
+  temporal: TemporalHandle,
+  runIds: readonly string[],
+): Promise<Record<string, RunView>> {
+  const steps = await tracking.lastSteps(db, runIds);
+  const out: Record<string, RunView> = {};
+  for (const id of runIds) {
+    const run = await tracking.getRun(db, id);
+    const spec = run?.spec as RunSpec | undefined;
+    const total = spec ? spec.training.seg.epochs + spec.training.dist.epochs : 0;
+    const epochs = steps.filter((s) => s.runId === id && s.stage !== 'eval').reduce((n, s) => n + s.step, 0);
+    let stage = run?.status ?? 'unknown';
+    if (run && !tracking.TERMINAL.includes(run.status as tracking.RunStatus)) {
+      try {
+        const p: RunProgress = await temporal.client.workflow
+          .getHandle(runWorkflowId(id))
+          .query(progressQuery);
+        stage = p.stage;
+      } catch {
+        // Not started yet, or no worker to answer the query: keep the status.
+      }
+    }
+    out[id] = { status: run?.status ?? 'unknown', stage, epochs, total };
+  }
+  return out;
+}
+
+/**
+ * Follows runs until all are terminal (or `until` settles), drawing progress. Resolves early with
+ * detached=true on SIGINT.
+ */
+export async function followRuns(
+  db: Db,
+  temporal: TemporalHandle,
+  runIds: readonly string[],
+  opts: { until?: Promise<unknown>; intervalMs?: number; out?: NodeJS.WriteStream } = {},
+): Promise<FollowResult> {
+  const out = opts.out ?? process.stderr;
+  const tty = out.isTTY === true;
+  let detached = false;
+  let settled = false;
+  let wake: (() => void) | undefined;
+  const onSigint = () => {
+    detached = true;
+    wake?.();
+  };
+  process.on('SIGINT', onSigint);
+  opts.until?.then(
+    () => {
+      settled = true;
+      wake?.();
+    },
+    () => {
+      settled = true;
+      wake?.();
+    },
+  );
+  const multi = tty
+    ? new cliProgress.MultiBar(
+        {
+          format: '{run} [{bar}] {value}/{total} epochs | {stage}',
+          stream: out,
+          hideCursor: true,
+          clearOnComplete: false,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  const bars = new Map<string, cliProgress.SingleBar>();
+  const last = new Map<string, string>();
+  let current: Record<string, RunView> = {};
+  try {
+    for (;;) {
+      try {
+        current = await view(db, temporal, runIds);
+      } catch {
+        // The database is briefly unreachable (e.g. restarting): try again on the next tick.
+      }
+      for (const [id, v] of Object.entries(current)) {
+        if (multi) {
+          let bar = bars.get(id);
+          if (!bar) {
+            bar = multi.create(Math.max(1, v.total), 0, { run: id, stage: v.stage });
+            bars.set(id, bar);
+          }
+          bar.update(Math.min(v.epochs, v.total), { stage: v.stage });
+        } else {
+          const line = `${id}: ${v.stage} (${v.epochs}/${v.total} epochs)`;
+          if (last.get(id) !== line) {
+            out.write(`${line}\n`);
+            last.set(id, line);
+          }
+        }
+      }
+      const allDone =
+        runIds.length > 0 &&
+        runIds.every(
+          (id) => current[id] && tracking.TERMINAL.includes(current[id]!.status as tracking.RunStatus),
+        );
+      if (detached || settled || allDone) break;
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, opts.intervalMs ?? 1000);
+      });
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    multi?.stop();
+  }
+  if (settled && !detached) current = await view(db, temporal, runIds).catch(() => current);
+  return { detached, statuses: Object.fromEntries(Object.entries(current).map(([k, v]) => [k, v.status])) };
+}
