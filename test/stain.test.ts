@@ -12,6 +12,7 @@ import { readRgb, writeRgbPng } from '../src/imaging/io.ts';
 import type { RgbImage } from '../src/imaging/types.ts';
 import { symmetricEigen3 } from '../src/stain/eigen3.ts';
 import { fitMacenko, LowTissueError, normalizeMacenko } from '../src/stain/macenko.ts';
+import { renderOpticalDensityMap } from '../src/stain/macenko-render.ts';
 import {
   histogramDistance,
   nucleiBackgroundHistograms,
@@ -117,6 +118,34 @@ describe('Macenko against the NumPy reference (tools/python/macenko_ref.py)', ()
         if (d > max) max = d;
       }
       expect(sum / ref.length).toBeLessThan(0.01);
+      expect(max).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('re-rendering equals the per-pixel formula, also for ill-conditioned maps (exact fallback, no Inf * 0)', async () => {
+    const img = await slideRgb(fits[0].slide, [0, 0, 300, 200]);
+    const io = 240;
+    const od = Float64Array.from({ length: 256 }, (_, v) => -Math.log((v + 1) / io));
+    const naive = (m: number[]): Uint8Array => {
+      const out = new Uint8Array(img.data.length);
+      for (let j = 0; j < out.length; j += 3) {
+        for (let c = 0; c < 3; c++) {
+          const x =
+            m[c * 3] * od[img.data[j]] +
+            m[c * 3 + 1] * od[img.data[j + 1]] +
+            m[c * 3 + 2] * od[img.data[j + 2]];
+          out[j + c] = Math.min(255, Math.max(0, Math.round(io * Math.exp(-x))));
+        }
+      }
+      return out;
+    };
+    const ordinary = [0.9, 0.2, -0.1, 0.3, 1.1, 0.05, -0.2, 0.4, 0.8];
+    const illConditioned = [1000, -1000, 0, 0, 1000, -1000, -1000, 0, 1000];
+    for (const m of [ordinary, illConditioned]) {
+      const ours = renderOpticalDensityMap(img.data, Float64Array.from(m), od, io);
+      let max = 0;
+      const want = naive(m);
+      for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(ours[i] - want[i]));
       expect(max).toBeLessThanOrEqual(1);
     }
   });
