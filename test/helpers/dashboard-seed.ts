@@ -113,7 +113,7 @@ function distanceInside(l: { width: number; height: number; data: Int32Array }):
 
 /**
  * Writes the four layers of one image for one run: predicted labels = the GT with every k-th
- * nucleus dropped and a one-pixel rim peeled off (so contours differ visibly from the GT);
+ * nucleus dropped and a one- or two-pixel rim peeled off (so contours differ visibly from the GT);
  * probability = a smoothed foreground; distance = the inside distance; markers = nucleus cores.
  */
 async function writeLayers(home: string, dataDir: string, runId: string, image: string, variant: number) {
@@ -124,7 +124,7 @@ async function writeLayers(home: string, dataDir: string, runId: string, image: 
   const drop = variant === 0 ? 7 : 11;
   for (let i = 0; i < pred.length; i++) {
     const v = gt.data[i]!;
-    if (v > 0 && v % drop !== 0 && dist[i]! > variant) pred[i] = v;
+    if (v > 0 && v % drop !== 0 && dist[i]! > variant + 1) pred[i] = v;
   }
   const prob = new Uint8Array(w * h);
   for (let i = 0; i < prob.length; i++) prob[i] = gt.data[i]! > 0 ? Math.min(255, 150 + dist[i]! * 20) : 12;
