@@ -98,6 +98,9 @@ export function scanXml(text: string, handler: XmlHandler): void {
   let nextAmp = text.indexOf('&');
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const fail = (at: number, problem: string): never => {
+    // A file cut short fails wherever the cut lands; say so, whatever was expected there.
+    if (at >= n && !problem.startsWith('unexpected end of file'))
+      problem = `unexpected end of file (${problem})`;
     throw new XmlSyntaxError(text, at, problem);
   };
   const readName = (at: number): number => {
@@ -168,9 +171,16 @@ export function scanXml(text: string, handler: XmlHandler): void {
       for (;;) {
         const before = j;
         while (j < n && isSpace(text.charCodeAt(j))) j++;
-        if (j >= n) fail(i, `unterminated start tag <${name}`);
+        if (j >= n) fail(j, `unexpected end of file in the start tag <${name}`);
         const c = text.charCodeAt(j);
         if (c === 62 || (c === 47 && text.charCodeAt(j + 1) === 62)) break;
+        if (c === 47)
+          fail(
+            j,
+            j + 1 >= n
+              ? `unexpected end of file in the start tag <${name}`
+              : `expected '>' after '/' in <${name}`,
+          );
         if (j === before) fail(j, `expected whitespace before an attribute in <${name}`);
         const an = readName(j);
         const attrName = text.slice(j, an);
@@ -182,7 +192,7 @@ export function scanXml(text: string, handler: XmlHandler): void {
         const q = text.charCodeAt(j);
         if (q !== 34 && q !== 39) fail(j, `attribute ${attrName} in <${name}: value must be quoted`);
         const close = text.indexOf(q === 34 ? '"' : "'", j + 1);
-        if (close < 0) fail(j, `attribute ${attrName} in <${name}: unterminated value`);
+        if (close < 0) fail(n, `unexpected end of file in attribute ${attrName} of <${name}`);
         const raw = text.slice(j + 1, close);
         if (raw.includes('<')) fail(j, `attribute ${attrName} in <${name}: '<' in value`);
         for (let k = 0; k < count; k++) {

@@ -53,7 +53,10 @@ function firstLine(err: unknown): string {
 }
 
 function corrupt(path: string, kind: Container, err: unknown): InputError {
-  return new InputError(path, `corrupt or truncated ${kind}: ${firstLine(err)}`, { cause: err });
+  let why = firstLine(err);
+  // libvips says this when the header or image directory is unreadable, e.g. cut off by truncation.
+  if (/unsupported image format/i.test(why)) why = 'cannot read its header or image directory';
+  return new InputError(path, `corrupt or truncated ${kind}: ${why}`, { cause: err });
 }
 
 function open(buf: Buffer): Sharp {

@@ -13,7 +13,8 @@ interface LabelsOptions {
 /** MoNuSeg tiles are 1000x1000; used when neither --size nor --image is given. */
 const DEFAULT_SIZE = { width: 1000, height: 1000 };
 
-function parseSize(text: string): { width: number; height: number } {
+/** Parses --size WIDTHxHEIGHT. */
+export function parseSize(text: string): { width: number; height: number } {
   const m = /^(\d+)[xX](\d+)$/.exec(text.trim());
   const width = m ? Number(m[1]) : 0;
   const height = m ? Number(m[2]) : 0;
