@@ -269,6 +269,18 @@ describe('CLI', () => {
     expect(missing.stderr).toMatch(/nope\.tif: file not found/);
     expect(existsSync(join(tmp, 'bad.png'))).toBe(false);
 
+    const badAlpha = cli(
+      'normalize',
+      src,
+      '--reference',
+      ref,
+      '--out',
+      join(tmp, 'bad.png'),
+      '--alpha',
+      '60',
+    );
+    expect(badAlpha.status).not.toBe(0);
+    expect(badAlpha.stderr).toMatch(/--alpha must be a percentage in \[0, 50\) \(got '60'\)/);
     const warn = cli('normalize', blank, '--reference', ref, '--out', join(tmp, 'copy.png'));
     expect(warn.status).toBe(0);
     expect(warn.stderr).toMatch(/warning: .*left unchanged/);
