@@ -43,6 +43,8 @@ export interface CheckpointHeader {
   readonly rngState: readonly number[];
   /** Training wall time so far (all sessions). */
   readonly wallSeconds: number;
+  /** Machine time so far: process CPU seconds / cores (all sessions). */
+  readonly cpuSeconds: number;
   readonly history: readonly EpochMetrics[];
   readonly tensors: readonly { name: string; shape: number[] }[];
   readonly payloadSha256: string;

@@ -7,6 +7,7 @@
 // same machine the CPU kernels are deterministic, so the final weights are bit-identical (tested in
 // test/model-resume.test.ts).
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import cliProgress from 'cli-progress';
 import { createRng, type Rng, restoreRng } from '../augment/rng.ts';
 import { UserError } from '../errors.ts';
@@ -72,6 +73,8 @@ export interface TrainResult {
   readonly steps: number;
   /** Wall time over all sessions of this run. */
   readonly wallSeconds: number;
+  /** Machine time: process CPU seconds (all threads) / cores, over all sessions. */
+  readonly cpuSeconds: number;
   readonly history: EpochMetrics[];
   readonly configHash: string;
 }
@@ -91,6 +94,7 @@ export function runConfigHash(o: Pick<TrainOptions, 'stage' | 'schedule' | 'seed
     s.lrSchedule.every,
     s.lrSchedule.factor,
     s.budgetSeconds ?? null,
+    s.budgetWallSeconds ?? null,
   ]);
   return createHash('sha256').update(canon).digest('hex');
 }
@@ -165,6 +169,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const history: EpochMetrics[] = ck ? [...ck.header.history] : [];
   const startEpoch = ck?.header.epoch ?? 0;
   const priorWall = ck?.header.wallSeconds ?? 0;
+  const priorCpu = ck?.header.cpuSeconds ?? 0;
+  const cores = availableParallelism();
+  const cpu0 = process.cpuUsage();
+  /** Machine-seconds used so far: process CPU time (all threads) / cores, over all sessions. */
+  const cpuSpent = () => {
+    const u = process.cpuUsage(cpu0);
+    return priorCpu + (u.user + u.system) / 1e6 / cores;
+  };
   const loss = lossFn(tf, o.stage);
   const t0 = performance.now();
   const showBar = o.progress ?? process.stderr.isTTY === true;
@@ -192,13 +204,16 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       if (budget === undefined) {
         lr = learningRate(o.schedule, epoch);
       } else {
-        // Time-budget mode: the run ends when the next epoch would overrun the budget, and the
-        // lr drops at equal fractions of the budget (as many drops as the epoch schedule has).
-        const spent = priorWall + elapsed;
-        // Per-epoch cost from this session's wall clock (includes validation and checkpointing).
-        const perEpoch = epoch > startEpoch ? elapsed / (epoch - startEpoch) : 0;
-        if (epoch > 0 && spent + perEpoch > budget) break;
-        lr = budgetLearningRate(o.schedule, spent / budget);
+        // Time-budget mode: progress is the larger of machine time used (process CPU time over
+        // all threads / cores) over `budgetSeconds` and wall time over `budgetWallSeconds`. The run
+        // ends when the next epoch would pass 1; the lr drops at equal fractions of it.
+        const cpu = cpuSpent();
+        const wallCap = o.schedule.budgetWallSeconds ?? Number.POSITIVE_INFINITY;
+        const progress = Math.max(cpu / budget, (priorWall + elapsed) / wallCap);
+        const done = epoch - startEpoch;
+        const perEpoch = done > 0 ? Math.max((cpu - priorCpu) / done / budget, elapsed / done / wallCap) : 0;
+        if (epoch > 0 && progress + perEpoch > 1) break;
+        lr = budgetLearningRate(o.schedule, progress);
       }
       const e0 = performance.now();
       bar?.start(spe, 0, { epoch: epoch + 1, loss: '-', lr: lr.toExponential(1) });
@@ -257,6 +272,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
               adamSteps: st.t,
               rngState: rng.state(),
               wallSeconds: priorWall + (performance.now() - t0) / 1000,
+              cpuSeconds: cpuSpent(),
               history,
             },
             weights,
@@ -278,6 +294,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       resumedFrom: startEpoch,
       steps: adam.steps,
       wallSeconds: priorWall + (performance.now() - t0) / 1000,
+      cpuSeconds: cpuSpent(),
       history,
       configHash: hash,
     };

@@ -50,10 +50,10 @@ function override(s: TrainingSchedule, epochs: number | undefined, f: TrainFlags
   const e = epochs ?? s.epochs;
   const scale = e / s.epochs;
   // An explicit epoch count switches a time-budget schedule to plain epoch mode.
-  const { budgetSeconds, ...rest } = s;
+  const { budgetSeconds, budgetWallSeconds, ...rest } = s;
   return {
     ...rest,
-    ...(epochs === undefined && budgetSeconds !== undefined ? { budgetSeconds } : {}),
+    ...(epochs === undefined && budgetSeconds !== undefined ? { budgetSeconds, budgetWallSeconds } : {}),
     epochs: e,
     inputSize: int('input-size', f.inputSize, 16) ?? s.inputSize,
     stepsPerEpoch: int('steps-per-epoch', f.stepsPerEpoch) ?? s.stepsPerEpoch,
@@ -151,7 +151,7 @@ export function register(program: Command): void {
         for (const s of stages) {
           const x = r.results[s]!;
           process.stdout.write(
-            `${s}: ${x.epochsRun}/${x.epochsPlanned} epochs, ${x.steps} steps, ${(x.wallSeconds / 60).toFixed(1)} min${x.resumedFrom ? ` (resumed from epoch ${x.resumedFrom})` : ''}\n`,
+            `${s}: ${x.epochsRun}/${x.epochsPlanned} epochs, ${x.steps} steps, ${(x.wallSeconds / 60).toFixed(1)} min wall, ${(x.cpuSeconds / 60).toFixed(1)} min machine time${x.resumedFrom ? ` (resumed from epoch ${x.resumedFrom})` : ''}\n`,
           );
         }
         process.stdout.write(
