@@ -25,6 +25,8 @@ export interface PostprocessOptions {
   minSize?: number;
   /** Fill holes per instance (default true). */
   fillHoles?: boolean;
+  /** Also return the intermediate maps (for inspection and the cross-check). */
+  keepIntermediates?: boolean;
 }
 
 export interface PostprocessInput extends PostprocessOptions {
@@ -48,6 +50,13 @@ export interface PostprocessResult {
   nMarkers: number;
   /** Stage-1 components that had no seed and got one at their maximum. */
   nAddedSeeds: number;
+  /** With keepIntermediates: smoothed distance (inside the mask), stage-1 components, raw basins, after small-object removal. */
+  intermediates?: {
+    smoothed: FloatImage;
+    components: LabelImage;
+    basins: LabelImage;
+    afterRemoveSmall: LabelImage;
+  };
   timingsMs: Record<
     'threshold' | 'sigma' | 'gaussian' | 'peaks' | 'watershed' | 'removeSmall' | 'fillHoles',
     number
@@ -157,6 +166,7 @@ export function postprocess(input: PostprocessInput): PostprocessResult {
   lap('watershed');
 
   let labels = removeSmallObjects(basins, minSize);
+  const afterRemoveSmall = labels;
   lap('removeSmall');
   if (input.fillHoles ?? true) labels = fillHolesPerInstance(labels);
   labels = relabelSequential(labels);
@@ -171,6 +181,9 @@ export function postprocess(input: PostprocessInput): PostprocessResult {
     markers: markerImg,
     nMarkers,
     nAddedSeeds,
+    ...(input.keepIntermediates
+      ? { intermediates: { smoothed, components: cc.labels, basins, afterRemoveSmall } }
+      : {}),
     timingsMs: t,
   };
 }

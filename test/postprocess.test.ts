@@ -1,0 +1,186 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readLabels } from '../src/imaging/io.ts';
+import type { FloatImage, LabelImage, MaskImage } from '../src/imaging/types.ts';
+import { evaluate } from '../src/metrics/index.ts';
+import { connectedComponents } from '../src/postprocess/connected-components.ts';
+import { fillHolesPerInstance } from '../src/postprocess/fill-holes.ts';
+import { gaussianBlur } from '../src/postprocess/gaussian.ts';
+import { peakLocalMax } from '../src/postprocess/peaks.ts';
+import { iterativePostprocess, postprocess } from '../src/postprocess/pipeline.ts';
+import { removeSmallObjects } from '../src/postprocess/remove-small.ts';
+import { sigmaFromRadius } from '../src/postprocess/sigma.ts';
+import { watershed } from '../src/postprocess/watershed.ts';
+import {
+  CROSSCHECK_DIR,
+  loadPostprocessCase,
+  readCrosscheckManifest,
+} from './helpers/crosscheck-fixtures.ts';
+
+const manifest = readCrosscheckManifest();
+
+/** Number of positions where two equally long arrays differ (deep equality on 1M values is slow). */
+function differ(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Math.max(a.length, b.length);
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
+  return n;
+}
+const read = (p: string) => readLabels(join(CROSSCHECK_DIR, p));
+
+describe.each(manifest.postprocess.map((c) => [c.name, c] as const))(
+  'post-processing %s vs SciPy/scikit-image',
+  (_n, c) => {
+    it('matches every step of the reference chain', async () => {
+      const { prob, dist } = await loadPostprocessCase(CROSSCHECK_DIR, c);
+      const r = postprocess({ foreground: prob, distance: dist, keepIntermediates: true });
+      const im = r.intermediates!;
+      expect(Math.abs(r.sigma - c.sigma)).toBeLessThan(1e-9);
+      expect(r.minDistance).toBe(c.minDistance);
+      // Connected components: identical to scipy.ndimage.label with an 8-connected structure.
+      expect(differ(im.components.data, (await read(c.cc)).data)).toBe(0);
+      // Gaussian (scipy gaussian_filter, mode='reflect', truncate=4) at sampled pixels.
+      const full = gaussianBlur(dist, r.sigma);
+      const worst = Math.max(
+        ...c.gaussianSample.index.map((idx, k) => Math.abs(full.data[idx]! - c.gaussianSample.value[k]!)),
+      );
+      expect(worst).toBeLessThan(1e-6);
+      // Peaks: skimage's peak_local_max(labels=components, exclude_border=False); these inputs have no plateau.
+      const peaks = peakLocalMax(full, {
+        minDistance: r.minDistance,
+        labels: im.components,
+        excludeBorder: false,
+      });
+      expect(new Set(peaks)).toEqual(new Set(c.skimagePeaks));
+      // Steps fed with the reference's own inputs reproduce its outputs exactly.
+      const ws = await read(c.ws);
+      expect(differ(removeSmallObjects(ws, 20).data, (await read(c.small)).data)).toBe(0);
+      expect(differ(fillHolesPerInstance(await read(c.small)).data, (await read(c.filled)).data)).toBe(0);
+      // Watershed and the whole chain, compared by AJI between the label maps.
+      expect(evaluate(ws, im.basins).aji).toBeGreaterThanOrEqual(0.99);
+      const ref = await read(c.skimage);
+      expect(evaluate(ref, r.labels).aji).toBeGreaterThanOrEqual(0.99);
+      // And it segments the real nuclei well from these (noisy) inputs.
+      expect(evaluate(await read(c.gt), r.labels).aji).toBeGreaterThan(0.85);
+    });
+  },
+);
+
+const f32 = (w: number, h: number, d: number[]): FloatImage => ({
+  width: w,
+  height: h,
+  data: Float32Array.from(d),
+});
+const mask = (w: number, h: number, d: number[]): MaskImage => ({
+  width: w,
+  height: h,
+  data: Uint8Array.from(d),
+});
+const lab = (w: number, h: number, d: number[]): LabelImage => ({
+  width: w,
+  height: h,
+  data: Int32Array.from(d),
+});
+
+describe('peakLocalMax', () => {
+  it('gives one peak per plateau (its first raster pixel), all with plateaus="all"', () => {
+    const img = f32(7, 3, [0, 0, 0, 0, 0, 0, 0, 0, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(Array.from(peakLocalMax(img, { excludeBorder: false }))).toEqual([8]);
+    expect(Array.from(peakLocalMax(img, { excludeBorder: false, plateaus: 'all' }))).toEqual([
+      8, 9, 10, 11, 12,
+    ]);
+    expect(Array.from(peakLocalMax(img, { excludeBorder: false, plateaus: 'all', minDistance: 2 }))).toEqual([
+      8, 10, 12,
+    ]);
+  });
+  it('finds nothing in a constant image and respects thresholds and the border', () => {
+    expect(peakLocalMax(f32(3, 3, [1, 1, 1, 1, 1, 1, 1, 1, 1])).length).toBe(0);
+    const img = f32(5, 1, [3, 0, 1, 0, 2]);
+    expect(Array.from(peakLocalMax(img, { excludeBorder: false }))).toEqual([0, 4, 2]);
+    expect(Array.from(peakLocalMax(img, { excludeBorder: false, thresholdAbs: 1 }))).toEqual([0, 4]);
+    expect(Array.from(peakLocalMax(img, { excludeBorder: false, thresholdRel: 0.8 }))).toEqual([0]);
+    const framed = f32(5, 3, [0, 0, 0, 0, 0, 3, 0, 1, 0, 2, 0, 0, 0, 0, 0]);
+    expect(Array.from(peakLocalMax(framed))).toEqual([7]);
+  });
+  it('compares pixels only within their label', () => {
+    const img = f32(4, 1, [1, 2, 5, 0]);
+    expect(Array.from(peakLocalMax(img, { excludeBorder: false, labels: lab(4, 1, [1, 1, 2, 2]) }))).toEqual([
+      1, 2,
+    ]);
+  });
+});
+
+describe('watershed', () => {
+  it('splits two basins at the ridge and keeps unreachable pixels at 0', () => {
+    const img = f32(5, 1, [0, 1, 2, 1, 0]);
+    const out = watershed(img, lab(5, 1, [1, 0, 0, 0, 2]), mask(5, 1, [1, 1, 1, 1, 1]));
+    expect(Array.from(out.data)).toEqual([1, 1, 1, 2, 2]);
+    const cut = watershed(img, lab(5, 1, [1, 0, 0, 0, 0]), mask(5, 1, [1, 1, 0, 1, 1]));
+    expect(Array.from(cut.data)).toEqual([1, 1, 0, 0, 0]);
+  });
+  it('names the offending shapes', () => {
+    expect(() => watershed(f32(2, 2, [0, 0, 0, 0]), lab(4, 1, [0, 0, 0, 0]))).toThrow(
+      /markers is 4x1 but the image is 2x2/,
+    );
+    expect(() =>
+      watershed(f32(2, 2, [0, 0, 0, 0]), lab(2, 2, [0, 0, 0, 0]), mask(2, 3, [0, 0, 0, 0, 0, 0])),
+    ).toThrow(/mask is 2x3 but the image is 2x2/);
+  });
+});
+
+describe('cleanup steps', () => {
+  it('fills a hole with its instance but never overwrites a nucleus inside it', () => {
+    // 5x5 ring of id 1 with a background pixel and a pixel of id 2 inside.
+    const l = lab(5, 5, [1, 1, 1, 1, 1, 1, 0, 0, 2, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
+    const out = fillHolesPerInstance(l).data;
+    expect(out[8]).toBe(2);
+    expect(Array.from(out).filter((v) => v === 0).length).toBe(0);
+    // Open ring: nothing to fill.
+    const open = lab(3, 3, [1, 1, 1, 1, 0, 1, 1, 0, 1]);
+    expect(fillHolesPerInstance(open).data[4]).toBe(0);
+  });
+  it('removes objects below the size, by id or by 8-connected component', () => {
+    expect(Array.from(removeSmallObjects(lab(4, 1, [1, 1, 2, 0]), 2).data)).toEqual([1, 1, 0, 0]);
+    const m = mask(3, 2, [1, 0, 0, 0, 1, 1]);
+    expect(Array.from(removeSmallObjects(m, 3, true).data)).toEqual([1, 0, 0, 0, 1, 1]);
+  });
+  it('labels 8- and 4-connected components in raster order', () => {
+    const m = mask(3, 3, [1, 0, 1, 0, 1, 0, 0, 0, 1]);
+    expect(connectedComponents(m, 8).count).toBe(1);
+    expect(Array.from(connectedComponents(m, 4).labels.data)).toEqual([1, 0, 2, 0, 3, 0, 0, 0, 4]);
+  });
+});
+
+describe('pipeline', () => {
+  it('derives sigma from nucleus size, clamps it, and iterates the size estimate to a fixed point', async () => {
+    expect(sigmaFromRadius(12)).toBe(3);
+    expect(sigmaFromRadius(100)).toBe(8);
+    expect(sigmaFromRadius(0)).toBe(2);
+    const c = manifest.postprocess[0]!;
+    const { prob, dist } = await loadPostprocessCase(CROSSCHECK_DIR, c);
+    const r = iterativePostprocess({ foreground: prob, distance: dist }, { maxIterations: 4 });
+    expect(r.iterations.length).toBeGreaterThanOrEqual(1);
+    expect(r.iterations.length).toBeLessThanOrEqual(4);
+    expect(r.iterations[0]!.sigma).toBeCloseTo(c.sigma, 9);
+    expect(evaluate(await read(c.gt), r.labels).aji).toBeGreaterThan(0.85);
+  });
+  it('rejects inputs of different sizes naming both shapes', () => {
+    expect(() =>
+      postprocess({ foreground: f32(2, 2, [0, 0, 0, 0]), distance: f32(1, 4, [0, 0, 0, 0]) }),
+    ).toThrow(/2x2 vs 1x4/);
+  });
+  it('blurs only inside a mask without changing the values there', async () => {
+    const c = manifest.postprocess[1]!;
+    const { prob, dist } = await loadPostprocessCase(CROSSCHECK_DIR, c);
+    const m = mask(
+      prob.width,
+      prob.height,
+      Array.from(prob.data, (v) => (v > 0.5 ? 1 : 0)),
+    );
+    const a = gaussianBlur(dist, 2.7);
+    const b = gaussianBlur(dist, 2.7, { within: m });
+    let bad = 0;
+    for (let i = 0; i < a.data.length; i++) if (b.data[i] !== (m.data[i] ? a.data[i] : 0)) bad++;
+    expect(bad).toBe(0);
+  });
+});
