@@ -54,5 +54,3 @@ for (const c of manifest.postprocess) {
   dump(`${c.name}-labels`, r.labels.data);
 }
 writeFileSync(join(outDir, 'results.json'), JSON.stringify(results));
-
-import type { LabelImage } from '../src/imaging/types.ts';
