@@ -40,7 +40,20 @@
         axes: [
           { label: spec.xLabel },
           { scale: 'loss', label: spec.leftLabel },
-          ...(hasRight ? [{ scale: 'lr', side: 1, label: spec.rightLabel, grid: { show: false } }] : []),
+          ...(hasRight
+            ? [
+                {
+                  scale: 'lr',
+                  side: 1,
+                  label: spec.rightLabel,
+                  grid: { show: false },
+                  size: 60,
+                  // Learning rates span decades: 1e-3, 4e-4, ... read better in exponent form.
+                  values: (/** @type {any} */ _u, /** @type {number[]} */ vals) =>
+                    vals.map((v) => (v == null ? '' : v.toExponential(0))),
+                },
+              ]
+            : []),
         ],
         series: [
           { label: spec.xLabel },
