@@ -1,0 +1,113 @@
+/**
+ * Drives the real CLI against the real services for end-to-end platform tests: a database of its
+ * own, a home folder of its own, and task queues of its own (NUCLEIFLOW_QUEUE_PREFIX), so test
+ * files can run side by side and twice in a row.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { REPO_ROOT } from '../../src/config.ts';
+import { openStorage, type Storage } from '../../src/storage/index.ts';
+import { createTestDatabase, services, token } from './services.ts';
+
+export interface Cli {
+  readonly env: NodeJS.ProcessEnv;
+  readonly home: string;
+  readonly storage: Storage;
+  /** Runs the CLI to completion. */
+  run(
+    args: string[],
+    opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number },
+  ): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** Starts `nucleiflow worker` and resolves once it polls. */
+  startWorker(env?: NodeJS.ProcessEnv): Promise<ChildProcess>;
+  cleanup(): Promise<void>;
+}
+
+const BIN = resolve(REPO_ROOT, 'bin', 'nucleiflow.mjs');
+
+export async function platformCli(extraEnv: NodeJS.ProcessEnv = {}): Promise<Cli> {
+  const s = services();
+  const db = await createTestDatabase();
+  const home = mkdtempSync(join(tmpdir(), 'nf-e2e-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: db.url,
+    TEMPORAL_ADDRESS: s.temporalAddress,
+    MLFLOW_TRACKING_URI: s.mlflowUri,
+    NUCLEIFLOW_HOME: home,
+    NUCLEIFLOW_QUEUE_PREFIX: `test-${token()}/`,
+    TF_CPP_MIN_LOG_LEVEL: '3',
+    ...extraEnv,
+  };
+  const storage = await openStorage({ databaseUrl: db.url, home });
+  const children = new Set<ChildProcess>();
+  const cli: Cli = {
+    env,
+    home,
+    storage,
+    run(args, opts = {}) {
+      return new Promise((res, rej) => {
+        const child = spawn(process.execPath, [BIN, ...args], {
+          env: { ...env, ...opts.env },
+          cwd: REPO_ROOT,
+        });
+        children.add(child);
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => {
+          stdout += d;
+        });
+        child.stderr.on('data', (d) => {
+          stderr += d;
+        });
+        const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
+        child.on('error', rej);
+        child.on('exit', (code) => {
+          clearTimeout(timer);
+          children.delete(child);
+          res({ code, stdout, stderr });
+        });
+      });
+    },
+    startWorker(extra = {}) {
+      return new Promise((res, rej) => {
+        const child = spawn(process.execPath, [BIN, 'worker'], { env: { ...env, ...extra }, cwd: REPO_ROOT });
+        children.add(child);
+        let err = '';
+        child.stdout.resume();
+        child.stderr.on('data', (d) => {
+          err += d;
+          if (/polling/.test(err)) res(child);
+        });
+        child.on('exit', (code) => {
+          children.delete(child);
+          if (!/polling/.test(err)) rej(new Error(`worker exited with ${code}: ${err}`));
+        });
+      });
+    },
+    async cleanup() {
+      for (const c of children) c.kill('SIGKILL');
+      await storage.close();
+      await db.drop();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+  return cli;
+}
+
+/** Polls `fn` until it returns a truthy value. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 300_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

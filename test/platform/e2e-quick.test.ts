@@ -1,0 +1,85 @@
+// `quick` end to end through Temporal: a separate worker process, the CLI, real Postgres and MLflow.
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tracking from '../../src/tracking/index.ts';
+import { MlflowClient } from '../../src/tracking/mlflow-client.ts';
+import { type Cli, platformCli } from '../helpers/platform.ts';
+import { services } from '../helpers/services.ts';
+
+describe('quick end to end', () => {
+  let cli: Cli;
+  beforeAll(async () => {
+    cli = await platformCli();
+    await cli.startWorker();
+  });
+  afterAll(async () => {
+    await cli?.cleanup();
+  });
+
+  it('runs quick through Temporal into Postgres and MLflow, with results for all 14 test images', async () => {
+    const r = await cli.run(['run', 'quick']);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.code, r.stderr).toBe(0);
+    const expId = /^experiment (\S+)$/m.exec(r.stdout)?.[1];
+    const runId = /^run (\S+)$/m.exec(r.stdout)?.[1];
+    expect(expId).toBeTruthy();
+    const { db } = cli.storage;
+    const run = (await tracking.getRun(db, runId!))!;
+    expect(run.status).toBe('completed');
+    expect(run.codeCommit).toMatch(/^[0-9a-f]{40}/);
+    expect(run.dataHash).toMatch(/^[0-9a-f]{64}$/);
+
+    // Per-image results for every Kumar test image: 8 seen-organ, 6 unseen-organ.
+    const rows = await tracking.getImageResults(db, runId!);
+    expect(rows).toHaveLength(14);
+    expect(rows.filter((x) => x.subset === 'seen')).toHaveLength(8);
+    for (const x of rows) {
+      for (const k of ['dice', 'f1', 'aji', 'ajiPlus', 'pq'] as const) {
+        expect(x[k]).toBeGreaterThanOrEqual(0);
+        expect(x[k]).toBeLessThanOrEqual(1);
+      }
+      expect(x.nGt).toBeGreaterThan(0);
+    }
+    // Per-epoch metrics: steps 1..3 for both nets, no gaps.
+    for (const stage of ['seg', 'dist']) {
+      const loss = (await tracking.getMetrics(db, runId!, stage)).filter((m) => m.key === 'loss');
+      expect(loss.map((m) => m.step)).toEqual([1, 2, 3]);
+    }
+    const arts = await tracking.getArtifacts(db, runId!);
+    expect(arts.filter((a) => a.kind === 'labels')).toHaveLength(14);
+    expect(arts.filter((a) => a.kind === 'checkpoint')).toHaveLength(2);
+    for (const a of arts) expect(a.sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    // MLflow: the experiment workflow ends only once the outbox is empty.
+    expect(await tracking.pendingOutbox(db, runId!)).toBe(0);
+    const ml = new MlflowClient(services().mlflowUri);
+    const mlRun = await ml.getRun(run.mlflowRunId!);
+    expect(mlRun.info.status).toBe('FINISHED');
+    const tags = Object.fromEntries((mlRun.data.tags ?? []).map((t) => [t.key, t.value]));
+    expect(tags['mlflow.source.git.commit']).toBe(run.codeCommit);
+    expect(tags['nucleiflow.config_hash']).toBe(run.configHash);
+    expect(tags['temporal.workflow_id']).toBe(run.workflowId);
+    expect((await ml.getMetricHistory(mlRun.info.run_id, 'seg.loss')).map((m) => m.step).sort()).toEqual([
+      1, 2, 3,
+    ]);
+    expect((mlRun.data.metrics ?? []).find((m) => m.key === 'eval.all_aji')?.value).toBeCloseTo(
+      rows.reduce((s, x) => s + x.aji, 0) / 14,
+      6,
+    );
+    const files = (await ml.listArtifacts(mlRun.info.run_id, 'report')).map((f) => f.path).sort();
+    expect(files).toEqual(['report/report.md', 'report/results.csv', 'report/run-card.json']);
+
+    // The CLI views read the same rows.
+    const show = await cli.run(['show', runId!]);
+    expect(show.code).toBe(0);
+    for (const x of rows)
+      expect(show.stdout).toContain(x.image.replace(/^TCGA-/, '').replace(/-01Z-00-DX1$/, ''));
+    expect(show.stdout).toMatch(/Average, unseen organs/);
+    const list = await cli.run(['runs', '--json']);
+    expect(JSON.parse(list.stdout).map((x: { id: string }) => x.id)).toEqual([runId]);
+    const dup = await db.execute(
+      sql`select count(*)::int as n from (select run_id, stage, key, step from metrics group by 1,2,3,4 having count(*) > 1) d`,
+    );
+    expect((dup as unknown as { rows: Array<{ n: number }> }).rows[0]!.n).toBe(0);
+  });
+});
