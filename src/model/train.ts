@@ -158,7 +158,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let net: UNet;
   const output = o.stage === 'seg' ? 'sigmoid' : 'linear';
   if (ck) {
-    rng = restoreRng(ck.header.rngState);
+    rng = restoreRng(ck.header.rngState.map((w) => w >>> 0));
     net = unetFromValues(tf, output, ck.weights);
   } else {
     rng = createRng(o.seed);
@@ -270,7 +270,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
               stage: o.stage,
               epoch: epoch + 1,
               adamSteps: st.t,
-              rngState: rng.state(),
+              // sfc32 keeps some words as signed int32 internally; store them as the uint32s restoreRng expects.
+              rngState: rng.state().map((w) => w >>> 0),
               wallSeconds: priorWall + (performance.now() - t0) / 1000,
               cpuSeconds: cpuSpent(),
               history,

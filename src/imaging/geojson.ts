@@ -1,0 +1,26 @@
+// QuPath-compatible GeoJSON: one Polygon Feature per nucleus, classification "Nucleus" (QuPath's detection import format).
+import type { Contour } from './contours.ts';
+
+export interface NucleusFeatureProps {
+  readonly area?: number;
+}
+
+/** A FeatureCollection with one `Feature` per contour; ids are kept as `properties.id`. */
+export function nucleiGeoJson(
+  contours: readonly Contour[],
+  extra: ReadonlyMap<number, NucleusFeatureProps> = new Map(),
+): string {
+  const features = contours.map((c) => ({
+    type: 'Feature',
+    id: `nucleus-${c.id}`,
+    geometry: { type: 'Polygon', coordinates: [c.ring] },
+    properties: {
+      objectType: 'detection',
+      classification: { name: 'Nucleus', color: [0, 200, 0] },
+      isLocked: false,
+      id: c.id,
+      ...(extra.get(c.id)?.area !== undefined ? { measurements: { Area: extra.get(c.id)!.area } } : {}),
+    },
+  }));
+  return `${JSON.stringify({ type: 'FeatureCollection', features })}\n`;
+}
