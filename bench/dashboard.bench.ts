@@ -62,7 +62,7 @@ export async function run(): Promise<BenchRow[]> {
     const pages: [string, string, string?][] = [
       ['runs list (200 runs)', '/'],
       ['runs list sorted by AJI', '/?sort=aji&dir=desc'],
-      ['runs list filtered (search)', '/?q=erosion&status=succeeded'],
+      ['runs list filtered (search)', '/?q=erosion&status=completed'],
       ['run page', `/runs/${a.id}`],
       ['compare 2 runs', `/compare?runs=${a.id},${b.id}`],
       ['compare experiment arms', `/compare?experiment=${a.experimentId}`],

@@ -138,14 +138,14 @@ describe('binding and token', () => {
 
 describe('path traversal', () => {
   it('classifies relative paths', () => {
-    expect(isSafeRelativePath('runs/a/model-card.md')).toBe(true);
+    expect(isSafeRelativePath('runs/a/run-card.json')).toBe(true);
     for (const p of ['', '/etc/passwd', '../x', 'a/../../b', 'a/./b', 'a//b', 'a\\b', 'C:/x', 'a\0b']) {
       expect(isSafeRelativePath(p), p).toBe(false);
     }
   });
 
   it('serves a registered artifact and 404s every escape from the home folder', async () => {
-    const card = `/files/${d.runA}/runs/${d.runA}/model-card.md`;
+    const card = `/files/${d.runA}/runs/${d.runA}/run-card.json`;
     expect((await get(dash.url, card)).status).toBe(200);
     const attempts = [
       `/files/${d.runA}/../../../../etc/passwd`,
@@ -155,9 +155,9 @@ describe('path traversal', () => {
       `/files/${d.runA}/%2Fetc%2Fpasswd`,
       `/files/${d.runA}//etc/passwd`,
       `/files/${d.runA}/runs%5C..%5C..%5Cetc%5Cpasswd`,
-      `/files/${d.runA}/runs/${d.runA}/model-card.md%00.png`,
+      `/files/${d.runA}/runs/${d.runA}/run-card.json%00.png`,
       // Registered to another run: not this run's artifact.
-      `/files/${d.runB}/runs/${d.runA}/model-card.md`,
+      `/files/${d.runB}/runs/${d.runA}/run-card.json`,
       `/static/../../../etc/passwd`,
       `/static/%2e%2e/server/app.ts`,
       `/static/vendor/../../package.json`,

@@ -1,7 +1,8 @@
 /**
  * Turns stored images into what a browser can show: H&E TIFF -> PNG, instance label maps -> a
  * compact binary the viewer decodes into an Int32Array, and intermediate maps -> colour PNGs.
- * Label and map files are PNG (8- or 16-bit grey, channel 0 read); H&E and maps may also be TIFF.
+ * Label maps are read by the shared reader (src/imaging/io.ts); maps are PNG (8- or 16-bit grey,
+ * channel 0) or any format sharp reads (8-bit).
  */
 import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
@@ -47,11 +48,6 @@ async function readGreySharp(path: string): Promise<GreyImage> {
 
 export function readGrey(path: string): Promise<GreyImage> {
   return /\.png$/i.test(path) ? readGreyPng(path) : readGreySharp(path);
-}
-
-export async function readLabels(path: string): Promise<LabelImage> {
-  const g = await readGrey(path);
-  return { width: g.width, height: g.height, data: Int32Array.from(g.data) };
 }
 
 /** `[width u32][height u32][ids i32...]`, little-endian, gzip-compressed (mostly zeros). */

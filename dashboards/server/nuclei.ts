@@ -1,11 +1,12 @@
 /**
  * Per-nucleus facts for the viewer's hover panel: for each predicted instance its area, centroid
- * and the ground-truth instance it overlaps best, with their IoU (intersection over union of the
- * two pixel sets). Best = highest IoU; ties go to the lower GT id. One pass over the pixels plus
- * one over the overlapping pairs: O(W*H + pairs).
+ * (mean pixel x, y, 0-based pixel centres) and the ground-truth instance it overlaps best, with
+ * their IoU. Best = highest IoU; ties go to the lower GT id. Overlaps come from the metrics'
+ * shared pairing table (src/metrics/pairing.ts), so the viewer and the scores agree on every pair.
+ * O(W*H + pairs + max id).
  */
 import type { LabelImage } from '../../src/imaging/types.ts';
-import { assertSameShape } from '../../src/imaging/types.ts';
+import { buildPairing, pairUnion } from '../../src/metrics/pairing.ts';
 
 export interface NucleusTable {
   /** Column arrays, one entry per predicted instance, ordered by id. */
@@ -21,64 +22,47 @@ export interface NucleusTable {
   gtArea: number[];
 }
 
-function areas(labels: Int32Array): Map<number, number> {
-  const m = new Map<number, number>();
-  for (let i = 0; i < labels.length; i++) {
-    const v = labels[i]!;
-    if (v > 0) m.set(v, (m.get(v) ?? 0) + 1);
-  }
-  return m;
-}
-
 export function nucleusTable(pred: LabelImage, gt: LabelImage | null): NucleusTable {
-  if (gt) assertSameShape('nucleusTable(pred, gt)', pred, gt);
-  const { width, data: p } = pred;
-  const g = gt?.data;
-  const stats = new Map<number, { area: number; sx: number; sy: number }>();
-  // Pair key p * 2^21 + g stays an exact double for ids below 2^32 / 2^21 (GT ids < 2 million).
-  const inter = new Map<number, number>();
-  const SHIFT = 2097152;
-  for (let i = 0; i < p.length; i++) {
-    const v = p[i]!;
-    if (v <= 0) continue;
-    let s = stats.get(v);
-    if (!s) {
-      s = { area: 0, sx: 0, sy: 0 };
-      stats.set(v, s);
-    }
-    s.area++;
-    s.sx += i % width;
-    s.sy += (i / width) | 0;
-    const w = g ? g[i]! : 0;
-    if (w > 0) {
-      const k = v * SHIFT + w;
-      inter.set(k, (inter.get(k) ?? 0) + 1);
+  const truth = gt ?? { width: pred.width, height: pred.height, data: new Int32Array(pred.data.length) };
+  const t = buildPairing(truth, pred);
+  const bestGt = new Int32Array(t.maxPred + 1);
+  const bestIou = new Float64Array(t.maxPred + 1);
+  for (let g = 1; g <= t.maxGt; g++) {
+    for (let k = t.gtStart[g]!; k < t.gtStart[g + 1]!; k++) {
+      const p = t.pairPred[k]!;
+      const iou = t.pairInter[k]! / pairUnion(t, g, p, t.pairInter[k]!);
+      // GT ids ascend, so a strict > keeps the lower id on a tie.
+      if (iou > bestIou[p]!) {
+        bestIou[p] = iou;
+        bestGt[p] = g;
+      }
     }
   }
-  const gtAreas = g ? areas(g) : new Map<number, number>();
-  const best = new Map<number, { gt: number; iou: number }>();
-  for (const [k, n] of inter) {
-    const v = Math.floor(k / SHIFT);
-    const w = k - v * SHIFT;
-    const iou = n / (stats.get(v)!.area + gtAreas.get(w)! - n);
-    const b = best.get(v);
-    if (!b || iou > b.iou || (iou === b.iou && w < b.gt)) best.set(v, { gt: w, iou });
+  const sx = new Float64Array(t.maxPred + 1);
+  const sy = new Float64Array(t.maxPred + 1);
+  const { width, data } = pred;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v > 0) {
+      sx[v] += i % width;
+      sy[v] += (i / width) | 0;
+    }
   }
-  const ids = [...stats.keys()].sort((a, b) => a - b);
-  const t: NucleusTable = { id: [], area: [], cx: [], cy: [], gt: [], iou: [], gtId: [], gtArea: [] };
-  for (const v of ids) {
-    const s = stats.get(v)!;
-    const b = best.get(v);
-    t.id.push(v);
-    t.area.push(s.area);
-    t.cx.push(Math.round((s.sx / s.area) * 10) / 10);
-    t.cy.push(Math.round((s.sy / s.area) * 10) / 10);
-    t.gt.push(b?.gt ?? 0);
-    t.iou.push(b ? Math.round(b.iou * 1000) / 1000 : 0);
+  const out: NucleusTable = { id: [], area: [], cx: [], cy: [], gt: [], iou: [], gtId: [], gtArea: [] };
+  for (let p = 1; p <= t.maxPred; p++) {
+    const a = t.predArea[p]!;
+    if (a === 0) continue;
+    out.id.push(p);
+    out.area.push(a);
+    out.cx.push(Math.round((sx[p]! / a) * 10) / 10);
+    out.cy.push(Math.round((sy[p]! / a) * 10) / 10);
+    out.gt.push(bestGt[p]!);
+    out.iou.push(Math.round(bestIou[p]! * 1000) / 1000);
   }
-  for (const w of [...gtAreas.keys()].sort((a, b) => a - b)) {
-    t.gtId.push(w);
-    t.gtArea.push(gtAreas.get(w)!);
+  for (let g = 1; g <= t.maxGt; g++) {
+    if (t.gtArea[g]! === 0) continue;
+    out.gtId.push(g);
+    out.gtArea.push(t.gtArea[g]!);
   }
-  return t;
+  return out;
 }

@@ -9,10 +9,11 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { imageArtifactPath, type Layer } from '../../dashboards/server/artifacts.ts';
+import { readLabels, writeLabelsPng } from '../../src/imaging/io.ts';
 import type { Db } from '../../src/storage/index.ts';
 import { schema } from '../../src/storage/index.ts';
 
@@ -68,17 +69,6 @@ export interface SeededRun {
   status: string;
 }
 
-function readGt(dataDir: string, image: string): { width: number; height: number; data: Int32Array } {
-  const png = PNG.sync.read(readFileSync(resolve(dataDir, 'labels', `${image}.png`)), {
-    skipRescale: true,
-  } as Parameters<typeof PNG.sync.read>[1]);
-  const src = png.data as unknown as Uint16Array;
-  const ch = src.length / (png.width * png.height);
-  const data = new Int32Array(png.width * png.height);
-  for (let i = 0; i < data.length; i++) data[i] = src[i * ch]!;
-  return { width: png.width, height: png.height, data };
-}
-
 function pngGrey(width: number, height: number, values: ArrayLike<number>, depth: 8 | 16): Buffer {
   const data =
     depth === 16 ? Buffer.from(Uint16Array.from(values).buffer) : Buffer.from(Uint8Array.from(values));
@@ -117,7 +107,7 @@ function distanceInside(l: { width: number; height: number; data: Int32Array }):
  * probability = a smoothed foreground; distance = the inside distance; markers = nucleus cores.
  */
 async function writeLayers(home: string, dataDir: string, runId: string, image: string, variant: number) {
-  const gt = readGt(dataDir, image);
+  const gt = await readLabels(resolve(dataDir, 'labels', `${image}.png`));
   const { width: w, height: h } = gt;
   const dist = distanceInside(gt);
   const pred = new Uint16Array(w * h);
@@ -132,25 +122,34 @@ async function writeLayers(home: string, dataDir: string, runId: string, image: 
   for (let i = 0; i < distance.length; i++) distance[i] = Math.round(dist[i]! * 100);
   const markers = new Uint16Array(w * h);
   for (let i = 0; i < markers.length; i++) if (dist[i]! >= 4 && pred[i]) markers[i] = pred[i]!;
-  const files: Record<Layer, Buffer> = {
-    labels: pngGrey(w, h, pred, 16),
-    prob: pngGrey(w, h, prob, 8),
-    distance: pngGrey(w, h, distance, 16),
-    markers: pngGrey(w, h, markers, 16),
+  const rows: (typeof schema.artifacts.$inferInsert)[] = [];
+  const register = async (layer: Layer, abs: string, stored: string) => {
+    const buf = await readFile(abs);
+    rows.push({
+      runId,
+      kind: layer,
+      path: stored,
+      sha256: createHash('sha256').update(buf).digest('hex'),
+      bytes: buf.length,
+    });
   };
-  const rows = [];
-  for (const [layer, buf] of Object.entries(files) as [Layer, Buffer][]) {
+  // Label maps where the platform's infer activity writes them (absolute path, as it registers them).
+  const labelsAbs = join(home, 'runs', runId, 'labels', `${image}.png`);
+  await mkdir(dirname(labelsAbs), { recursive: true });
+  await writeLabelsPng(labelsAbs, { width: w, height: h, data: Int32Array.from(pred) });
+  await register('labels', labelsAbs, labelsAbs);
+  // Intermediate maps in the dashboard's documented layout (paths relative to home).
+  const maps: [Layer, Buffer][] = [
+    ['prob', pngGrey(w, h, prob, 8)],
+    ['distance', pngGrey(w, h, distance, 16)],
+    ['markers', pngGrey(w, h, markers, 16)],
+  ];
+  for (const [layer, buf] of maps) {
     const rel = imageArtifactPath(runId, image, layer);
     const abs = join(home, rel);
     await mkdir(dirname(abs), { recursive: true });
     await writeFile(abs, buf);
-    rows.push({
-      runId,
-      kind: layer,
-      path: rel,
-      sha256: createHash('sha256').update(buf).digest('hex'),
-      bytes: buf.length,
-    });
+    await register(layer, abs, rel);
   }
   return rows;
 }
@@ -177,7 +176,7 @@ export async function seedDashboard(
       name: `${specName} #${e + 1}`,
       specName,
       spec: { name: specName, matrix: { gtErosion: [true, false] } },
-      status: 'succeeded',
+      status: 'completed',
       workflowId: `experiment-${expId}`,
       createdAt: created,
     });
@@ -186,10 +185,11 @@ export async function seedDashboard(
       const id = `run-${String(idx + 1).padStart(4, '0')}`;
       const erosion = a === 0;
       // The last few runs are still going or failed, so every status shows up.
-      const status = idx >= o.runs - 1 ? 'running' : idx === o.runs - 3 ? 'failed' : 'succeeded';
+      // Statuses as the platform writes them (src/tracking: pending, running, completed, failed, cancelled).
+      const status = idx >= o.runs - 1 ? 'running' : idx === o.runs - 3 ? 'failed' : 'completed';
       const started = new Date(created.getTime() + 60_000);
       const finished =
-        status === 'succeeded' ? new Date(started.getTime() + (600 + r() * 3000) * 1000) : null;
+        status === 'completed' ? new Date(started.getTime() + (600 + r() * 3000) * 1000) : null;
       await db.insert(schema.runs).values({
         id,
         experimentId: expId,
@@ -205,7 +205,7 @@ export async function seedDashboard(
         mlflowRunId: createHash('md5').update(id).digest('hex'),
         error: status === 'failed' ? 'ActivityFailure: train-seg: worker lost (heartbeat timeout)' : null,
         timings:
-          status === 'succeeded'
+          status === 'completed'
             ? { normalise: 12.5, trainSeg: 820, trainDist: 410, infer: 35, evaluate: 9 }
             : {},
         createdAt: created,
@@ -260,7 +260,7 @@ export async function seedDashboard(
         }
       }
       if (curveRows.length) await db.insert(schema.metrics).values(curveRows);
-      if (status === 'succeeded') {
+      if (status === 'completed') {
         const armShift = erosion ? 0.012 : -0.004;
         await db.insert(schema.imageResults).values(
           images.map((im) => {
@@ -281,17 +281,24 @@ export async function seedDashboard(
             };
           }),
         );
-        const card = `# Model card: ${id}\n\nSpec ${specName}, arm gtErosion=${erosion}, seed ${1234 + e}.\n`;
-        const cardRel = join('runs', id, 'model-card.md');
+        // The report activity's files: absolute paths under home, kind 'report'.
+        const card = `${JSON.stringify({ run: id, experiment: expId, arm: { gtErosion: erosion }, seed: 1234 + e }, null, 2)}\n`;
+        const report = `# Run ${id}\n\nSpec ${specName}, arm gtErosion=${erosion}.\n`;
         await mkdir(join(home, 'runs', id), { recursive: true });
-        await writeFile(join(home, cardRel), card);
-        await db.insert(schema.artifacts).values({
-          runId: id,
-          kind: 'model_card',
-          path: cardRel,
-          sha256: createHash('sha256').update(card).digest('hex'),
-          bytes: Buffer.byteLength(card),
-        });
+        for (const [name, body] of [
+          ['run-card.json', card],
+          ['report.md', report],
+        ] as const) {
+          const abs = join(home, 'runs', id, name);
+          await writeFile(abs, body);
+          await db.insert(schema.artifacts).values({
+            runId: id,
+            kind: 'report',
+            path: abs,
+            sha256: createHash('sha256').update(body).digest('hex'),
+            bytes: Buffer.byteLength(body),
+          });
+        }
       }
       if (o.withLayers?.includes(idx) && o.layerImage) {
         const rows = await writeLayers(home, dataDir, id, o.layerImage, a);
