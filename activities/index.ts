@@ -194,6 +194,7 @@ export function createActivities(deps: ActivityDeps) {
         await tracking.addTimings(db, input.runId, {
           [`train_${input.stage}`]: (performance.now() - t0) / 1000,
           [`train_${input.stage}_total`]: r.wallSeconds,
+          [`train_${input.stage}_resumed_from`]: r.resumedFrom,
         });
         return { stage: input.stage, ...r };
       } catch (err) {

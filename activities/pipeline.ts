@@ -4,22 +4,25 @@
  * only the mapping from the experiment spec to the library's options.
  */
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { RunSpec } from '../experiments/index.ts';
 import { HED_PRESETS } from '../src/augment/hed.ts';
 import type { Config } from '../src/config.ts';
 import { kumarSplit, type Slide } from '../src/data/manifest.ts';
 import { UserError } from '../src/errors.ts';
 import type { GroundTruthModification } from '../src/groundtruth/modify.ts';
-import { readLabels, readRgb } from '../src/imaging/io.ts';
+import { readLabels, readRgb, writeLabelsPng } from '../src/imaging/io.ts';
 import { evaluate } from '../src/metrics/index.ts';
-import { CHECKPOINT_FILE, loadCheckpoint } from '../src/model/checkpoint.ts';
+import { CHECKPOINT_FILE, type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { normalisedImage, type SlideFiles, TrainingSet } from '../src/model/dataset.ts';
+import { loadSegmenter } from '../src/model/infer.ts';
+import { saveModel } from '../src/model/model-dir.ts';
 import { train } from '../src/model/train.ts';
 import { fitMacenko, type StainModel } from '../src/stain/macenko.ts';
 import { hashFile } from '../src/tracking/index.ts';
-import type { Compute } from './compute.ts';
-import type { SlideRef, StainTarget } from './types.ts';
+import type { Compute, EpochEvent } from './compute.ts';
+import type { Prediction, SlideRef, StainTarget } from './types.ts';
 
 /** Seed offset of the distance net, so the two stages draw different random streams (as src/model/two-stage.ts). */
 const DIST_SEED_OFFSET = 1_000_003;
@@ -51,6 +54,24 @@ function ref(s: Slide, subset: SlideRef['subset']): SlideRef {
 function validationSlides(train: readonly SlideRef[]): SlideFiles[] {
   const organs = new Set<string>();
   return train.filter((s) => !organs.has(s.organ) && organs.add(s.organ)).map(files);
+}
+
+function epochEvent(m: EpochMetrics): EpochEvent {
+  return {
+    stage: m.stage,
+    epoch: m.epoch,
+    epochs: m.epochs,
+    values: {
+      loss: m.loss,
+      ...(m.valLoss === null ? {} : { val_loss: m.valLoss }),
+      lr: m.lr,
+      seconds: m.seconds,
+      images_per_s: m.imagesPerSecond,
+      steps: m.steps,
+      num_tensors: m.numTensors,
+      rss_mb: m.rssMB,
+    },
+  };
 }
 
 export function realCompute(config: Config): Compute {
@@ -115,6 +136,10 @@ export function realCompute(config: Config): Compute {
         if (!seg) throw new UserError('training.distInit is seg, but the segmentation net has no checkpoint');
         initialWeights = [...seg.weights];
       }
+      // A kill between a checkpoint write and its metrics write would leave a gap: the checkpoint's
+      // own history is replayed (upserts, so nothing is duplicated) before and after training.
+      const previous = await loadCheckpoint(call.checkpointDir);
+      for (const m of previous?.header.history ?? []) await call.onEpoch(epochEvent(m));
       const r = await train({
         stage,
         schedule: spec.training[stage],
@@ -127,23 +152,9 @@ export function realCompute(config: Config): Compute {
         progress: false,
         allowJsBackend: config.allowJsBackend,
         ...(initialWeights ? { initialWeights } : {}),
-        onEpoch: (m) =>
-          call.onEpoch({
-            stage,
-            epoch: m.epoch,
-            epochs: m.epochs,
-            values: {
-              loss: m.loss,
-              ...(m.valLoss === null ? {} : { val_loss: m.valLoss }),
-              lr: m.lr,
-              seconds: m.seconds,
-              images_per_s: m.imagesPerSecond,
-              steps: m.steps,
-              num_tensors: m.numTensors,
-              rss_mb: m.rssMB,
-            },
-          }),
+        onEpoch: (m) => call.onEpoch(epochEvent(m)),
       });
+      for (const m of r.history) await call.onEpoch(epochEvent(m));
       return {
         checkpoint: join(call.checkpointDir, CHECKPOINT_FILE),
         epochsRun: r.epochsRun,
@@ -152,8 +163,47 @@ export function realCompute(config: Config): Compute {
       };
     },
 
-    async infer() {
-      throw new UserError('inference is not available yet (src/model/infer.ts)');
+    async infer(call) {
+      // Package both nets as a model folder (the format `nucleiflow segment --model` reads).
+      const modelDir = join(call.outDir, '..', 'model');
+      const [seg, dist] = await Promise.all([
+        loadCheckpoint(dirname(call.seg.checkpoint)),
+        loadCheckpoint(dirname(call.dist.checkpoint)),
+      ]);
+      if (!seg || !dist)
+        throw new UserError(`missing final checkpoint of the ${seg ? 'distance' : 'segmentation'} net`);
+      await saveModel(modelDir, {
+        seg: seg.weights,
+        dist: dist.weights,
+        stainTarget: toStainModel(call.stain),
+        dtype: 'float32',
+        training: { spec: call.spec },
+      });
+      const segmenter = await loadSegmenter(modelDir, { allowJsBackend: config.allowJsBackend });
+      const pp = call.spec.postprocess;
+      const out: Prediction[] = [];
+      try {
+        for (const [i, slide] of call.slides.entries()) {
+          if (call.signal.aborted) throw call.signal.reason ?? new Error('inference cancelled');
+          const labels = join(call.outDir, `${slide.id}.png`);
+          // Written atomically, so a file left by an earlier attempt is complete.
+          if (!existsSync(labels)) {
+            const r = await segmenter.segment(await readRgb(slide.image), slide.image, {
+              iterative: pp.iterativeSizeReestimation,
+              ...(pp.sigmaRule === 'fixed' && pp.sigma !== undefined
+                ? { postprocess: { sigma: pp.sigma } }
+                : {}),
+            });
+            await writeLabelsPng(labels, r.labels);
+          }
+          const p = { slide, labels };
+          out.push(p);
+          await call.onImage(p, i);
+        }
+      } finally {
+        segmenter.dispose();
+      }
+      return out;
     },
 
     async evaluate(_spec, p) {

@@ -135,7 +135,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Record
   const outbox = proxyActivities<Activities>({
     startToCloseTimeout: '5 minutes',
     scheduleToCloseTimeout: '7 days',
-    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute' },
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '15s' },
   });
   await book.refreshExperiment({ experimentId: input.experimentId });
   const results = await Promise.allSettled(

@@ -1,0 +1,66 @@
+// SIGKILL of the worker in the middle of training: a new worker resumes from the last checkpoint.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tracking from '../../src/tracking/index.ts';
+import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
+
+describe('worker killed during training', () => {
+  let cli: Cli;
+  beforeAll(async () => {
+    cli = await platformCli();
+  });
+  afterAll(async () => {
+    await cli?.cleanup();
+  });
+
+  it('resumes on a new worker from the last checkpoint; epoch metrics have no gaps or duplicates', async () => {
+    const epochs = 10;
+    const first = await cli.startWorker();
+    const r = await cli.run([
+      'run',
+      'quick',
+      '--set',
+      `training.seg.epochs=${epochs}`,
+      '--set',
+      `training.dist.epochs=${epochs}`,
+      '--set',
+      'dataset.maxTestImages=2',
+      '--detach',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const runId = /^run (\S+)$/m.exec(r.stdout)![1]!;
+    const { db } = cli.storage;
+    const lastSeg = async () =>
+      Math.max(
+        0,
+        ...(await tracking.getMetrics(db, runId, 'seg')).filter((m) => m.key === 'loss').map((m) => m.step),
+      );
+    const killedAfter = await waitFor('two seg epochs', async () => {
+      const s = await lastSeg();
+      return s >= 2 ? s : undefined;
+    });
+    first.kill('SIGKILL');
+    expect(killedAfter).toBeLessThan(epochs);
+    await cli.startWorker();
+    const run = await waitFor(
+      'the run to finish',
+      async () => {
+        const x = await tracking.getRun(db, runId);
+        return x && tracking.TERMINAL.includes(x.status as tracking.RunStatus) ? x : undefined;
+      },
+      400_000,
+    );
+    expect(run.status, run.error ?? '').toBe('completed');
+    const timings = run.timings as Record<string, number>;
+    // At least one net continued from a checkpoint instead of starting over.
+    expect(
+      Math.max(timings.train_seg_resumed_from ?? 0, timings.train_dist_resumed_from ?? 0),
+    ).toBeGreaterThanOrEqual(2);
+    for (const stage of ['seg', 'dist']) {
+      const steps = (await tracking.getMetrics(db, runId, stage))
+        .filter((m) => m.key === 'loss')
+        .map((m) => m.step);
+      expect(steps).toEqual(Array.from({ length: epochs }, (_, i) => i + 1));
+    }
+    expect(await tracking.getImageResults(db, runId)).toHaveLength(2);
+  });
+});
