@@ -1,3 +1,8 @@
+// Shared benchmark plumbing: every bench/*.bench.ts exports `run(): Promise<BenchRow[]>`; bench/run.ts prints them.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../src/config.ts';
+
 /** One benchmark result: our time, and the reference implementation's time measured in the same run. */
 export interface BenchRow {
   name: string;
@@ -6,4 +11,76 @@ export interface BenchRow {
   refMs?: number;
   peakRssMB?: number;
   note?: string;
+}
+
+export interface Timing {
+  /** Fastest repetition (least disturbed by other load on the machine). */
+  minMs: number;
+  medianMs: number;
+  meanMs: number;
+  samples: number[];
+}
+
+/**
+ * Times `fn` `reps` times after `warmup` untimed calls (JIT warm-up). Returns the minimum, median
+ * and mean; benches report the minimum, as the Python side does, since both run on a shared machine.
+ */
+export async function timeIt(fn: () => unknown, reps = 5, warmup = 1): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    samples.push(performance.now() - t0);
+  }
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    minMs: sorted[0]!,
+    medianMs: sorted[sorted.length >> 1]!,
+    meanMs: samples.reduce((s, x) => s + x, 0) / samples.length,
+    samples,
+  };
+}
+
+/** Peak resident set size of this process so far, in MB. */
+export function peakRssMB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+let venvPython: string | undefined;
+
+/** The tools venv's python (scripts/setup-tools-venv.sh creates it once and prints its path). */
+export function toolsPython(): string {
+  venvPython ??= join(
+    execFileSync('bash', [join(REPO_ROOT, 'scripts', 'setup-tools-venv.sh')], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop()!,
+    'bin',
+    'python',
+  );
+  return venvPython;
+}
+
+/**
+ * Runs a Python script of the tools venv (path relative to the repo root or absolute) and parses
+ * the last line of its stdout as JSON. stderr passes through, so the script can report progress.
+ */
+export function runPython<T = unknown>(script: string, args: string[] = []): T {
+  const out = execFileSync(
+    toolsPython(),
+    [script.startsWith('/') ? script : join(REPO_ROOT, script), ...args],
+    {
+      encoding: 'utf8',
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  const last = out.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(last) as T;
+  } catch {
+    throw new Error(`runPython ${script}: last stdout line is not JSON: ${last.slice(0, 200)}`);
+  }
 }

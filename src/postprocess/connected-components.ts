@@ -10,8 +10,10 @@ export type Connectivity = 4 | 8;
  *
  * Conventions: components are numbered 1..n in raster order of their first pixel (the order of
  * scipy.ndimage.label / skimage.measure.label); 8-connectivity by default (4 on request).
- * Two-pass union-find on typed arrays, O(pixels * alpha). Allocates the output and one
- * provisional-parent table.
+ * Works on horizontal runs: each run is united with the runs of the row above that touch it
+ * (overlap, or diagonal contact with 8-connectivity), union-find on run ids, then runs are
+ * painted with their root's final number. O(pixels + runs * alpha); the run tables grow by
+ * doubling.
  */
 export function connectedComponents(
   img: MaskImage | LabelImage,
@@ -24,70 +26,79 @@ export function connectedComponents(
   }
   const { width: w, height: h } = img;
   const src = img.data;
-  const n = w * h;
-  const out = new Int32Array(n);
-  // Provisional labels: at most one new label per pixel in the worst case (checkerboard).
-  let parent = new Int32Array(1024);
-  let next = 1;
-  const find = (a: number): number => {
-    while (parent[a] !== a) {
-      parent[a] = parent[parent[a]!]!;
-      a = parent[a]!;
-    }
-    return a;
-  };
-  const union = (a: number, b: number): number => {
-    a = find(a);
-    b = find(b);
-    if (a === b) return a;
-    // Keep the smaller root so the final numbering follows first appearance.
-    if (a < b) {
-      parent[b] = a;
-      return a;
-    }
-    parent[a] = b;
-    return b;
-  };
-  const eight = connectivity === 8;
+  const out = new Int32Array(w * h);
+  let cap = 4096;
+  let runStart = new Int32Array(cap);
+  let runEnd = new Int32Array(cap); // exclusive
+  let runRow = new Int32Array(cap);
+  let parent = new Int32Array(cap);
+  let nRuns = 0;
+  const diag = connectivity === 8 ? 1 : 0;
+  let prevFirst = 0; // first run of the previous row
+  let prevLast = 0; // one past its last run
   for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < w; x++) {
-      const i = row + x;
-      const v = src[i]!;
-      if (v === 0) continue;
-      let lab = 0;
-      // Already-visited neighbours: W, NW, N, NE.
-      if (x > 0 && out[i - 1] !== 0 && (!byValue || src[i - 1] === v)) lab = out[i - 1]!;
-      if (y > 0) {
-        const up = i - w;
-        if (out[up] !== 0 && (!byValue || src[up] === v)) lab = lab === 0 ? out[up]! : union(lab, out[up]!);
-        if (eight) {
-          if (x > 0 && out[up - 1] !== 0 && (!byValue || src[up - 1] === v))
-            lab = lab === 0 ? out[up - 1]! : union(lab, out[up - 1]!);
-          if (x < w - 1 && out[up + 1] !== 0 && (!byValue || src[up + 1] === v))
-            lab = lab === 0 ? out[up + 1]! : union(lab, out[up + 1]!);
-        }
+    const o = y * w;
+    const rowFirst = nRuns;
+    let p = prevFirst; // scan pointer into the previous row's runs (both rows are sorted)
+    let x = 0;
+    while (x < w) {
+      const v = src[o + x]!;
+      if (v === 0) {
+        x++;
+        continue;
       }
-      if (lab === 0) {
-        if (next >= parent.length) {
-          const grown = new Int32Array(parent.length * 2);
-          grown.set(parent);
-          parent = grown;
-        }
-        parent[next] = next;
-        lab = next++;
+      const s = x;
+      if (byValue) while (x < w && src[o + x] === v) x++;
+      else while (x < w && src[o + x] !== 0) x++;
+      if (nRuns === cap) {
+        cap *= 2;
+        const grow = (a: Int32Array) => {
+          const b = new Int32Array(cap);
+          b.set(a);
+          return b;
+        };
+        runStart = grow(runStart);
+        runEnd = grow(runEnd);
+        runRow = grow(runRow);
+        parent = grow(parent);
       }
-      out[i] = lab;
+      const r = nRuns++;
+      runStart[r] = s;
+      runEnd[r] = x;
+      runRow[r] = y;
+      parent[r] = r;
+      // Runs above touching [s - diag, x + diag): skip those ending before, unite while overlapping.
+      while (p < prevLast && runEnd[p]! + diag <= s) p++;
+      for (let q = p; q < prevLast && runStart[q]! < x + diag; q++) {
+        if (byValue && src[o - w + runStart[q]!] !== v) continue;
+        // Union by smaller root keeps each root the component's earliest run.
+        let a = q;
+        while (parent[a] !== a) {
+          parent[a] = parent[parent[a]!]!;
+          a = parent[a]!;
+        }
+        let b = r;
+        while (parent[b] !== b) {
+          parent[b] = parent[parent[b]!]!;
+          b = parent[b]!;
+        }
+        if (a < b) parent[b] = a;
+        else if (b < a) parent[a] = b;
+      }
     }
+    prevFirst = rowFirst;
+    prevLast = nRuns;
   }
-  // Resolve roots and renumber in order of first appearance (roots are the smallest member).
-  const final = new Int32Array(next);
+  // Final numbers in order of each component's first run (= first pixel in raster order).
+  const final = new Int32Array(nRuns);
   let count = 0;
-  for (let l = 1; l < next; l++) {
-    const r = find(l);
-    final[l] = r === l ? ++count : final[r]!;
+  for (let r = 0; r < nRuns; r++) {
+    let a = r;
+    while (parent[a] !== a) a = parent[a]!;
+    final[r] = a === r ? ++count : final[a]!;
+    const o = runRow[r]! * w;
+    out.fill(final[r]!, o + runStart[r]!, o + runEnd[r]!);
   }
-  for (let i = 0; i < n; i++) if (out[i] !== 0) out[i] = final[out[i]!]!;
   return { labels: { width: w, height: h, data: out }, count };
 }
 
