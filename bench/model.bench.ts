@@ -1,0 +1,78 @@
+// The two-stage U-Net (Mahbod et al., ISBI 2019) on native TensorFlow: train step at 256^2 and 512^2 (batch 2) against PyTorch CPU in the same run, and end-to-end segment of one 1000x1000 image.
+import { join } from 'node:path';
+import { createRng } from '../src/augment/rng.ts';
+import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
+import { readRgb } from '../src/imaging/io.ts';
+import { Adam } from '../src/model/adam.ts';
+import { requireNativeBackend } from '../src/model/backend.ts';
+import { loadSegmenter } from '../src/model/infer.ts';
+import { trainStep } from '../src/model/train.ts';
+import { createUNet } from '../src/model/unet.ts';
+import { type BenchRow, peakRssMB, runPython, timeIt } from './harness.ts';
+
+const REPS = 5;
+const IMAGE = 'TCGA-21-5784-01Z-00-DX1';
+const MODEL = join(REPO_ROOT, 'models', 'cpu-60min-s1');
+
+interface TorchOut {
+  torch: string;
+  threads: number;
+  [size: string]: number | string;
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const tf = requireNativeBackend(false);
+  const rng = createRng(1);
+  const net = createUNet(tf, 'sigmoid', rng);
+  const adam = new Adam(tf, net.params);
+  const rows: BenchRow[] = [];
+  const ours: Record<number, number> = {};
+  for (const size of [256, 512]) {
+    const x = new Float32Array(2 * size * size * 3);
+    const y = new Float32Array(2 * size * size);
+    for (let i = 0; i < x.length; i++) x[i] = rng.next();
+    for (let i = 0; i < y.length; i++) y[i] = rng.next() > 0.5 ? 1 : 0;
+    const batch = { batch: 2, size, x, y };
+    let seed = 0;
+    ours[size] = (await timeIt(() => trainStep(tf, net, adam, 'seg', batch, seed++, 1e-3), REPS, 1)).minMs;
+  }
+  adam.dispose();
+  net.dispose();
+  const torch = runPython<TorchOut>('tools/python/bench_unet_torch.py', [
+    '--sizes',
+    '256',
+    '512',
+    '--reps',
+    String(REPS),
+  ]);
+  for (const size of [256, 512]) {
+    rows.push({
+      name: `U-Net train step ${size}x${size}, batch 2`,
+      oursMs: ours[size]!,
+      refName: `PyTorch ${torch.torch} CPU (${torch.threads} threads)`,
+      refMs: torch[String(size)] as number,
+      peakRssMB: peakRssMB(),
+      note: `best of ${REPS}; 1,941,105 params, 0.5 BCE + Dice, Adam; ours includes seeded dropout masks and the JS->native batch copy`,
+    });
+  }
+
+  const dataDir = requireDataDir(loadConfig());
+  const img = await readRgb(join(dataDir, 'images', `${IMAGE}.tif`));
+  const seg = await loadSegmenter(MODEL);
+  let last = { normalise: 0, nets: 0, postprocess: 0 };
+  const t = await timeIt(
+    async () => {
+      last = (await seg.segment(img, IMAGE)).timingsMs;
+    },
+    3,
+    1,
+  );
+  seg.dispose();
+  rows.push({
+    name: 'segment one 1000x1000 image (normalise + both nets + post-process)',
+    oursMs: t.minMs,
+    peakRssMB: peakRssMB(),
+    note: `best of 3, ${IMAGE}, shipped model; last run: normalise ${last.normalise.toFixed(0)} ms, nets ${last.nets.toFixed(0)} ms, post-process ${last.postprocess.toFixed(0)} ms; goal < 2000 ms`,
+  });
+  return rows;
+}
