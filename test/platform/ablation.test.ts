@@ -1,0 +1,61 @@
+// An ablation with two arms: one experiment, two runs that differ only in ground-truth erosion,
+// compared image by image.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tracking from '../../src/tracking/index.ts';
+import { type Cli, platformCli } from '../helpers/platform.ts';
+
+describe('erosion ablation on quick', () => {
+  let cli: Cli;
+  beforeAll(async () => {
+    cli = await platformCli();
+    await cli.startWorker();
+  });
+  afterAll(async () => {
+    await cli?.cleanup();
+  });
+
+  it('runs two arms and compare prints per-image and averaged deltas', async () => {
+    const r = await cli.run([
+      'run',
+      'quick',
+      '--set',
+      'matrix={"gtErosion":[true,false]}',
+      '--set',
+      'dataset.maxTestImages=3',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const expId = /^experiment (\S+)$/m.exec(r.stdout)![1]!;
+    const runs = (await tracking.listRuns(cli.storage.db, { experimentId: expId })).sort((a, b) =>
+      a.id.localeCompare(b.id),
+    );
+    expect(runs.map((x) => x.arm)).toEqual([
+      { 'groundTruth.erosion': true },
+      { 'groundTruth.erosion': false },
+    ]);
+    expect(runs.map((x) => x.status)).toEqual(['completed', 'completed']);
+    expect(runs[0]!.configHash).not.toBe(runs[1]!.configHash);
+
+    const c = await cli.run(['compare', '--experiment', expId, '--json']);
+    expect(c.code, c.stderr).toBe(0);
+    const [cmp] = JSON.parse(c.stdout);
+    expect(cmp.differences).toEqual({ 'groundTruth.erosion': ['true', 'false'] });
+    expect(cmp.images).toHaveLength(3);
+    const a = await tracking.getImageResults(cli.storage.db, runs[0]!.id);
+    const b = await tracking.getImageResults(cli.storage.db, runs[1]!.id);
+    const all = cmp.averages.find((x: { label: string }) => x.label === 'Average, all');
+    expect(all.b.aji - all.a.aji).toBeCloseTo(
+      b.reduce((s, x) => s + x.aji, 0) / 3 - a.reduce((s, x) => s + x.aji, 0) / 3,
+      10,
+    );
+
+    const text = await cli.run(['compare', runs[0]!.id, runs[1]!.id]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/differs in: groundTruth\.erosion true -> false/);
+    for (const x of a) {
+      const y = b.find((z) => z.image === x.image)!;
+      const d = 100 * (y.aji - x.aji);
+      expect(text.stdout).toContain(`${d >= 0 ? '+' : ''}${d.toFixed(2)}`);
+    }
+    expect(text.stdout).toMatch(/Average, all/);
+  });
+});
