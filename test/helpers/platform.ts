@@ -29,7 +29,10 @@ const BIN = resolve(REPO_ROOT, 'bin', 'nucleiflow.mjs');
 
 export async function platformCli(extraEnv: NodeJS.ProcessEnv = {}): Promise<Cli> {
   const s = services();
-  const db = await createTestDatabase();
+  // A DATABASE_URL in extraEnv is a database the caller owns (e.g. a private cluster); else a fresh one.
+  const db = extraEnv.DATABASE_URL
+    ? { url: extraEnv.DATABASE_URL, drop: async () => {} }
+    : await createTestDatabase();
   const home = mkdtempSync(join(tmpdir(), 'nf-e2e-'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
