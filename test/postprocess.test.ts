@@ -118,6 +118,37 @@ describe('watershed', () => {
     const cut = watershed(img, lab(5, 1, [1, 0, 0, 0, 0]), mask(5, 1, [1, 1, 0, 1, 1]));
     expect(Array.from(cut.data)).toEqual([1, 1, 0, 0, 0]);
   });
+  it('floods in exact (value, age) order: same result as a plain heap on images with many ties and downhill steps', () => {
+    let seed = 11;
+    const rnd = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    for (let t = 0; t < 30; t++) {
+      const w = 20 + (t % 7) * 5;
+      const h = 15 + (t % 5) * 6;
+      const levels = 1 + (t % 6) * 3; // few levels: many equal values (ties), -0 and +0 included
+      const img = f32(
+        w,
+        h,
+        Array.from(
+          { length: w * h },
+          () => (Math.floor(rnd() * levels) - levels / 2) * (t % 2 ? 1 : -1) || -0,
+        ),
+      );
+      const m = mask(
+        w,
+        h,
+        Array.from({ length: w * h }, () => (rnd() < 0.85 ? 1 : 0)),
+      );
+      const mk = lab(
+        w,
+        h,
+        Array.from({ length: w * h }, (_, i) => (m.data[i] && rnd() < 0.02 ? 1 + Math.floor(rnd() * 9) : 0)),
+      );
+      expect(Array.from(watershed(img, mk, m).data)).toEqual(Array.from(heapWatershed(img, mk, m)));
+    }
+  });
   it('names the offending shapes', () => {
     expect(() => watershed(f32(2, 2, [0, 0, 0, 0]), lab(4, 1, [0, 0, 0, 0]))).toThrow(
       /markers is 4x1 but the image is 2x2/,
@@ -184,3 +215,64 @@ describe('pipeline', () => {
     expect(bad).toBe(0);
   });
 });
+
+/** Reference for the flood order: a plain (value, age) binary heap, as skimage's heap watershed. */
+function heapWatershed(img: FloatImage, markers: LabelImage, m: MaskImage): Int32Array {
+  const { width: w, height: h } = img;
+  const out = Int32Array.from(markers.data, (v, i) => (m.data[i] ? v : 0));
+  const heap: [number, number, number][] = [];
+  const less = (a: [number, number, number], b: [number, number, number]) =>
+    a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+  const push = (e: [number, number, number]) => {
+    heap.push(e);
+    let k = heap.length - 1;
+    while (k > 0 && less(heap[k]!, heap[(k - 1) >> 1]!)) {
+      [heap[k], heap[(k - 1) >> 1]] = [heap[(k - 1) >> 1]!, heap[k]!];
+      k = (k - 1) >> 1;
+    }
+  };
+  const pop = () => {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      let k = 0;
+      for (;;) {
+        let c = 2 * k + 1;
+        if (c >= heap.length) break;
+        if (c + 1 < heap.length && less(heap[c + 1]!, heap[c]!)) c++;
+        if (!less(heap[c]!, heap[k]!)) break;
+        [heap[k], heap[c]] = [heap[c]!, heap[k]!];
+        k = c;
+      }
+    }
+    return top;
+  };
+  let age = 0;
+  for (let i = 0; i < out.length; i++) if (out[i]) push([img.data[i]!, age++, i]);
+  const nb: [number, number][] = [
+    [0, -1],
+    [-1, 0],
+    [1, 0],
+    [0, 1],
+    [-1, -1],
+    [1, -1],
+    [-1, 1],
+    [1, 1],
+  ];
+  while (heap.length > 0) {
+    const [, , p] = pop();
+    const x = p % w;
+    const y = (p - x) / w;
+    for (const [dx, dy] of nb) {
+      const xx = x + dx;
+      const yy = y + dy;
+      if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+      const q = yy * w + xx;
+      if (!m.data[q] || out[q]) continue;
+      out[q] = out[p]!;
+      push([img.data[q]!, age++, q]);
+    }
+  }
+  return out;
+}
