@@ -83,6 +83,8 @@ describe('runs list', () => {
     const rows = await runsInDb();
     await expect.poll(() => page.locator('#runs-body tr[data-run]').count()).toBe(rows.length);
     await page.locator('#live.on').waitFor();
+    const nExp = (await d.storage.db.select({ id: schema.experiments.id }).from(schema.experiments)).length;
+    expect(await page.locator('details.experiments tr[data-experiment]').count()).toBe(Math.min(nExp, 30));
     const a = await resultsOf(d.runA);
     const rowA = page.locator(`tr[data-run="${d.runA}"]`);
     await expect
@@ -172,6 +174,41 @@ describe('run page', () => {
     expect(csv.status()).toBe(200);
     expect((await csv.text()).trim().split('\n')).toHaveLength(results.length + 1);
     await page.screenshot({ path: join(SHOTS, 'run.png'), fullPage: true });
+  });
+});
+
+describe('run page while training', () => {
+  it('redraws the curves as epochs arrive', async () => {
+    const { runs, experiments, metrics } = schema;
+    const [exp] = await d.storage.db.select().from(experiments).limit(1);
+    const id = 'run-live-curves';
+    await d.storage.db.insert(runs).values({
+      id,
+      experimentId: exp!.id,
+      status: 'running',
+      spec: {},
+      configHash: 'live',
+      seed: 1,
+      startedAt: new Date(),
+    });
+    const epoch = (step: number) =>
+      ['loss', 'val_loss', 'lr'].map((key) => ({
+        runId: id,
+        stage: 'seg',
+        key,
+        step,
+        value: 1 / (step + 1),
+      }));
+    try {
+      await d.storage.db.insert(metrics).values([...epoch(1), ...epoch(2)]);
+      await page.goto(`${dash.url}/runs/${id}`);
+      const fig = page.locator('[data-chart="chart-seg"]');
+      await expect.poll(() => fig.getAttribute('data-points')).toBe('6');
+      await d.storage.db.insert(metrics).values(epoch(3));
+      await expect.poll(() => fig.getAttribute('data-points'), { timeout: 15_000 }).toBe('9');
+    } finally {
+      await d.storage.db.delete(runs).where(eq(runs.id, id));
+    }
   });
 });
 

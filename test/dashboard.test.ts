@@ -9,11 +9,14 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { sql } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeImageLayer } from '../dashboards/layer-writer.ts';
 import { type Dashboard, startDashboard } from '../dashboards/server/app.ts';
+import { imageArtifactPath } from '../dashboards/server/artifacts.ts';
 import { compareRuns } from '../dashboards/server/compare.ts';
 import { deltaPct } from '../dashboards/server/format.ts';
+import { readGrey } from '../dashboards/server/images.ts';
 import { listRuns } from '../dashboards/server/queries.ts';
 import { isLoopbackHost, isSafeRelativePath } from '../dashboards/server/security.ts';
 import { REPO_ROOT } from '../src/config.ts';
@@ -216,6 +219,47 @@ describe('path traversal', () => {
       rmSync(dataDir, { recursive: true, force: true });
       rmSync(outside, { recursive: true, force: true });
     }
+  });
+});
+
+describe('layer writer', () => {
+  it('stores maps where the viewer finds them, quantised to 16 bits', async () => {
+    // An image of run B that has no layers yet.
+    const [res] = await d.storage.db
+      .select()
+      .from(schema.imageResults)
+      .where(and(eq(schema.imageResults.runId, d.runB), ne(schema.imageResults.image, d.image)))
+      .limit(1);
+    const image = res!.image;
+    const w = 64;
+    const h = 32;
+    const prob = new Float32Array(w * h);
+    for (let i = 0; i < prob.length; i++) prob[i] = (i % w) / (w - 1);
+    const markers = new Int32Array(w * h);
+    markers[5 * w + 5] = 1;
+    markers[20 * w + 40] = 2;
+    for (const [layer, img] of [
+      ['prob', { width: w, height: h, data: prob }],
+      ['markers', { width: w, height: h, data: markers }],
+    ] as const) {
+      const path = await writeImageLayer(d.home, d.runB, image, layer, img);
+      await d.storage.db
+        .insert(schema.artifacts)
+        .values({ runId: d.runB, kind: layer, path, sha256: 'x', bytes: 1 });
+    }
+    const back = await readGrey(join(d.home, imageArtifactPath(d.runB, image, 'prob')));
+    expect(back.maxCode).toBe(65535);
+    expect(back.data[w - 1]).toBe(65535);
+    expect(back.data[0]).toBe(0);
+    expect(back.data[w + 31]).toBe(Math.round((31 / 63) * 65535));
+    for (const layer of ['prob', 'markers']) {
+      const r = await fetch(`${dash.url}/data/${d.runB}/images/${image}/map/${layer}.png`);
+      expect(r.status, layer).toBe(200);
+      expect(r.headers.get('content-type')).toBe('image/png');
+    }
+    const viewer = await get(dash.url, `/runs/${d.runB}/images/${image}`);
+    expect(viewer.body).toMatch(/id="map-prob"\s*>/);
+    expect(viewer.body).toMatch(/id="map-distance"\s*disabled/);
   });
 });
 

@@ -14,7 +14,7 @@ import { ConfigError } from '../../src/errors.ts';
 import { readLabels } from '../../src/imaging/io.ts';
 import type { Db } from '../../src/storage/index.ts';
 import { imageLayers, LAYERS, type Layer } from './artifacts.ts';
-import { compareCharts } from './charts.ts';
+import { compareCharts, runCharts } from './charts.ts';
 import { COMPARE_METRICS, type CompareMetric, compareRuns } from './compare.ts';
 import { html, type SafeHtml } from './html.ts';
 import { colourLabels, colourMap, encodeLabels, readGrey, toPng } from './images.ts';
@@ -248,6 +248,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     }
 
     if (path === '/healthz') return send(res, 200, 'text/plain', 'ok\n');
+    if (path === '/favicon.ico') return send(res, 204, 'image/x-icon', '');
 
     if (segs[0] === 'static') {
       if (segs[1] === 'vendor' && segs.length === 3) {
@@ -268,7 +269,8 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       if (u.searchParams.get('fragment') === 'rows') {
         return sendHtml(res, runRows(rows));
       }
-      return sendHtml(res, runsPage(rows, f, await q.filterChoices(db)));
+      const [choices, exps] = await Promise.all([q.filterChoices(db), q.listExperiments(db, f.spec)]);
+      return sendHtml(res, runsPage(rows, f, choices, exps));
     }
 
     if (path === '/api/runs') {
@@ -291,6 +293,19 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
         stopPollingIfIdle();
       });
       return;
+    }
+
+    if (segs[0] === 'api' && segs[1] === 'runs' && segs[2] && segs[3] === 'charts' && segs.length === 4) {
+      if (!NAME_RE.test(segs[2])) throw notFound();
+      const brief = await q.getRunsBrief(db, [segs[2]]);
+      if (!brief[0]) throw notFound();
+      const curves = (await q.getCurves(db, [segs[2]])).get(segs[2]) ?? [];
+      return send(
+        res,
+        200,
+        'application/json',
+        JSON.stringify({ status: brief[0].run.status, charts: runCharts(curves) }),
+      );
     }
 
     if (segs[0] === 'runs' && segs[1]) {

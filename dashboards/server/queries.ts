@@ -143,6 +143,45 @@ export async function listRuns(db: Db, f: RunFilter = {}): Promise<RunListRow[]>
   }));
 }
 
+export interface ExperimentRow {
+  id: string;
+  name: string;
+  specName: string;
+  status: string;
+  createdAt: Date;
+  nRuns: number;
+  nDone: number;
+  bestAji: number | null;
+}
+
+/** The most recent experiments with their run counts and best mean AJI. */
+export async function listExperiments(db: Db, spec?: string, limit = 30): Promise<ExperimentRow[]> {
+  const perRun = db
+    .select({ runId: imageResults.runId, aji: num(sql`avg(${imageResults.aji})`).as('exp_run_aji') })
+    .from(imageResults)
+    .groupBy(imageResults.runId)
+    .as('per_run');
+  const rows = await db
+    .select({
+      id: experiments.id,
+      name: experiments.name,
+      specName: experiments.specName,
+      status: experiments.status,
+      createdAt: experiments.createdAt,
+      nRuns: num(sql`count(${runs.id})`),
+      nDone: num(sql`count(${runs.id}) filter (where ${runs.status} = 'completed')`),
+      bestAji: sql<number | null>`max(${perRun.aji})`.mapWith((v) => (v === null ? null : Number(v))),
+    })
+    .from(experiments)
+    .leftJoin(runs, eq(runs.experimentId, experiments.id))
+    .leftJoin(perRun, eq(perRun.runId, runs.id))
+    .where(spec ? eq(experiments.specName, spec) : undefined)
+    .groupBy(experiments.id)
+    .orderBy(desc(experiments.createdAt))
+    .limit(limit);
+  return rows;
+}
+
 /** Distinct values for the filter drop-downs. */
 export async function filterChoices(db: Db): Promise<{
   statuses: string[];

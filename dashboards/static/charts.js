@@ -21,16 +21,15 @@
     return [xs, ...ys];
   }
 
-  function draw() {
-    const block = document.getElementById('charts-data');
+  /** Draws (or redraws) every chart in `specs` into its figure. @param {any[]} specs */
+  function render(specs) {
     // uPlot is a global from the vendored IIFE build.
     const UPlot = /** @type {any} */ (window).uPlot;
-    if (!block || !UPlot) return;
-    /** @type {any[]} */
-    const specs = JSON.parse(block.textContent || '[]');
+    if (!UPlot) return;
     for (const spec of specs) {
       const fig = document.querySelector(`[data-chart="${spec.id}"]`);
       if (!fig || spec.series.length === 0) continue;
+      for (const old of fig.querySelectorAll('.uplot-host, p.sub')) old.remove();
       const hasRight = spec.series.some((/** @type {any} */ s) => s.axis === 'right');
       const width = Math.max(320, Math.min(fig.clientWidth || 560, 760));
       const opts = {
@@ -38,7 +37,8 @@
         height: 280,
         scales: { x: { time: false }, loss: {}, lr: { distr: 3 } },
         axes: [
-          { label: spec.xLabel },
+          // Epochs are whole numbers: no 1.5 ticks on a three-epoch run.
+          { label: spec.xLabel, incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000] },
           { scale: 'loss', label: spec.leftLabel },
           ...(hasRight
             ? [
@@ -69,11 +69,22 @@
         ],
       };
       const el = document.createElement('div');
+      el.className = 'uplot-host';
       fig.appendChild(el);
       new UPlot(opts, align(spec.series), el);
       fig.setAttribute('data-drawn', 'true');
+      fig.setAttribute(
+        'data-points',
+        String(spec.series.reduce((/** @type {number} */ n, /** @type {any} */ s) => n + s.x.length, 0)),
+      );
     }
   }
+
+  function draw() {
+    const block = document.getElementById('charts-data');
+    if (block) render(JSON.parse(block.textContent || '[]'));
+  }
+  /** @type {any} */ (window).nfCharts = { render };
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', draw);
   else draw();

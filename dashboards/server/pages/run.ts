@@ -117,7 +117,7 @@ export function runPage(d: RunDetail, links: Links): SafeHtml {
   const id = encodeURIComponent(r.id);
   const layerCount = (l: Layer) => d.results.filter((x) => imageLayers(d.artifacts, x.image)[l]).length;
   return layout(
-    { title: `Run ${r.id}`, charts: true },
+    { title: `Run ${r.id}`, charts: true, scripts: ['/static/run.js'] },
     html`<h1>Run <span class="mono">${r.id}</span> ${statusBadge(r.status)}</h1>
 ${r.error ? html`<pre class="error">${r.error}</pre>` : ''}
 <div class="cols">

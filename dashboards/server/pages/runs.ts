@@ -1,6 +1,6 @@
 import { armLabel, duration, isoTime, pct } from '../format.ts';
 import { html, type SafeHtml } from '../html.ts';
-import type { RunFilter, RunListRow, SortKey } from '../queries.ts';
+import type { ExperimentRow, RunFilter, RunListRow, SortKey } from '../queries.ts';
 import { layout, statusBadge } from './layout.ts';
 
 interface Column {
@@ -64,10 +64,28 @@ export function runRows(rows: RunListRow[]): SafeHtml {
   )}`;
 }
 
+function experimentsTable(exps: ExperimentRow[]): SafeHtml {
+  // Open when short; with many experiments the runs table stays the first thing in view.
+  return html`<details class="experiments" ${exps.length > 0 && exps.length <= 8 ? html`open` : ''}>
+<summary>Experiments (${exps.length} most recent)</summary>
+<table class="runs"><thead><tr><th>Experiment</th><th>Spec</th><th>Status</th><th class="num">Runs</th><th class="num">Completed</th><th class="num">Best AJI</th><th>Created</th><th></th></tr></thead>
+<tbody>${exps.map(
+    (e) => html`<tr data-experiment="${e.id}">
+  <td><a href="${query({}, { experiment: e.id })}">${e.name}</a> <span class="mono sub">${e.id}</span></td>
+  <td>${e.specName}</td><td>${statusBadge(e.status)}</td>
+  <td class="num">${e.nRuns}</td><td class="num">${e.nDone}</td><td class="num">${pct(e.bestAji)}</td>
+  <td>${isoTime(e.createdAt)}</td>
+  <td>${e.nRuns >= 2 ? html`<a href="/compare?experiment=${encodeURIComponent(e.id)}">compare runs</a>` : ''}</td>
+</tr>`,
+  )}</tbody></table>
+</details>`;
+}
+
 export function runsPage(
   rows: RunListRow[],
   f: RunFilter,
   choices: { statuses: string[]; specs: string[]; experiments: { id: string; name: string }[] },
+  exps: ExperimentRow[],
 ): SafeHtml {
   const sortKey = f.sort ?? 'created';
   const dir = f.dir ?? (sortKey === 'created' ? 'desc' : 'asc');
@@ -92,6 +110,8 @@ export function runsPage(
   <input type="hidden" name="dir" value="${f.dir ?? ''}">
   <button type="submit">Filter</button>
 </form>
+${experimentsTable(exps)}
+<h2>Runs</h2>
 <form id="compare-form" method="get" action="/compare" class="compare-bar">
   <button type="submit">Compare selected</button>
   ${f.experiment ? html`<a href="/compare?experiment=${encodeURIComponent(f.experiment)}">Compare all arms of this experiment</a>` : ''}
