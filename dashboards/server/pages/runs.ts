@@ -3,6 +3,9 @@ import { html, type SafeHtml } from '../html.ts';
 import type { ExperimentRow, RunFilter, RunListRow, SortKey } from '../queries.ts';
 import { layout, statusBadge } from './layout.ts';
 
+/** The list shows at most this many runs (the query's default limit). */
+export const RUN_LIMIT = 1000;
+
 interface Column {
   key: SortKey | null;
   title: string;
@@ -115,7 +118,7 @@ ${experimentsTable(exps)}
 <form id="compare-form" method="get" action="/compare" class="compare-bar">
   <button type="submit">Compare selected</button>
   ${f.experiment ? html`<a href="/compare?experiment=${encodeURIComponent(f.experiment)}">Compare all arms of this experiment</a>` : ''}
-  <span class="sub"><span id="count">${rows.length}</span> runs</span>
+  <span class="sub"><span id="count">${rows.length}</span> runs${rows.length >= RUN_LIMIT ? ` (the newest ${RUN_LIMIT} by the current sort; filter to narrow)` : ''}</span>
 </form>
 <table class="runs" id="runs-table">
 <thead><tr>${head}</tr></thead>
