@@ -118,7 +118,7 @@ ${experimentsTable(exps)}
 <form id="compare-form" method="get" action="/compare" class="compare-bar">
   <button type="submit">Compare selected</button>
   ${f.experiment ? html`<a href="/compare?experiment=${encodeURIComponent(f.experiment)}">Compare all arms of this experiment</a>` : ''}
-  <span class="sub"><span id="count">${rows.length}</span> runs${rows.length >= RUN_LIMIT ? ` (the newest ${RUN_LIMIT} by the current sort; filter to narrow)` : ''}</span>
+  <span class="sub"><span id="count">${rows.length}</span> runs${rows.length >= RUN_LIMIT ? ` (the first ${RUN_LIMIT} in this order; filter to narrow)` : ''}</span>
 </form>
 <table class="runs" id="runs-table">
 <thead><tr>${head}</tr></thead>
