@@ -11,13 +11,15 @@ import { assertBuffer } from '../imaging/types.ts';
  *
  * Each instance is flooded from the border of its bounding box grown by one pixel (that ring is
  * outside the instance and connected to the image border, so the result is exact):
- * O(pixels + sum of bounding-box areas). Returns a new map.
+ * O(pixels + sum of bounding-box areas). Returns a new map, or edits `labels` with `inPlace`
+ * (same result: a pixel filled for a lower id is no longer background for the later ones, and
+ * counts as outside them either way).
  */
-export function fillHolesPerInstance(labels: LabelImage): LabelImage {
+export function fillHolesPerInstance(labels: LabelImage, inPlace = false): LabelImage {
   assertBuffer('fillHolesPerInstance', labels);
   const { width: w, height: h } = labels;
   const src = labels.data;
-  const out = Int32Array.from(src);
+  const out = inPlace ? src : Int32Array.from(src);
   let maxId = 0;
   for (let i = 0; i < src.length; i++) {
     const v = src[i]!;
@@ -104,7 +106,7 @@ export function fillHolesPerInstance(labels: LabelImage): LabelImage {
     for (let yy = y0[l]!; yy <= y1[l]!; yy++) {
       for (let xx = x0[l]!; xx <= x1[l]!; xx++) {
         const i = yy * w + xx;
-        if (src[i] === 0 && out[i] === 0 && seen[(yy - by) * bw + (xx - bx)] === 0) out[i] = l;
+        if (out[i] === 0 && src[i] === 0 && seen[(yy - by) * bw + (xx - bx)] === 0) out[i] = l;
       }
     }
   }

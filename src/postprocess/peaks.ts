@@ -187,31 +187,35 @@ export function peakLocalMax(img: FloatImage, opts: PeakOptions = {}): Int32Arra
 
   const perLabel = opts.numPeaksPerLabel ?? Number.POSITIVE_INFINITY;
   const total = opts.numPeaks ?? Number.POSITIVE_INFINITY;
-  const taken = new Int32Array(n); // label + 1 of a kept peak, 0 elsewhere
+  // Kept peaks are marked TAKEN in the candidate map (no longer needed for anything else); the
+  // spacing test looks for a TAKEN pixel of the same label (or any, across labels) in the window.
+  const TAKEN = 9;
   const space = (list: number[], limit: number, sameLabelOnly: boolean): number[] => {
     const out: number[] = [];
     const r = md - 1;
     const count = new Map<number, number>();
     for (const i of list) {
-      const tag = (labels && sameLabelOnly ? labels[i]! : 0) + 1;
-      if ((count.get(tag) ?? 0) >= limit) continue;
+      const l = labels && sameLabelOnly ? labels[i]! : 0;
+      if ((count.get(l) ?? 0) >= limit) continue;
       let ok = true;
       if (r > 0) {
         const y = (i / w) | 0;
         const x = i - y * w;
         for (let yy = Math.max(0, y - r); ok && yy <= Math.min(h - 1, y + r); yy++)
-          for (let xx = Math.max(0, x - r); xx <= Math.min(w - 1, x + r); xx++)
-            if (taken[yy * w + xx] === tag) {
+          for (let xx = Math.max(0, x - r); xx <= Math.min(w - 1, x + r); xx++) {
+            const j = yy * w + xx;
+            if (isCand[j] === TAKEN && (l === 0 || labels![j] === l)) {
               ok = false;
               break;
             }
+          }
       }
       if (!ok) continue;
-      taken[i] = tag;
-      count.set(tag, (count.get(tag) ?? 0) + 1);
+      isCand[i] = TAKEN;
+      count.set(l, (count.get(l) ?? 0) + 1);
       out.push(i);
     }
-    for (const i of out) taken[i] = 0;
+    for (const i of out) isCand[i] = 0;
     return out;
   };
   kept = space(kept, perLabel, true);

@@ -159,17 +159,16 @@ export function postprocess(input: PostprocessInput): PostprocessResult {
   const markerImg: LabelImage = { width: w, height: h, data: markers };
   lap('peaks');
 
-  const neg = new Float32Array(n);
-  const s = smoothed.data;
-  for (let i = 0; i < n; i++) neg[i] = -s[i]!;
-  const basins = watershed({ width: w, height: h, data: neg }, markerImg, mask);
+  const basins = watershed(smoothed, markerImg, mask, { negate: true });
   lap('watershed');
 
-  let labels = removeSmallObjects(basins, minSize);
+  // The cleanup works in place on maps this function owns (copies only to keep intermediates).
+  const keep = input.keepIntermediates ?? false;
+  let labels = removeSmallObjects(basins, minSize, false, !keep);
   const afterRemoveSmall = labels;
   lap('removeSmall');
-  if (input.fillHoles ?? true) labels = fillHolesPerInstance(labels);
-  labels = relabelSequential(labels);
+  if (input.fillHoles ?? true) labels = fillHolesPerInstance(labels, !keep);
+  labels = keep ? relabelSequential(labels) : relabelInPlace(labels);
   lap('fillHoles');
 
   return {
@@ -240,6 +239,23 @@ export function iterativePostprocess(
     iterations.push({ sigma, minDistance, meanRadius: r, nInstances: count(result.labels) });
   }
   return { ...result, iterations, converged };
+}
+
+/** Renumbers ids 1..N in raster order of first pixel, like relabelSequential, without a copy. */
+function relabelInPlace(labels: LabelImage): LabelImage {
+  const d = labels.data;
+  let max = 0;
+  for (let i = 0; i < d.length; i++) if (d[i]! > max) max = d[i]!;
+  const map = new Int32Array(max + 1);
+  let next = 0;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i]!;
+    if (v === 0) continue;
+    let m = map[v]!;
+    if (m === 0) m = map[v] = ++next;
+    d[i] = m;
+  }
+  return labels;
 }
 
 function count(labels: LabelImage): number {

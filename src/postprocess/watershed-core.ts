@@ -1,7 +1,8 @@
 // Priority-flood hot loop of the marker-controlled watershed (Mahbod et al. 2019, stage-2 seeds flooded over the distance map).
 
 /**
- * Floods `labels` (in: marker ids, 0 elsewhere; out: the basins) over `image` in place.
+ * Floods `labels` (in: marker ids, 0 elsewhere; out: the basins) over `image` (or `-image` with
+ * `negate`, without allocating the negated copy) in place.
  *
  * Order (skimage's heap watershed): a pixel takes the label of the neighbour that first reaches
  * it and is labelled when queued; the queue yields the lowest image value first and, among equal
@@ -23,6 +24,7 @@ export function floodFill(
   height: number,
   labels: Int32Array,
   mask: Uint8Array,
+  negate = false,
 ): void {
   const n = width * height;
   let m = 0;
@@ -37,7 +39,7 @@ export function floodFill(
   let pix = new Int32Array(m);
   for (let i = 0, j = 0; i < n; i++) {
     if (mask[i] === 0 && labels[i] === 0) continue;
-    f32[0] = image[i]! + 0;
+    f32[0] = (negate ? -image[i]! : image[i]!) + 0;
     const b = u32[0]!;
     keys[j] = b & 0x80000000 ? ~b : b | 0x80000000;
     pix[j++] = i;
@@ -76,10 +78,11 @@ export function floodFill(
   // 4. Flood: FIFO list per rank (head/tail per rank, `next` per pixel). `cur` only moves up;
   //    non-empty ranks below it (reached downhill) sit in a small binary heap of ranks, so the
   //    cursor never rescans emptied ranks.
-  const head = new Int32Array(nRanks).fill(-1);
-  const tail = new Int32Array(nRanks);
+  // The sort buffers are free now: they hold the per-rank tables (nRanks <= m).
+  const head = new Int32Array(keys2.buffer, 0, nRanks).fill(-1);
+  const tail = pix2.subarray(0, nRanks);
+  const low = new Int32Array(keys.buffer, 0, nRanks);
   const next = new Int32Array(n);
-  const low = new Int32Array(nRanks);
   let nLow = 0;
   let cur = nRanks;
   for (let i = 0; i < n; i++) {

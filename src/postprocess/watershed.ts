@@ -25,9 +25,15 @@ function checkShape(
  * flooded in push order (FIFO, skimage's age rule), so on plateaus the result can differ from
  * skimage only where its neighbour visiting order or heap ties order differently. Markers outside
  * the mask are dropped (skimage multiplies markers by the mask); mask pixels no basin can reach
- * stay 0. Marker ids are kept as given. Returns a new label map; inputs are not modified.
+ * stay 0. Marker ids are kept as given. `negate`: flood over -image (basins grow from maxima,
+ * e.g. of a distance map) without a negated copy. Returns a new label map; inputs are unchanged.
  */
-export function watershed(image: FloatImage, markers: LabelImage, mask?: MaskImage): LabelImage {
+export function watershed(
+  image: FloatImage,
+  markers: LabelImage,
+  mask?: MaskImage,
+  opts: { negate?: boolean } = {},
+): LabelImage {
   const { width: w, height: h } = image;
   if (!Number.isInteger(w) || !Number.isInteger(h) || w <= 0 || h <= 0) {
     throw new RangeError(`watershed: invalid image size ${w}x${h}`);
@@ -47,6 +53,6 @@ export function watershed(image: FloatImage, markers: LabelImage, mask?: MaskIma
     if (Number.isNaN(image.data[i]))
       throw new RangeError(`watershed: image has NaN at x=${i % w}, y=${(i / w) | 0}`);
   }
-  floodFill(image.data, w, h, labels, m);
+  floodFill(image.data, w, h, labels, m, opts.negate ?? false);
   return { width: w, height: h, data: labels };
 }
