@@ -20,6 +20,7 @@ import { loadSegmenter } from '../src/model/infer.ts';
 import { saveModel } from '../src/model/model-dir.ts';
 import { train } from '../src/model/train.ts';
 import { fitMacenko, type StainModel } from '../src/stain/macenko.ts';
+import { rankReferenceCandidates, scoreReferenceCandidate } from '../src/stain/reference.ts';
 import { hashFile } from '../src/tracking/index.ts';
 import type { Compute, EpochEvent } from './compute.ts';
 import type { Prediction, SlideRef, StainTarget } from './types.ts';
@@ -96,9 +97,18 @@ export function realCompute(config: Config): Compute {
 
     async selectReference(spec, train) {
       if (!spec.preprocessing.stainNormalisation) return null;
-      // 'auto' and 'first' both take the first training slide until a ranking rule ships in src/stain.
-      const chosen = train[0];
-      if (!chosen) throw new UserError('dataset: no training slides to choose a stain reference from');
+      if (train.length === 0)
+        throw new UserError('dataset: no training slides to choose a stain reference from');
+      let chosen = train[0]!;
+      if (spec.preprocessing.referenceSelection === 'paper') {
+        const scores = [];
+        for (const s of train) {
+          const [img, labels] = await Promise.all([readRgb(s.image), readLabels(s.labels)]);
+          scores.push(scoreReferenceCandidate(s.id, img, labels));
+        }
+        const id = rankReferenceCandidates(scores, 'jensen-shannon').chosen.id;
+        chosen = train.find((s) => s.id === id)!;
+      }
       const m = fitMacenko(await readRgb(chosen.image));
       return {
         referenceId: chosen.id,

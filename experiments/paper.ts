@@ -11,7 +11,7 @@ export default {
   description: 'Mahbod et al. 2019 two-stage U-Net, exact published schedule on the Kumar split',
   seed: 1,
   dataset: { name: 'monuseg', split: 'kumar' },
-  preprocessing: { stainNormalisation: true, referenceSelection: 'auto' },
+  preprocessing: { stainNormalisation: true, referenceSelection: 'paper' },
   augmentation: { flipRotate: true, hed: 'light' },
   groundTruth: { erosion: true, erosionRadius: 1 },
   training: {

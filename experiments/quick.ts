@@ -10,7 +10,7 @@ export default {
   description: 'Smoke run of the full pipeline: tiny crops, few images and epochs',
   seed: 7,
   dataset: { name: 'monuseg', split: 'kumar', maxTrainImages: 4 },
-  preprocessing: { stainNormalisation: true, referenceSelection: 'auto' },
+  preprocessing: { stainNormalisation: true, referenceSelection: 'paper' },
   augmentation: { flipRotate: true, hed: 'light' },
   groundTruth: { erosion: true, erosionRadius: 1 },
   training: {

@@ -47,8 +47,12 @@ export const specSchema = z.strictObject({
   }),
   preprocessing: z.strictObject({
     stainNormalisation: z.boolean(),
-    /** How the stain reference is chosen on the training split. */
-    referenceSelection: z.enum(['auto', 'first']),
+    /**
+     * The Macenko reference among the training slides: `paper` = the slide whose nuclei and
+     * background grey-level histograms differ most (src/stain/reference.ts); `first` = the first
+     * training slide in manifest order.
+     */
+    referenceSelection: z.enum(['paper', 'first']),
   }),
   augmentation: z.strictObject({
     /** rot90 + flips. */

@@ -32,7 +32,7 @@ export async function createTestDatabase(): Promise<{
   name: string;
   drop: () => Promise<void>;
 }> {
-  const base = new URL(services().databaseUrl);
+  const base = new URL(process.env.NUCLEIFLOW_TEST_DATABASE_URL ?? services().databaseUrl);
   const name = `nf_test_${token()}`;
   const admin = new URL(base);
   admin.pathname = '/postgres';

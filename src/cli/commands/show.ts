@@ -42,7 +42,7 @@ export function register(program: Command): void {
           w(`mlflow run  ${run.mlflowRunId ?? '-'}`);
           w(
             `timings     ${Object.entries(run.timings as Record<string, number>)
-              .map(([k, v]) => `${k} ${v.toFixed(1)}s`)
+              .map(([k, v]) => (k.endsWith('_resumed_from') ? `${k} epoch ${v}` : `${k} ${v.toFixed(1)}s`))
               .join(', ')}`,
           );
           w('\nParams');
