@@ -102,7 +102,35 @@ export function gaussianBlur(
     rowHasMask[y] = 1;
     const c = rowIdx[y + r]!;
     for (let q = 0; q < nr; q += 2) for (let x = runs[q]!; x < runs[q + 1]!; x++) acc[x] = k0 * src[c + x]!;
-    for (let d = 1; d <= r; d++) {
+    // Four taps per sweep (a quarter of the accumulator traffic); the additions stay in the
+    // same order as one tap per sweep, so the result is bit-identical.
+    let d = 1;
+    for (; d + 3 <= r; d += 4) {
+      const k1 = k[r + d]!;
+      const k2 = k[r + d + 1]!;
+      const k3 = k[r + d + 2]!;
+      const k4 = k[r + d + 3]!;
+      const a1 = rowIdx[y + r - d]!;
+      const b1 = rowIdx[y + r + d]!;
+      const a2 = rowIdx[y + r - d - 1]!;
+      const b2 = rowIdx[y + r + d + 1]!;
+      const a3 = rowIdx[y + r - d - 2]!;
+      const b3 = rowIdx[y + r + d + 2]!;
+      const a4 = rowIdx[y + r - d - 3]!;
+      const b4 = rowIdx[y + r + d + 3]!;
+      for (let q = 0; q < nr; q += 2) {
+        const end = runs[q + 1]!;
+        for (let x = runs[q]!; x < end; x++) {
+          let v = acc[x]!;
+          v += k1 * (src[a1 + x]! + src[b1 + x]!);
+          v += k2 * (src[a2 + x]! + src[b2 + x]!);
+          v += k3 * (src[a3 + x]! + src[b3 + x]!);
+          v += k4 * (src[a4 + x]! + src[b4 + x]!);
+          acc[x] = v;
+        }
+      }
+    }
+    for (; d <= r; d++) {
       const kd = k[r + d]!;
       const a = rowIdx[y + r - d]!;
       const b = rowIdx[y + r + d]!;
