@@ -9,7 +9,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeImageLayer } from '../dashboards/layer-writer.ts';
 import { type Dashboard, startDashboard } from '../dashboards/server/app.ts';
@@ -185,6 +185,10 @@ describe('path traversal', () => {
       expect(r.status).toBe(404);
       expect(r.body).not.toContain('top secret');
     } finally {
+      await d.storage.db
+        .delete(schema.artifacts)
+        .where(and(eq(schema.artifacts.runId, d.runA), eq(schema.artifacts.path, rel)));
+      rmSync(join(d.home, rel), { force: true });
       rmSync(outside, { recursive: true, force: true });
     }
   });
@@ -224,42 +228,51 @@ describe('path traversal', () => {
 
 describe('layer writer', () => {
   it('stores maps where the viewer finds them, quantised to 16 bits', async () => {
-    // An image of run B that has no layers yet.
+    // A throwaway run (removed again, with its files) so a real tracking database stays as it was.
+    const runId = 'run-layer-writer-test';
+    const [base] = await d.storage.db.select().from(schema.runs).where(eq(schema.runs.id, d.runB));
     const [res] = await d.storage.db
       .select()
       .from(schema.imageResults)
-      .where(and(eq(schema.imageResults.runId, d.runB), ne(schema.imageResults.image, d.image)))
+      .where(eq(schema.imageResults.runId, d.runB))
       .limit(1);
     const image = res!.image;
-    const w = 64;
-    const h = 32;
-    const prob = new Float32Array(w * h);
-    for (let i = 0; i < prob.length; i++) prob[i] = (i % w) / (w - 1);
-    const markers = new Int32Array(w * h);
-    markers[5 * w + 5] = 1;
-    markers[20 * w + 40] = 2;
-    for (const [layer, img] of [
-      ['prob', { width: w, height: h, data: prob }],
-      ['markers', { width: w, height: h, data: markers }],
-    ] as const) {
-      const path = await writeImageLayer(d.home, d.runB, image, layer, img);
-      await d.storage.db
-        .insert(schema.artifacts)
-        .values({ runId: d.runB, kind: layer, path, sha256: 'x', bytes: 1 });
+    await d.storage.db.insert(schema.runs).values({ ...base!, id: runId });
+    await d.storage.db.insert(schema.imageResults).values({ ...res!, runId });
+    try {
+      const w = 64;
+      const h = 32;
+      const prob = new Float32Array(w * h);
+      for (let i = 0; i < prob.length; i++) prob[i] = (i % w) / (w - 1);
+      const markers = new Int32Array(w * h);
+      markers[5 * w + 5] = 1;
+      markers[20 * w + 40] = 2;
+      for (const [layer, img] of [
+        ['prob', { width: w, height: h, data: prob }],
+        ['markers', { width: w, height: h, data: markers }],
+      ] as const) {
+        const path = await writeImageLayer(d.home, runId, image, layer, img);
+        await d.storage.db
+          .insert(schema.artifacts)
+          .values({ runId: runId, kind: layer, path, sha256: 'x', bytes: 1 });
+      }
+      const back = await readGrey(join(d.home, imageArtifactPath(runId, image, 'prob')));
+      expect(back.maxCode).toBe(65535);
+      expect(back.data[w - 1]).toBe(65535);
+      expect(back.data[0]).toBe(0);
+      expect(back.data[w + 31]).toBe(Math.round((31 / 63) * 65535));
+      for (const layer of ['prob', 'markers']) {
+        const r = await fetch(`${dash.url}/data/${runId}/images/${image}/map/${layer}.png`);
+        expect(r.status, layer).toBe(200);
+        expect(r.headers.get('content-type')).toBe('image/png');
+      }
+      const viewer = await get(dash.url, `/runs/${runId}/images/${image}`);
+      expect(viewer.body).toMatch(/id="map-prob"\s*>/);
+      expect(viewer.body).toMatch(/id="map-distance"\s*disabled/);
+    } finally {
+      await d.storage.db.delete(schema.runs).where(eq(schema.runs.id, runId));
+      rmSync(join(d.home, 'runs', runId), { recursive: true, force: true });
     }
-    const back = await readGrey(join(d.home, imageArtifactPath(d.runB, image, 'prob')));
-    expect(back.maxCode).toBe(65535);
-    expect(back.data[w - 1]).toBe(65535);
-    expect(back.data[0]).toBe(0);
-    expect(back.data[w + 31]).toBe(Math.round((31 / 63) * 65535));
-    for (const layer of ['prob', 'markers']) {
-      const r = await fetch(`${dash.url}/data/${d.runB}/images/${image}/map/${layer}.png`);
-      expect(r.status, layer).toBe(200);
-      expect(r.headers.get('content-type')).toBe('image/png');
-    }
-    const viewer = await get(dash.url, `/runs/${d.runB}/images/${image}`);
-    expect(viewer.body).toMatch(/id="map-prob"\s*>/);
-    expect(viewer.body).toMatch(/id="map-distance"\s*disabled/);
   });
 });
 
