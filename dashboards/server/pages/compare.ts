@@ -41,8 +41,8 @@ export function comparePage(
       html`<tr data-image="${r.image}" data-subset="${r.subset}"><td>${r.organ}</td><td class="mono">${r.image}</td><td>${r.subset}</td>${cells(r.values, r.deltas, `img-${r.image}`)}</tr>`,
   );
   const avgs = cmp.averages.map(
-    (a) =>
-      html`<tr class="avg" data-avg="${a.subset}"><th colspan="3">${a.subset === 'all' ? 'All images' : a.subset === 'seen' ? 'Seen organs' : 'Unseen organs'} (mean)</th>${cells(a.values, a.deltas, `avg-${a.subset}`)}</tr>`,
+    (a, i) =>
+      html`<tr class="avg${i === 0 ? ' first' : ''}" data-avg="${a.subset}"><th colspan="3">${a.subset === 'all' ? 'All images' : a.subset === 'seen' ? 'Seen organs' : 'Unseen organs'} (mean)</th>${cells(a.values, a.deltas, `avg-${a.subset}`)}</tr>`,
   );
   return layout(
     { title: 'Compare', active: 'compare', charts: true },
