@@ -59,8 +59,8 @@ describe.each(manifest.postprocess.map((c) => [c.name, c] as const))(
       // Watershed and the whole chain, compared by AJI between the label maps.
       expect(evaluate(ws, im.basins).aji).toBeGreaterThanOrEqual(0.99);
       // The in-place path (no intermediates kept) gives the same instances.
-    expect(differ(postprocess({ foreground: prob, distance: dist }).labels.data, r.labels.data)).toBe(0);
-    const ref = await read(c.skimage);
+      expect(differ(postprocess({ foreground: prob, distance: dist }).labels.data, r.labels.data)).toBe(0);
+      const ref = await read(c.skimage);
       expect(evaluate(ref, r.labels).aji).toBeGreaterThanOrEqual(0.99);
       // And it segments the real nuclei well from these (noisy) inputs.
       expect(evaluate(await read(c.gt), r.labels).aji).toBeGreaterThan(0.85);
