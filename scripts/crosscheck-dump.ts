@@ -4,6 +4,7 @@
 // raw little-endian arrays <case>-<what>.bin (int32 maps, float32 Gaussian) for the Python side.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { distanceTargets } from '../src/groundtruth/distance-targets.ts';
 import { readLabels } from '../src/imaging/io.ts';
 import { evaluate } from '../src/metrics/index.ts';
 import { fillHolesPerInstance } from '../src/postprocess/fill-holes.ts';
@@ -52,5 +53,7 @@ for (const c of manifest.postprocess) {
   dump(`${c.name}-small`, im.afterRemoveSmall.data);
   dump(`${c.name}-filled`, fillHolesPerInstance(im.afterRemoveSmall).data);
   dump(`${c.name}-labels`, r.labels.data);
+  // The stage-2 target (exact EDT per nucleus, src/groundtruth) on the case's real GT.
+  dump(`${c.name}-edt`, distanceTargets(await readLabels(join(fixDir, c.gt))).data);
 }
 writeFileSync(join(outDir, 'results.json'), JSON.stringify(results));

@@ -577,10 +577,12 @@ def check(as_json: bool) -> int:
         final = arr("labels", np.int32)
         row["chainAji"] = aji_between(ref["labels"], final)
         gt = read_png(FIX / case["gt"]).astype(np.int64)
+        row["edtMaxAbsDiff"] = float(np.max(np.abs(arr("edt", np.float32).astype(np.float64) - edt_targets(gt))))
         row["ajiVsGt"] = {"ours": aji_between(gt, final), "skimage": aji_between(gt, ref["labels"])}
         for key, good in (("ccEqual", row["ccEqual"]), ("gaussian", row["gaussianMaxAbsDiff"] <= 1e-5), ("peaks", ok),
                           ("watershedAji", row["watershedAji"] >= 0.99), ("removeSmallEqual", row["removeSmallEqual"]),
-                          ("fillHolesEqual", row["fillHolesEqual"]), ("chainAji", row["chainAji"] >= 0.99)):
+                          ("fillHolesEqual", row["fillHolesEqual"]), ("chainAji", row["chainAji"] >= 0.99),
+                          ("edt", row["edtMaxAbsDiff"] <= 1e-6)):
             if not good:
                 failures.append(f"{name}: {key} failed ({row})")
         report["postprocess"].append(row)
@@ -590,7 +592,7 @@ def check(as_json: bool) -> int:
         print(f"{r['name']} {r['size']}: cc equal {r['ccEqual']}, gaussian max diff {r['gaussianMaxAbsDiff']:.2g}, "
               f"peaks {r['peaks']['ours']} vs skimage {r['peaks']['skimage']} (plateau extras {r['peaks']['plateauExtrasInSkimage']}), "
               f"watershed AJI {r['watershedAji']:.5f} ({r['watershedPixelsDiffer']} px differ), remove-small equal {r['removeSmallEqual']}, "
-              f"fill-holes equal {r['fillHolesEqual']}, chain AJI {r['chainAji']:.5f}, AJI vs GT ours {r['ajiVsGt']['ours']:.4f} / skimage {r['ajiVsGt']['skimage']:.4f}")
+              f"fill-holes equal {r['fillHolesEqual']}, per-nucleus EDT max diff {r['edtMaxAbsDiff']:.2g}, chain AJI {r['chainAji']:.5f}, AJI vs GT ours {r['ajiVsGt']['ours']:.4f} / skimage {r['ajiVsGt']['skimage']:.4f}")
     if as_json:
         print(json.dumps(report))
     if failures:
