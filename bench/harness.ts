@@ -56,10 +56,13 @@ export function peakRssMB(): number {
 
 let venvPython: string | undefined;
 
-/** The tools venv's python (scripts/setup-tools-venv.sh creates it once and prints its path). */
+/**
+ * The python of the benchmark venv: the tools venv plus PyTorch (scripts/setup-tools-venv.sh
+ * --bench creates it once, cached, and prints its path), so every reference a bench needs is there.
+ */
 export function toolsPython(): string {
   venvPython ??= join(
-    execFileSync('bash', [join(REPO_ROOT, 'scripts', 'setup-tools-venv.sh')], { encoding: 'utf8' })
+    execFileSync('bash', [join(REPO_ROOT, 'scripts', 'setup-tools-venv.sh'), '--bench'], { encoding: 'utf8' })
       .trim()
       .split('\n')
       .pop()!,
@@ -70,7 +73,7 @@ export function toolsPython(): string {
 }
 
 /**
- * Runs a Python script of the tools venv (path relative to the repo root or absolute) and parses
+ * Runs a Python script with the benchmark venv (path relative to the repo root or absolute) and parses
  * the last line of its stdout as JSON. stderr passes through, so the script can report progress.
  */
 export function runPython<T = unknown>(script: string, args: string[] = []): T {
