@@ -181,6 +181,8 @@ describe('cleanup steps', () => {
     const m = mask(3, 3, [1, 0, 1, 0, 1, 0, 0, 0, 1]);
     expect(connectedComponents(m, 8).count).toBe(1);
     expect(Array.from(connectedComponents(m, 4).labels.data)).toEqual([1, 0, 2, 0, 3, 0, 0, 0, 4]);
+    expect(Array.from(connectedComponents(m, 4).areas)).toEqual([5, 1, 1, 1, 1]);
+    expect(Array.from(connectedComponents(m, 8).areas)).toEqual([5, 4]);
   });
 });
 

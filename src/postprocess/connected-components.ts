@@ -13,13 +13,13 @@ export type Connectivity = 4 | 8;
  * Works on horizontal runs: each run is united with the runs of the row above that touch it
  * (overlap, or diagonal contact with 8-connectivity), union-find on run ids, then runs are
  * painted with their root's final number. O(pixels + runs * alpha); the run tables grow by
- * doubling.
+ * doubling. Also returns the pixel count per component (`areas[0]`: background), from the runs.
  */
 export function connectedComponents(
   img: MaskImage | LabelImage,
   connectivity: Connectivity = 8,
   byValue = false,
-): { labels: LabelImage; count: number } {
+): { labels: LabelImage; count: number; areas: Int32Array } {
   assertBuffer('connectedComponents', img);
   if (connectivity !== 4 && connectivity !== 8) {
     throw new RangeError(`connectedComponents: connectivity must be 4 or 8, got ${connectivity}`);
@@ -99,7 +99,11 @@ export function connectedComponents(
     const o = runRow[r]! * w;
     out.fill(final[r]!, o + runStart[r]!, o + runEnd[r]!);
   }
-  return { labels: { width: w, height: h, data: out }, count };
+  const areas = new Int32Array(count + 1);
+  for (let r = 0; r < nRuns; r++) areas[final[r]!]! += runEnd[r]! - runStart[r]!;
+  areas[0] = w * h;
+  for (let c = 1; c <= count; c++) areas[0] -= areas[c]!;
+  return { labels: { width: w, height: h, data: out }, count, areas };
 }
 
 /** Pixel count per id (index = id, 0 = background), length max id + 1. O(pixels). */

@@ -8,7 +8,7 @@ import { fillHolesPerInstance } from './fill-holes.ts';
 import { gaussianBlur } from './gaussian.ts';
 import { peakLocalMax } from './peaks.ts';
 import { removeSmallObjects } from './remove-small.ts';
-import { estimateNucleusSize, type SigmaOptions, sigmaFromRadius } from './sigma.ts';
+import { estimateNucleusSize, type SigmaOptions, sigmaFromRadius, sizeFromAreas } from './sigma.ts';
 import { watershed } from './watershed.ts';
 
 export interface PostprocessOptions {
@@ -117,7 +117,7 @@ export function postprocess(input: PostprocessInput): PostprocessResult {
   let meanRadius = 0;
   let sigma = input.sigma;
   if (sigma === undefined || input.minDistance === undefined) {
-    meanRadius = estimateNucleusSize(cc.labels, minSize).meanRadius;
+    meanRadius = sizeFromAreas(cc.areas, minSize).meanRadius;
   }
   sigma ??= sigmaFromRadius(meanRadius, input.sigmaOptions);
   const minDistance = input.minDistance ?? Math.max(1, Math.round(meanRadius / 4));

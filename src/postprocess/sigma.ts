@@ -17,7 +17,11 @@ export interface SizeEstimate {
  * nuclei weigh as objects, not as pixels. O(pixels).
  */
 export function estimateNucleusSize(labels: LabelImage, minArea = 20): SizeEstimate {
-  const areas = labelAreas(labels);
+  return sizeFromAreas(labelAreas(labels), minArea);
+}
+
+/** estimateNucleusSize from a table of pixel counts per id (index 0, the background, is ignored). */
+export function sizeFromAreas(areas: ArrayLike<number>, minArea = 20): SizeEstimate {
   let count = 0;
   let sumA = 0;
   let sumR = 0;

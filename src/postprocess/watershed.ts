@@ -47,14 +47,15 @@ export function watershed(
   const n = w * h;
   const m = mask ? mask.data : new Uint8Array(n).fill(1);
   const labels = new Int32Array(n);
+  const img = image.data;
+  const mk = markers.data;
+  // One pass: copy the markers inside the mask, reject negative ids and NaN where flooding reads.
   for (let i = 0; i < n; i++) {
-    const v = markers.data[i]!;
+    const v = mk[i]!;
     if (v < 0) throw new RangeError(`watershed: negative marker id ${v} at x=${i % w}, y=${(i / w) | 0}`);
-    if (m[i] !== 0) labels[i] = v;
-  }
-  for (let i = 0; i < n; i++) {
-    if (Number.isNaN(image.data[i]))
-      throw new RangeError(`watershed: image has NaN at x=${i % w}, y=${(i / w) | 0}`);
+    if (m[i] === 0) continue;
+    labels[i] = v;
+    if (img[i] !== img[i]) throw new RangeError(`watershed: image has NaN at x=${i % w}, y=${(i / w) | 0}`);
   }
   floodFill(image.data, w, h, labels, m, opts.negate ?? false);
   return { width: w, height: h, data: labels };
