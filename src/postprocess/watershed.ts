@@ -55,7 +55,8 @@ export function watershed(
     if (v < 0) throw new RangeError(`watershed: negative marker id ${v} at x=${i % w}, y=${(i / w) | 0}`);
     if (m[i] === 0) continue;
     labels[i] = v;
-    if (img[i] !== img[i]) throw new RangeError(`watershed: image has NaN at x=${i % w}, y=${(i / w) | 0}`);
+    if (Number.isNaN(img[i]))
+      throw new RangeError(`watershed: image has NaN at x=${i % w}, y=${(i / w) | 0}`);
   }
   floodFill(image.data, w, h, labels, m, opts.negate ?? false);
   return { width: w, height: h, data: labels };
