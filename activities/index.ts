@@ -95,7 +95,7 @@ async function runSpec(db: Db, runId: string): Promise<{ spec: RunSpec; configHa
 export function createActivities(deps: ActivityDeps) {
   const { config, db, compute } = deps;
 
-  return {
+  const activities = {
     /** Marks the run running on this worker and records its params (the resolved spec, flattened). */
     async startRun(input: { runId: string; workflowId: string }): Promise<void> {
       const { spec } = await runSpec(db, input.runId);
@@ -257,7 +257,10 @@ export function createActivities(deps: ActivityDeps) {
       return summary;
     },
 
-    /** Writes the Table-1-style report and the per-image CSV, registered as artifacts (and for MLflow). */
+    /**
+     * Writes the Table-1-style report, the per-image CSV and the run card, registered as artifacts
+     * (and queued for MLflow), and marks the run completed.
+     */
     async report(input: { runId: string }): Promise<string> {
       const dir = runDir(config, input.runId);
       await mkdir(dir, { recursive: true });
@@ -292,6 +295,7 @@ export function createActivities(deps: ActivityDeps) {
       await tracking.putArtifact(db, input.runId, 'report', md, 'report/report.md');
       await tracking.putArtifact(db, input.runId, 'report', csv, 'report/results.csv');
       await tracking.putArtifact(db, input.runId, 'report', card, 'report/run-card.json');
+      await tracking.setRunStatus(db, input.runId, 'completed');
       return md;
     },
 
@@ -311,6 +315,17 @@ export function createActivities(deps: ActivityDeps) {
             ? 'cancelled'
             : 'completed';
       await tracking.setExperimentStatus(db, input.experimentId, status);
+      return status;
+    },
+
+    /**
+     * Sets the experiment's status from its runs, then delivers the runs' pending MLflow records;
+     * fails (retried with backoff) while any stay pending, so the experiment workflow ends only
+     * once MLflow has everything.
+     */
+    async closeExperiment(input: { experimentId: string; runIds: string[] }): Promise<string> {
+      const status = await activities.refreshExperiment({ experimentId: input.experimentId });
+      await activities.deliverOutbox({ runIds: input.runIds, mustEmpty: true });
       return status;
     },
 
@@ -344,6 +359,7 @@ export function createActivities(deps: ActivityDeps) {
       return { delivered, pending };
     },
   };
+  return activities;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -59,6 +59,7 @@ export async function submitExperiment(
       workflowId: runWorkflowId(runs[i]!.runId),
     })),
   });
+  await tracking.setExperimentStatus(db, experimentId, 'running');
   await temporal.client.workflow.start(experimentWorkflow, {
     taskQueue: runs[0]!.queues.main,
     workflowId,
