@@ -67,7 +67,9 @@ export function floodFill(
   }
 
   // 3. Rank of each pixel's value among the distinct values.
-  const rank = new Int32Array(n);
+  // rank is also the flood state: -1 marks a pixel that cannot be queued (outside the mask, or
+  // already queued), so the neighbour test is a single load.
+  const rank = new Int32Array(n).fill(-1);
   let r = 0;
   for (let j = 0; j < m; j++) {
     if (j > 0 && keys[j] !== keys[j - 1]) r++;
@@ -88,6 +90,7 @@ export function floodFill(
   for (let i = 0; i < n; i++) {
     if (labels[i] === 0) continue;
     const b = rank[i]!;
+    rank[i] = -1;
     next[i] = -1;
     if (head[b] === -1) head[b] = i;
     else next[tail[b]!] = i;
@@ -137,9 +140,10 @@ export function floodFill(
         if (xx < 0 || xx > lastX || yy < 0 || yy > lastY) continue;
       }
       const q = p + dOff[d]!;
-      if (mask[q] === 0 || labels[q] !== 0) continue;
-      labels[q] = lab;
       const b = rank[q]!;
+      if (b < 0) continue;
+      rank[q] = -1;
+      labels[q] = lab;
       next[q] = -1;
       if (head[b] === -1) {
         head[b] = q;
