@@ -1,0 +1,73 @@
+// CLI behaviour around `run`: bad specs start nothing; Ctrl-C detaches without stopping the run.
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../src/config.ts';
+import * as tracking from '../../src/tracking/index.ts';
+import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
+
+describe('nucleiflow run', () => {
+  let cli: Cli;
+  beforeAll(async () => {
+    cli = await platformCli();
+  });
+  afterAll(async () => {
+    await cli?.cleanup();
+  });
+
+  it('rejects bad specs with the field path, exit 2, before anything starts', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['quick', '--set', 'training.seg.epochs="ten"'], /quick: training\.seg\.epochs: .*expected number/],
+      [['quick', '--set', 'training.seg.colour=1'], /quick: training\.seg\.colour: unknown key/],
+      [['quick', '--set', 'matrix={"gtErosion":[]}'], /quick: matrix\.gtErosion: needs at least one value/],
+      [['no-such-spec'], /no-such-spec: no such spec/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => cli.run(['run', ...args])));
+    results.forEach((r, i) => {
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(cases[i]![1]);
+      expect(r.stdout).toBe('');
+    });
+    expect(await tracking.listRuns(cli.storage.db)).toHaveLength(0);
+  });
+
+  it('detaches on Ctrl-C and the run goes on in the worker', async () => {
+    await cli.startWorker();
+    const child = spawn(
+      process.execPath,
+      [
+        resolve(REPO_ROOT, 'bin', 'nucleiflow.mjs'),
+        'run',
+        'quick',
+        '--set',
+        'dataset.maxTestImages=1',
+        '--set',
+        'training.seg.epochs=10',
+        '--set',
+        'training.dist.epochs=10',
+      ],
+      { env: cli.env, cwd: REPO_ROOT },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const runId = await waitFor('the run id', async () => /^run (\S+)$/m.exec(stdout)?.[1]);
+    await waitFor('training', async () => (await tracking.getMetrics(cli.storage.db, runId)).length > 0);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/detached; the run goes on in the workers/);
+    expect((await tracking.getRun(cli.storage.db, runId))!.status).toBe('running');
+    const run = await waitFor('the run to finish', async () => {
+      const r = await tracking.getRun(cli.storage.db, runId);
+      return r && tracking.TERMINAL.includes(r.status as tracking.RunStatus) ? r : undefined;
+    });
+    expect(run.status).toBe('completed');
+  });
+});
