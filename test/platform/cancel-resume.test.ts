@@ -42,7 +42,10 @@ describe('cancel and resume', () => {
     );
     expect(lastBefore).toBeLessThan(epochs);
     expect(cancelled.status).toBe('cancelled');
-    await waitFor('the experiment to close', async () => (await tracking.getExperiment(db, expId))?.status === 'cancelled');
+    await waitFor(
+      'the experiment to close',
+      async () => (await tracking.getExperiment(db, expId))?.status === 'cancelled',
+    );
 
     const again = await cli.run(['cancel', runId]);
     expect(again.code).toBe(1);
@@ -54,7 +57,9 @@ describe('cancel and resume', () => {
     expect(run.status).toBe('completed');
     expect((run.timings as Record<string, number>).train_seg_resumed_from).toBeGreaterThanOrEqual(2);
     for (const stage of ['seg', 'dist']) {
-      const steps = (await tracking.getMetrics(db, runId, stage)).filter((m) => m.key === 'loss').map((m) => m.step);
+      const steps = (await tracking.getMetrics(db, runId, stage))
+        .filter((m) => m.key === 'loss')
+        .map((m) => m.step);
       expect(steps).toEqual(Array.from({ length: epochs }, (_, i) => i + 1));
     }
     expect((await tracking.getExperiment(db, expId))?.status).toBe('completed');
