@@ -3,6 +3,7 @@
  * Every table that an activity writes has a natural primary key, so a retried activity upserts
  * instead of duplicating rows. Migrations are generated from this file into db/migrations/ as SQL.
  */
+import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
@@ -144,5 +145,9 @@ export const mlflowOutbox = pgTable(
   (t) => [
     uniqueIndex('mlflow_outbox_dedupe_idx').on(t.dedupeKey),
     index('mlflow_outbox_pending_idx').on(t.deliveredAt),
+    // Delivery reads one run's pending rows in write order.
+    index('mlflow_outbox_run_pending_idx')
+      .on(t.runId, t.id)
+      .where(sql`${t.deliveredAt} is null`),
   ],
 );

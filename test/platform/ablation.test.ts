@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
 import { type Cli, platformCli } from '../helpers/platform.ts';
 
-describe('erosion ablation on quick', () => {
+describe('erosion ablation on quick', { timeout: 900_000 }, () => {
   let cli: Cli;
   beforeAll(async () => {
     cli = await platformCli();

@@ -6,7 +6,7 @@ import { REPO_ROOT } from '../../src/config.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
 
-describe('nucleiflow run', () => {
+describe('nucleiflow run', { timeout: 900_000 }, () => {
   let cli: Cli;
   beforeAll(async () => {
     cli = await platformCli();

@@ -6,7 +6,7 @@ import { MlflowClient } from '../../src/tracking/mlflow-client.ts';
 import { type Cli, platformCli } from '../helpers/platform.ts';
 import { services } from '../helpers/services.ts';
 
-describe('quick end to end', () => {
+describe('quick end to end', { timeout: 900_000 }, () => {
   let cli: Cli;
   beforeAll(async () => {
     cli = await platformCli();

@@ -43,7 +43,7 @@ const portOpen = (port: number) =>
     s.once('error', () => res(false));
   });
 
-describe('embedded mode', () => {
+describe('embedded mode', { timeout: 900_000 }, () => {
   afterAll(() => rmSync(home, { recursive: true, force: true }));
 
   it('runs quick with its own Temporal dev server, PGlite and no MLflow, and stops the server after', async () => {

@@ -12,7 +12,7 @@ import { freePort, type MlflowServer, mlflowServer } from '../helpers/mlflow-ser
 import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
 import { services } from '../helpers/services.ts';
 
-describe('MLflow down mid-run', () => {
+describe('MLflow down mid-run', { timeout: 900_000 }, () => {
   let cli: Cli;
   let ml: MlflowServer;
   const dir = mkdtempSync(join(tmpdir(), 'nf-mlflow-'));

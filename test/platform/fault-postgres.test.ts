@@ -6,7 +6,7 @@ import { freePort } from '../helpers/mlflow-server.ts';
 import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
 import { type PostgresServer, startPostgres } from '../helpers/postgres-server.ts';
 
-describe('Postgres restarted mid-run', () => {
+describe('Postgres restarted mid-run', { timeout: 900_000 }, () => {
   let cli: Cli;
   let pg: PostgresServer;
   beforeAll(async () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
 import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
 
-describe('worker killed during training', () => {
+describe('worker killed during training', { timeout: 900_000 }, () => {
   let cli: Cli;
   beforeAll(async () => {
     cli = await platformCli();

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
 import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
 
-describe('load: 4 experiments on one worker', () => {
+describe('load: 4 experiments on one worker', { timeout: 900_000 }, () => {
   let cli: Cli;
   beforeAll(async () => {
     cli = await platformCli();

@@ -1,0 +1,1 @@
+CREATE INDEX "mlflow_outbox_run_pending_idx" ON "mlflow_outbox" USING btree ("run_id","id") WHERE "mlflow_outbox"."delivered_at" is null;
