@@ -1,4 +1,5 @@
 // The two-stage U-Net (Mahbod et al., ISBI 2019) on native TensorFlow: train step at 256^2 and 512^2 (batch 2) against PyTorch CPU in the same run, and end-to-end segment of one 1000x1000 image.
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createRng } from '../src/augment/rng.ts';
 import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
@@ -8,7 +9,7 @@ import { requireNativeBackend } from '../src/model/backend.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import { trainStep } from '../src/model/train.ts';
 import { createUNet } from '../src/model/unet.ts';
-import { type BenchRow, peakRssMB, runPython, timeIt } from './harness.ts';
+import { type BenchRow, peakRssMB, timeIt } from './harness.ts';
 
 const REPS = 5;
 const IMAGE = 'TCGA-21-5784-01Z-00-DX1';
