@@ -39,13 +39,26 @@ export async function run(): Promise<BenchRow[]> {
   }
   adam.dispose();
   net.dispose();
-  const torch = runPython<TorchOut>('tools/python/bench_unet_torch.py', [
-    '--sizes',
-    '256',
-    '512',
-    '--reps',
-    String(REPS),
-  ]);
+  // PyTorch lives only in the --bench variant of the tools venv.
+  const venv = execFileSync('bash', [join(REPO_ROOT, 'scripts', 'setup-tools-venv.sh'), '--bench'], {
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
+  const torchOut = execFileSync(
+    join(venv, 'bin', 'python'),
+    [
+      join(REPO_ROOT, 'tools', 'python', 'bench_unet_torch.py'),
+      '--sizes',
+      '256',
+      '512',
+      '--reps',
+      String(REPS),
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const torch = JSON.parse(torchOut.trim().split('\n').pop()!) as TorchOut;
   for (const size of [256, 512]) {
     rows.push({
       name: `U-Net train step ${size}x${size}, batch 2`,
