@@ -50,6 +50,13 @@ const data = proxyActivities<Activities>({
   retry: { ...fast, maximumAttempts: 5 },
 });
 
+/** Closing an experiment: retried with backoff until MLflow has every record (MLflow may be down a while). */
+const closing = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  scheduleToCloseTimeout: '7 days',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '15s' },
+});
+
 function errorMessage(err: unknown): string {
   let e = err;
   while ((e instanceof ActivityFailure || e instanceof Error) && (e as Error).cause) e = (e as Error).cause;
@@ -70,13 +77,13 @@ export async function runWorkflow(input: RunInput): Promise<EvalSummary> {
   let status: RunProgress['status'] = 'running';
   setHandler(progressQuery, () => ({ runId, stage, status, trained: [...trained] }));
 
-  // MLflow delivery during the run is best effort; the experiment workflow insists at the end.
-  const deliver = async () => {
-    try {
-      await book.deliverOutbox({ runIds: [runId], mustEmpty: false });
-    } catch {
-      // MLflow down or slow: the rows stay in the outbox.
-    }
+  // MLflow delivery during the run is best effort and runs beside the DAG, one delivery at a time
+  // (two at once could both create the MLflow run); the experiment workflow insists at the end.
+  let delivery: Promise<unknown> = Promise.resolve();
+  const deliverInBackground = () => {
+    delivery = delivery.then(() =>
+      book.deliverOutbox({ runIds: [runId], mustEmpty: false }).catch(() => undefined),
+    );
   };
 
   try {
@@ -87,7 +94,7 @@ export async function runWorkflow(input: RunInput): Promise<EvalSummary> {
     const stain = await data.selectReference({ runId, spec, train: split.train });
     stage = 'normalise';
     await data.normalise({ runId, spec, slides: [...split.train, ...split.test], stain });
-    await deliver();
+    deliverInBackground();
     stage = 'train';
     const trainOne = async (s: Stage) => {
       const out = await training.trainNet({ runId, stage: s, spec, train: split.train, stain });
@@ -99,17 +106,17 @@ export async function runWorkflow(input: RunInput): Promise<EvalSummary> {
       spec.training.distInit === 'seg'
         ? [await trainOne('seg'), await trainOne('dist')]
         : await Promise.all([trainOne('seg'), trainOne('dist')]);
-    await deliver();
+    deliverInBackground();
     stage = 'infer';
     const predictions = await data.infer({ runId, spec, test: split.test, stain, seg, dist });
     stage = 'evaluate';
     const summary = await data.evaluate({ runId, spec, predictions });
     stage = 'report';
+    // Writes the report and marks the run completed.
     await book.report({ runId });
-    await book.finishRun({ runId, status: 'completed' });
     status = 'completed';
     stage = 'deliver';
-    await deliver();
+    await delivery;
     stage = 'done';
     return summary;
   } catch (err) {
@@ -121,7 +128,8 @@ export async function runWorkflow(input: RunInput): Promise<EvalSummary> {
         status,
         ...(cancelled ? {} : { error: `${stage}: ${errorMessage(err)}` }),
       });
-      await deliver();
+      deliverInBackground();
+      await delivery;
     });
     throw err;
   }
@@ -132,12 +140,6 @@ export async function runWorkflow(input: RunInput): Promise<EvalSummary> {
  * does not stop its siblings), then waits until MLflow has every record.
  */
 export async function experimentWorkflow(input: ExperimentInput): Promise<Record<string, string>> {
-  const outbox = proxyActivities<Activities>({
-    startToCloseTimeout: '5 minutes',
-    scheduleToCloseTimeout: '7 days',
-    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '15s' },
-  });
-  await book.refreshExperiment({ experimentId: input.experimentId });
   const results = await Promise.allSettled(
     input.runs.map((r) =>
       executeChild(runWorkflow, {
@@ -153,8 +155,10 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Record
     outcome[r.runId] =
       res.status === 'fulfilled' ? 'completed' : isCancellation(res.reason) ? 'cancelled' : 'failed';
   });
-  const status = await book.refreshExperiment({ experimentId: input.experimentId });
-  await outbox.deliverOutbox({ runIds: input.runs.map((r) => r.runId), mustEmpty: true });
+  const status = await closing.closeExperiment({
+    experimentId: input.experimentId,
+    runIds: input.runs.map((r) => r.runId),
+  });
   if (status === 'failed') {
     throw ApplicationFailure.nonRetryable(
       `experiment ${input.experimentId}: ${JSON.stringify(outcome)}`,
@@ -170,7 +174,7 @@ export async function resumeWorkflow(input: RunInput): Promise<EvalSummary> {
     return await runWorkflow(input);
   } finally {
     await CancellationScope.nonCancellable(() =>
-      book.refreshExperiment({ experimentId: input.experimentId }),
+      closing.closeExperiment({ experimentId: input.experimentId, runIds: [input.runId] }),
     );
   }
 }
