@@ -37,7 +37,12 @@ export interface InferCall {
   readonly stain: StainTarget | null;
   readonly seg: TrainOutput;
   readonly dist: TrainOutput;
+  /** Label maps go here as <slide id>.png. */
   readonly outDir: string;
+  /** Where both nets are packaged as a model folder (src/model/model-dir.ts). */
+  readonly modelDir: string;
+  /** Contour overlays as <slide id>.png, or null for none. */
+  readonly overlayDir: string | null;
   readonly signal: AbortSignal;
   /** Called after each image's label map is written. */
   readonly onImage: (p: Prediction, index: number) => Promise<void>;

@@ -209,8 +209,12 @@ export function createActivities(deps: ActivityDeps) {
     async infer(input: InferInput): Promise<Prediction[]> {
       const ctx = Context.current();
       const t0 = performance.now();
-      const outDir = join(runDir(config, input.runId), 'labels');
+      const dir = runDir(config, input.runId);
+      const outDir = join(dir, 'labels');
+      const modelDir = join(dir, 'model');
+      const overlayDir = input.spec.evaluation.saveOverlays ? join(dir, 'overlays') : null;
       await mkdir(outDir, { recursive: true });
+      if (overlayDir) await mkdir(overlayDir, { recursive: true });
       const preds = await compute
         .infer({
           spec: input.spec,
@@ -219,6 +223,8 @@ export function createActivities(deps: ActivityDeps) {
           seg: input.seg,
           dist: input.dist,
           outDir,
+          modelDir,
+          overlayDir,
           signal: ctx.cancellationSignal,
           onImage: async (p, i) => {
             heartbeat({ done: i + 1 });
@@ -227,9 +233,19 @@ export function createActivities(deps: ActivityDeps) {
                 tracking.putArtifact(db, input.runId, 'labels', p.labels),
               );
             }
+            const overlay = p.overlay;
+            if (overlay) {
+              await persist('overlay artifact', () =>
+                tracking.putArtifact(db, input.runId, 'overlay', overlay, `overlays/${p.slide.id}.png`),
+              );
+            }
           },
         })
         .catch(nonRetryable);
+      // The packaged model: model.json (the card: format, tensors, stain target, sha256s) also to MLflow.
+      await tracking.putArtifact(db, input.runId, 'model', join(modelDir, 'model.json'), 'model/model.json');
+      for (const f of ['seg.bin', 'dist.bin'])
+        await tracking.putArtifact(db, input.runId, 'model', join(modelDir, f));
       await tracking.addTimings(db, input.runId, { infer: (performance.now() - t0) / 1000 });
       return preds;
     },

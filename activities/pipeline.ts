@@ -12,7 +12,9 @@ import type { Config } from '../src/config.ts';
 import { kumarSplit, type Slide } from '../src/data/manifest.ts';
 import { UserError } from '../src/errors.ts';
 import type { GroundTruthModification } from '../src/groundtruth/modify.ts';
-import { readLabels, readRgb, writeLabelsPng } from '../src/imaging/io.ts';
+import { readLabels, readRgb, writeLabelsPng, writeRgbPng } from '../src/imaging/io.ts';
+import { contourOverlay } from '../src/imaging/overlay.ts';
+import type { LabelImage } from '../src/imaging/types.ts';
 import { evaluate } from '../src/metrics/index.ts';
 import { CHECKPOINT_FILE, type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { normalisedImage, type SlideFiles, TrainingSet } from '../src/model/dataset.ts';
@@ -175,7 +177,7 @@ export function realCompute(config: Config): Compute {
 
     async infer(call) {
       // Package both nets as a model folder (the format `nucleiflow segment --model` reads).
-      const modelDir = join(call.outDir, '..', 'model');
+      const { modelDir, overlayDir } = call;
       const [seg, dist] = await Promise.all([
         loadCheckpoint(dirname(call.seg.checkpoint)),
         loadCheckpoint(dirname(call.dist.checkpoint)),
@@ -196,17 +198,27 @@ export function realCompute(config: Config): Compute {
         for (const [i, slide] of call.slides.entries()) {
           if (call.signal.aborted) throw call.signal.reason ?? new Error('inference cancelled');
           const labels = join(call.outDir, `${slide.id}.png`);
-          // Written atomically, so a file left by an earlier attempt is complete.
-          if (!existsSync(labels)) {
-            const r = await segmenter.segment(await readRgb(slide.image), slide.image, {
-              iterative: pp.iterativeSizeReestimation,
-              ...(pp.sigmaRule === 'fixed' && pp.sigma !== undefined
-                ? { postprocess: { sigma: pp.sigma } }
-                : {}),
-            });
-            await writeLabelsPng(labels, r.labels);
+          const overlay = overlayDir ? join(overlayDir, `${slide.id}.png`) : undefined;
+          // Files are written atomically, so one left by an earlier attempt is complete.
+          if (!existsSync(labels) || (overlay && !existsSync(overlay))) {
+            const rgb = await readRgb(slide.image);
+            let instances: LabelImage;
+            if (existsSync(labels)) {
+              instances = await readLabels(labels);
+            } else {
+              instances = (
+                await segmenter.segment(rgb, slide.image, {
+                  iterative: pp.iterativeSizeReestimation,
+                  ...(pp.sigmaRule === 'fixed' && pp.sigma !== undefined
+                    ? { postprocess: { sigma: pp.sigma } }
+                    : {}),
+                })
+              ).labels;
+              await writeLabelsPng(labels, instances);
+            }
+            if (overlay) await writeRgbPng(overlay, contourOverlay(rgb, instances));
           }
-          const p = { slide, labels };
+          const p: Prediction = overlay ? { slide, labels, overlay } : { slide, labels };
           out.push(p);
           await call.onImage(p, i);
         }

@@ -88,6 +88,8 @@ export interface Prediction {
   readonly slide: SlideRef;
   /** 16-bit instance label PNG. */
   readonly labels: string;
+  /** Contour overlay PNG, when asked for. */
+  readonly overlay?: string;
 }
 
 export interface EvalSummary {

@@ -89,6 +89,8 @@ export const specSchema = z.strictObject({
     metrics: z.array(z.enum(['dice', 'f1', 'aji', 'ajiPlus', 'pq'])).min(1),
     /** Write label maps and overlays of the test images as artifacts. */
     saveLabels: z.boolean().default(true),
+    /** Write contour overlays of the test images (artifacts, and to MLflow under overlays/). */
+    saveOverlays: z.boolean().default(true),
   }),
   orchestration: z
     .strictObject({

@@ -48,6 +48,12 @@ describe('quick end to end', { timeout: 900_000 }, () => {
     const arts = await tracking.getArtifacts(db, runId!);
     expect(arts.filter((a) => a.kind === 'labels')).toHaveLength(14);
     expect(arts.filter((a) => a.kind === 'checkpoint')).toHaveLength(2);
+    expect(arts.filter((a) => a.kind === 'overlay')).toHaveLength(14);
+    expect(arts.filter((a) => a.kind === 'model').map((a) => a.path.split('/').at(-1))).toEqual([
+      'dist.bin',
+      'model.json',
+      'seg.bin',
+    ]);
     for (const a of arts) expect(a.sha256).toMatch(/^[0-9a-f]{64}$/);
 
     // MLflow: the experiment workflow ends only once the outbox is empty.
@@ -68,6 +74,13 @@ describe('quick end to end', { timeout: 900_000 }, () => {
     );
     const files = (await ml.listArtifacts(mlRun.info.run_id, 'report')).map((f) => f.path).sort();
     expect(files).toEqual(['report/report.md', 'report/results.csv', 'report/run-card.json']);
+    expect((await ml.listArtifacts(mlRun.info.run_id, 'model')).map((f) => f.path)).toEqual([
+      'model/model.json',
+    ]);
+    const overlays = await ml.listArtifacts(mlRun.info.run_id, 'overlays');
+    expect(overlays.map((f) => f.path).sort()).toEqual(rows.map((x) => `overlays/${x.image}.png`).sort());
+    const local = arts.find((a) => a.kind === 'overlay' && a.path.endsWith(`${rows[0]!.image}.png`))!;
+    expect(overlays.find((f) => f.path === `overlays/${rows[0]!.image}.png`)?.file_size).toBe(local.bytes);
 
     // The CLI views read the same rows.
     const show = await cli.run(['show', runId!]);
