@@ -137,3 +137,18 @@ export async function followRuns(
   if (settled && !detached) current = await view(db, temporal, runIds).catch(() => current);
   return { detached, statuses: Object.fromEntries(Object.entries(current).map(([k, v]) => [k, v.status])) };
 }
+
+/**
+ * A workflow's result as a promise that can be abandoned: `abort()` ends the long poll, so the
+ * connection can close (e.g. after Ctrl-C) without a pending gRPC retry outliving it.
+ */
+export function workflowResult(
+  temporal: TemporalHandle,
+  workflowId: string,
+): { promise: Promise<unknown>; abort: () => void } {
+  const ac = new AbortController();
+  const wf = temporal.client.workflow;
+  const promise = wf.withAbortSignal(ac.signal, () => wf.getHandle(workflowId).result());
+  promise.catch(() => {});
+  return { promise, abort: () => ac.abort() };
+}

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { followRuns } from '../../platform/follow.ts';
+import { followRuns, workflowResult } from '../../platform/follow.ts';
 import { openSession } from '../../platform/session.ts';
 import { resolveRun, resumeRun } from '../../platform/submit.ts';
 import * as tracking from '../../tracking/index.ts';
@@ -17,21 +17,23 @@ export function register(program: Command): void {
     .action(
       action(async (id: string, opts: { detach?: boolean }) => {
         const session = await openSession({ worker: 'auto' });
+        let abortResult = () => {};
         try {
           const { db } = session.storage;
           const run = await resolveRun(db, id);
           const workflowId = await resumeRun(db, session.temporal, run);
           process.stdout.write(`resumed ${run.id} (workflow ${workflowId})\n`);
           if (opts.detach && !session.worker) return;
-          const result = session.temporal.client.workflow.getHandle(workflowId).result();
-          result.catch(() => {});
-          const f = await followRuns(db, session.temporal, [run.id], { until: result });
+          const result = workflowResult(session.temporal, workflowId);
+          abortResult = result.abort;
+          const f = await followRuns(db, session.temporal, [run.id], { until: result.promise });
           if (f.detached) return;
-          await result.catch(() => {});
+          await result.promise.catch(() => {});
           const after = await tracking.getRun(db, run.id);
           if (after) await printRunSummaries(db, [after]);
           if (after?.status !== 'completed') process.exitCode = 1;
         } finally {
+          abortResult();
           await session.close();
         }
       }),

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadSpec } from '../../../experiments/index.ts';
 import { loadConfig, requireDataDir } from '../../config.ts';
-import { followRuns } from '../../platform/follow.ts';
+import { followRuns, workflowResult } from '../../platform/follow.ts';
 import { openSession } from '../../platform/session.ts';
 import { submitExperiment } from '../../platform/submit.ts';
 import * as tracking from '../../tracking/index.ts';
@@ -32,6 +32,7 @@ export function register(program: Command): void {
           worker: 'auto',
           trainQueue: loaded.runs[0]!.spec.orchestration.trainQueue,
         });
+        let abortResult = () => {};
         try {
           if (!session.config.mlflowTrackingUri) {
             process.stderr.write(
@@ -47,9 +48,11 @@ export function register(program: Command): void {
               'nucleiflow: no shared workers (embedded database or Temporal); following instead of detaching\n',
             );
           }
-          const result = session.temporal.client.workflow.getHandle(sub.workflowId).result();
-          result.catch(() => {});
-          const f = await followRuns(session.storage.db, session.temporal, sub.runIds, { until: result });
+          const result = workflowResult(session.temporal, sub.workflowId);
+          abortResult = result.abort;
+          const f = await followRuns(session.storage.db, session.temporal, sub.runIds, {
+            until: result.promise,
+          });
           if (f.detached) {
             process.stderr.write(
               session.worker
@@ -58,7 +61,7 @@ export function register(program: Command): void {
             );
             return;
           }
-          await result.catch(() => {});
+          await result.promise.catch(() => {});
           const runs = await Promise.all(sub.runIds.map((id) => tracking.getRun(session.storage.db, id)));
           await printRunSummaries(
             session.storage.db,
@@ -66,6 +69,7 @@ export function register(program: Command): void {
           );
           if (runs.some((r) => r?.status !== 'completed')) process.exitCode = 1;
         } finally {
+          abortResult();
           await session.close();
         }
       }),
