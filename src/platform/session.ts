@@ -66,7 +66,9 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
   const need =
     mode === 'always' ||
     (mode === 'auto' &&
-      (storage.kind === 'pglite' || temporal.embedded || !(await hasPollers(temporal, queues.main))));
+      (storage.kind === 'pglite' ||
+        temporal.embedded ||
+        !(await hasPollers(temporal, queues.main, 'workflow'))));
   if (need) {
     try {
       requireDataDir(config);

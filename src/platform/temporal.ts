@@ -167,11 +167,16 @@ export async function openTemporal(config: Config, opts: { quiet?: boolean } = {
 }
 
 /** Whether any worker polls `queue` right now (so the CLI knows whether to run one itself). */
-export async function hasPollers(t: TemporalHandle, queue: string): Promise<boolean> {
+export async function hasPollers(
+  t: TemporalHandle,
+  queue: string,
+  type: 'workflow' | 'activity' = 'activity',
+): Promise<boolean> {
   const r = await t.client.workflowService.describeTaskQueue({
     namespace: t.namespace,
     taskQueue: { name: queue },
-    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+    // TASK_QUEUE_TYPE_WORKFLOW for the main queue (workflows run there), ACTIVITY for training queues.
+    taskQueueType: type === 'workflow' ? 1 : 2,
   });
   return (r.pollers?.length ?? 0) > 0;
 }

@@ -29,6 +29,9 @@ describe('nucleiflow run', { timeout: 900_000 }, () => {
       expect(r.stderr).toMatch(cases[i]![1]);
       expect(r.stdout).toBe('');
     });
+    const noData = await cli.run(['run', 'quick'], { env: { NUCLEIFLOW_DATA: '/nonexistent/monuseg' } });
+    expect(noData.code).toBe(2);
+    expect(noData.stderr).toMatch(/NUCLEIFLOW_DATA: no MoNuSeg data at \/nonexistent\/monuseg/);
     expect(await tracking.listRuns(cli.storage.db)).toHaveLength(0);
   });
 

@@ -4,6 +4,7 @@ import { loadConfig, requireDataDir } from '../../config.ts';
 import { followRuns, workflowResult } from '../../platform/follow.ts';
 import { openSession } from '../../platform/session.ts';
 import { submitExperiment } from '../../platform/submit.ts';
+import { hasPollers, queuesFor } from '../../platform/temporal.ts';
 import * as tracking from '../../tracking/index.ts';
 import { action } from '../run-action.ts';
 import { printRunSummaries } from './runs.ts';
@@ -38,6 +39,15 @@ export function register(program: Command): void {
             process.stderr.write(
               'nucleiflow: MLFLOW_TRACKING_URI is not set; runs are tracked in the database only\n',
             );
+          }
+          if (!session.worker) {
+            for (const q of new Set(
+              loaded.runs.map((r) => queuesFor(r.spec.orchestration.trainQueue).train),
+            )) {
+              if (!(await hasPollers(session.temporal, q))) {
+                process.stderr.write(`nucleiflow: no worker polls ${q} yet; training waits until one does\n`);
+              }
+            }
           }
           const sub = await submitExperiment(session.storage.db, session.temporal, loaded);
           process.stdout.write(`experiment ${sub.experimentId}\n`);
