@@ -146,8 +146,6 @@ export const mlflowOutbox = pgTable(
     uniqueIndex('mlflow_outbox_dedupe_idx').on(t.dedupeKey),
     index('mlflow_outbox_pending_idx').on(t.deliveredAt),
     // Delivery reads one run's pending rows in write order.
-    index('mlflow_outbox_run_pending_idx')
-      .on(t.runId, t.id)
-      .where(sql`${t.deliveredAt} is null`),
+    index('mlflow_outbox_run_pending_idx').on(t.runId, t.id).where(sql`${t.deliveredAt} is null`),
   ],
 );
