@@ -6,7 +6,9 @@ import { reportError } from './run-action.ts';
 
 /**
  * Each file in commands/ exports `register(program)`; discovering them keeps this entry point
- * free of edits when a command is added.
+ * free of edits when a command is added. A file is named after its command, so when argv names
+ * one only that file is imported: the platform commands pull in the Temporal client (about 1 s),
+ * which `labels` or `evaluate` should not pay for. Help and unknown commands load them all.
  */
 async function main(argv: string[]): Promise<void> {
   const program = new Command('nucleiflow')
