@@ -184,7 +184,13 @@ export async function loadSegmenter(
       const t2 = performance.now();
       const foreground = { width: img.width, height: img.height, data: p };
       const distance = { width: img.width, height: img.height, data: d };
-      const input = { ...o.postprocess, foreground, distance };
+      // The model's own defaults (chosen on its training images) first, then the caller's options.
+      const input = {
+        threshold: model.manifest.postprocess?.threshold,
+        ...o.postprocess,
+        foreground,
+        distance,
+      };
       const pp = o.iterative ? iterativePostprocess(input) : postprocess(input);
       const t3 = performance.now();
       let count = 0;

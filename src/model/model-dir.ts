@@ -24,6 +24,8 @@ export interface ModelManifest {
   readonly stainTarget: { stainMatrix: number[]; maxConc: number[] } | null;
   /** Free-form training summary (schedule, seed, ...), copied from the run. */
   readonly training?: unknown;
+  /** Post-processing defaults chosen for this model on its training images (scripts/tune-postprocess.ts). */
+  readonly postprocess?: { readonly threshold?: number; readonly chosenOn?: string };
 }
 
 export interface LoadedModel {
