@@ -13,6 +13,7 @@ import { UserError } from '../errors.ts';
 import type { GroundTruthModification } from '../groundtruth/modify.ts';
 import { readRgb } from '../imaging/io.ts';
 import { fitMacenko, type StainModel } from '../stain/macenko.ts';
+import { selectReferenceImage } from '../stain/select-reference.ts';
 import type { Stage } from './batch.ts';
 import { loadCheckpoint } from './checkpoint.ts';
 import { type SlideFiles, TrainingSet } from './dataset.ts';
@@ -31,8 +32,12 @@ export interface TwoStageOptions {
   readonly seed: number;
   readonly schedules: { readonly seg: TrainingSchedule; readonly dist: TrainingSchedule };
   readonly stainNormalisation: boolean;
-  /** 'first': Macenko target fitted on the first training slide in manifest order. */
-  readonly referenceSelection: 'first';
+  /**
+   * 'paper': the Macenko target is the training slide whose ground-truth nuclei and background
+   * histograms differ most (src/stain/select-reference.ts); 'first': the first training slide in
+   * manifest order (the shipped cpu-60min-s1 model was trained this way).
+   */
+  readonly referenceSelection: 'paper' | 'first';
   readonly hed: HedJitter | null;
   readonly flipRotate: boolean;
   readonly groundTruth: GroundTruthModification;
@@ -77,7 +82,17 @@ export async function trainTwoStage(o: TwoStageOptions): Promise<TwoStageResult>
     if (!s.labelPath) throw new UserError(`${s.id}: training slide has no label PNG in the manifest`);
     return { id: s.id, image: s.imagePath, labels: s.labelPath };
   });
-  const stainTarget = o.stainNormalisation ? fitMacenko(await readRgb(slides[0]!.image)) : null;
+  const referenceId = !o.stainNormalisation
+    ? null
+    : o.referenceSelection === 'paper'
+      ? (
+          await selectReferenceImage(
+            slides.map((s) => ({ id: s.id, imagePath: s.image, labelPath: s.labels })),
+          )
+        ).chosen.id
+      : slides[0]!.id;
+  const reference = slides.find((s) => s.id === referenceId);
+  const stainTarget = reference ? fitMacenko(await readRgb(reference.image)) : null;
   const data = await TrainingSet.load({
     slides,
     stainTarget,
@@ -158,6 +173,7 @@ export async function trainTwoStage(o: TwoStageOptions): Promise<TwoStageResult>
         schedules: o.schedules,
         distInit: o.distInit,
         referenceSelection: o.referenceSelection,
+        referenceId,
         hed: o.hed,
         flipRotate: o.flipRotate,
         groundTruth: o.groundTruth,

@@ -21,6 +21,7 @@ interface TrainFlags {
   flipRotate: boolean;
   stainNormalisation: boolean;
   distInit: string;
+  reference: string;
   maxTrainImages?: string;
   segEpochs?: string;
   distEpochs?: string;
@@ -74,6 +75,11 @@ export function register(program: Command): void {
     .option('--name <name>', 'run and model name (default <schedule>-s<seed>)')
     .option('--run-dir <dir>', 'checkpoint folder (default <cache>/runs/<name>)')
     .option('--out <dir>', 'model folder written when both stages are done (default models/<name>)')
+    .option(
+      '--reference <rule>',
+      'stain reference: paper (largest nuclei/background histogram difference) or first (first training slide)',
+      'paper',
+    )
     .option('--no-erosion', 'stage-1 targets without the paper ground-truth modification (ablation)')
     .option('--hed <scale>', 'HED colour jitter scale (bias = scale / 10); 0 turns it off', '0.05')
     .option('--no-flip-rotate', 'no rot90/flip augmentation')
@@ -91,6 +97,8 @@ export function register(program: Command): void {
       action(async (f: TrainFlags) => {
         const config = loadConfig();
         const dataDir = requireDataDir(config);
+        if (f.reference !== 'paper' && f.reference !== 'first')
+          throw new UserError(`--reference must be paper or first, got '${f.reference}'`);
         const stages: Stage[] =
           f.stage === 'both' ? ['seg', 'dist'] : f.stage === 'seg' || f.stage === 'dist' ? [f.stage] : [];
         if (stages.length === 0) throw new UserError(`--stage must be seg, dist or both, got '${f.stage}'`);
@@ -129,7 +137,7 @@ export function register(program: Command): void {
           seed,
           schedules,
           stainNormalisation: f.stainNormalisation,
-          referenceSelection: 'first',
+          referenceSelection: f.reference as 'paper' | 'first',
           hed: hedScale > 0 ? { scale: hedScale, bias: hedScale / 10 } : null,
           flipRotate: f.flipRotate,
           groundTruth: f.erosion ? {} : { enabled: false },
