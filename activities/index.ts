@@ -239,6 +239,9 @@ export function createActivities(deps: ActivityDeps) {
                 tracking.putArtifact(db, input.runId, 'overlay', overlay, `overlays/${p.slide.id}.png`),
               );
             }
+            for (const [layer, path] of Object.entries(p.layers ?? {})) {
+              await persist('layer artifact', () => tracking.putArtifact(db, input.runId, layer, path));
+            }
           },
         })
         .catch(nonRetryable);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { writeLayerPng } from '../dashboards/layer-writer.ts';
 import type { RunSpec } from '../experiments/index.ts';
 import { HED_PRESETS } from '../src/augment/hed.ts';
 import type { Config } from '../src/config.ts';
@@ -22,7 +23,7 @@ import { loadSegmenter } from '../src/model/infer.ts';
 import { saveModel } from '../src/model/model-dir.ts';
 import { train } from '../src/model/train.ts';
 import { fitMacenko, type StainModel } from '../src/stain/macenko.ts';
-import { rankReferenceCandidates, scoreReferenceCandidate } from '../src/stain/reference.ts';
+import { selectReferenceImage } from '../src/stain/select-reference.ts';
 import { hashFile } from '../src/tracking/index.ts';
 import type { Compute, EpochEvent } from './compute.ts';
 import type { Prediction, SlideRef, StainTarget } from './types.ts';
@@ -103,13 +104,10 @@ export function realCompute(config: Config): Compute {
         throw new UserError('dataset: no training slides to choose a stain reference from');
       let chosen = train[0]!;
       if (spec.preprocessing.referenceSelection === 'paper') {
-        const scores = [];
-        for (const s of train) {
-          const [img, labels] = await Promise.all([readRgb(s.image), readLabels(s.labels)]);
-          scores.push(scoreReferenceCandidate(s.id, img, labels));
-        }
-        const id = rankReferenceCandidates(scores, 'jensen-shannon').chosen.id;
-        chosen = train.find((s) => s.id === id)!;
+        const ranking = await selectReferenceImage(
+          train.map((s) => ({ id: s.id, imagePath: s.image, labelPath: s.labels })),
+        );
+        chosen = train.find((s) => s.id === ranking.chosen.id)!;
       }
       const m = fitMacenko(await readRgb(chosen.image));
       return {
@@ -199,26 +197,44 @@ export function realCompute(config: Config): Compute {
           if (call.signal.aborted) throw call.signal.reason ?? new Error('inference cancelled');
           const labels = join(call.outDir, `${slide.id}.png`);
           const overlay = overlayDir ? join(overlayDir, `${slide.id}.png`) : undefined;
+          // The viewer's intermediate maps go beside the overlays, as <image>.<layer>.png.
+          const layers = overlayDir
+            ? {
+                prob: join(dirname(overlayDir), 'layers', `${slide.id}.prob.png`),
+                distance: join(dirname(overlayDir), 'layers', `${slide.id}.distance.png`),
+                markers: join(dirname(overlayDir), 'layers', `${slide.id}.markers.png`),
+              }
+            : undefined;
           // Files are written atomically, so one left by an earlier attempt is complete.
-          if (!existsSync(labels) || (overlay && !existsSync(overlay))) {
+          const layersMissing = layers !== undefined && Object.values(layers).some((f) => !existsSync(f));
+          if (!existsSync(labels) || (overlay && !existsSync(overlay)) || layersMissing) {
             const rgb = await readRgb(slide.image);
             let instances: LabelImage;
-            if (existsSync(labels)) {
+            if (existsSync(labels) && !layersMissing) {
               instances = await readLabels(labels);
             } else {
-              instances = (
-                await segmenter.segment(rgb, slide.image, {
-                  iterative: pp.iterativeSizeReestimation,
-                  ...(pp.sigmaRule === 'fixed' && pp.sigma !== undefined
-                    ? { postprocess: { sigma: pp.sigma } }
-                    : {}),
-                })
-              ).labels;
+              const r = await segmenter.segment(rgb, slide.image, {
+                iterative: pp.iterativeSizeReestimation,
+                ...(pp.sigmaRule === 'fixed' && pp.sigma !== undefined
+                  ? { postprocess: { sigma: pp.sigma } }
+                  : {}),
+              });
+              instances = r.labels;
+              if (layers) {
+                await writeLayerPng(layers.prob, r.foreground);
+                await writeLayerPng(layers.distance, r.distance);
+                await writeLayerPng(layers.markers, r.markers);
+              }
               await writeLabelsPng(labels, instances);
             }
             if (overlay) await writeRgbPng(overlay, contourOverlay(rgb, instances));
           }
-          const p: Prediction = overlay ? { slide, labels, overlay } : { slide, labels };
+          const p: Prediction = {
+            slide,
+            labels,
+            ...(overlay ? { overlay } : {}),
+            ...(layers ? { layers } : {}),
+          };
           out.push(p);
           await call.onImage(p, i);
         }

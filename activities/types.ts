@@ -2,6 +2,7 @@
  * What workflows and activities hand each other. Everything here crosses Temporal's payload
  * converter as JSON, so it is plain data: paths, ids and numbers, never images or tensors.
  */
+import type { MapLayer } from '../dashboards/layer-writer.ts';
 import type { RunSpec } from '../experiments/index.ts';
 
 export type Stage = 'seg' | 'dist';
@@ -90,6 +91,8 @@ export interface Prediction {
   readonly labels: string;
   /** Contour overlay PNG, when asked for. */
   readonly overlay?: string;
+  /** The dashboard viewer's intermediate maps (<image>.<layer>.png), when overlays are asked for. */
+  readonly layers?: Readonly<Record<MapLayer, string>>;
 }
 
 export interface EvalSummary {

@@ -26,6 +26,15 @@ function quantise(img: FloatImage): LabelImage {
   return { width: img.width, height: img.height, data: out };
 }
 
+/** Writes one layer file at `path` (a float map is quantised, a label map written as is). */
+export async function writeLayerPng(path: string, img: FloatImage | LabelImage): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeLabelsPng(
+    path,
+    img.data instanceof Float32Array ? quantise(img as FloatImage) : (img as LabelImage),
+  );
+}
+
 /** Writes one layer and returns its absolute path (under `home`). */
 export async function writeImageLayer(
   home: string,
@@ -35,10 +44,6 @@ export async function writeImageLayer(
   img: FloatImage | LabelImage,
 ): Promise<string> {
   const path = join(home, imageArtifactPath(runId, image, layer));
-  await mkdir(dirname(path), { recursive: true });
-  await writeLabelsPng(
-    path,
-    img.data instanceof Float32Array ? quantise(img as FloatImage) : (img as LabelImage),
-  );
+  await writeLayerPng(path, img);
   return path;
 }

@@ -38,6 +38,8 @@ export interface SegmentResult {
   readonly distance: FloatImage;
   /** The stain-normalised input the nets saw. */
   readonly normalised: RgbImage;
+  /** Watershed seeds (label k at the k-th marker pixel). */
+  readonly markers: LabelImage;
   readonly count: number;
   readonly timingsMs: { normalise: number; nets: number; postprocess: number };
 }
@@ -201,6 +203,7 @@ export async function loadSegmenter(
         foreground,
         distance,
         normalised,
+        markers: pp.markers,
         count,
         timingsMs: { normalise: t1 - t0, nets: t2 - t1, postprocess: t3 - t2 },
       };

@@ -49,6 +49,11 @@ describe('quick end to end', { timeout: 900_000 }, () => {
     expect(arts.filter((a) => a.kind === 'labels')).toHaveLength(14);
     expect(arts.filter((a) => a.kind === 'checkpoint')).toHaveLength(2);
     expect(arts.filter((a) => a.kind === 'overlay')).toHaveLength(14);
+    // The dashboard viewer's intermediate maps, one of each per test image.
+    for (const layer of ['prob', 'distance', 'markers']) {
+      const files = arts.filter((a) => a.kind === layer).map((a) => a.path.split('/').at(-1));
+      expect(files.sort()).toEqual(rows.map((x) => `${x.image}.${layer}.png`).sort());
+    }
     expect(arts.filter((a) => a.kind === 'model').map((a) => a.path.split('/').at(-1))).toEqual([
       'dist.bin',
       'model.json',
