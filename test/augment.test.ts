@@ -46,6 +46,18 @@ describe('seeded rng', () => {
     expect(resumed.state()).toEqual(r.state());
   });
 
+  it('state() is always four uint32 words that restoreRng accepts, at every step', () => {
+    for (const seed of [0, 1, 7, 2024, 123456789]) {
+      const r = createRng(seed);
+      for (let i = 0; i < 2000; i++) {
+        r.next();
+        const st = r.state();
+        expect(st.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)).toBe(true);
+        if (i % 500 === 0) expect(restoreRng(st).next()).toBe(restoreRng(r.state()).next());
+      }
+    }
+  });
+
   it('int() is uniform over [0, n) and bad input is rejected', () => {
     const r = createRng(5);
     const counts = new Array(8).fill(0);

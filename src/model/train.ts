@@ -187,7 +187,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let net: UNet;
   const output = o.stage === 'seg' ? 'sigmoid' : 'linear';
   if (ck) {
-    rng = restoreRng(ck.header.rngState.map((w) => w >>> 0));
+    rng = restoreRng(ck.header.rngState);
     net = unetFromValues(tf, output, ck.weights);
   } else {
     rng = createRng(o.seed);
@@ -288,8 +288,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
               stage: o.stage,
               epoch: epoch + 1,
               adamSteps: st.t,
-              // sfc32 keeps some words as signed int32 internally; store them as the uint32s restoreRng expects.
-              rngState: rng.state().map((w) => w >>> 0),
+              rngState: rng.state(),
               wallSeconds: priorWall + (performance.now() - t0) / 1000,
               cpuSeconds: cpuSpent(),
               history,
