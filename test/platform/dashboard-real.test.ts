@@ -1,0 +1,108 @@
+// The dashboard in a real browser over a database filled by a real `quick` ablation (two arms,
+// through Temporal): the runs list shows both runs, the compare page's deltas are the database's,
+// and the viewer shows the maps the inference activity wrote as switchable layers.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Dashboard, startDashboard } from '../../dashboards/server/app.ts';
+import { deltaPct } from '../../dashboards/server/format.ts';
+import { loadConfig, REPO_ROOT } from '../../src/config.ts';
+import * as tracking from '../../src/tracking/index.ts';
+import { type Cli, platformCli } from '../helpers/platform.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = resolve(REPO_ROOT, 'artifacts', 'screenshots');
+
+describe('dashboard over a real quick ablation', { timeout: 900_000 }, () => {
+  let cli: Cli;
+  let dash: Dashboard;
+  let browser: BrowserContext;
+  let page: Page;
+  const profile = mkdtempSync(join(tmpdir(), 'nf-chromium-real-'));
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    cli = await platformCli();
+    await cli.startWorker();
+    dash = await startDashboard({
+      db: cli.storage.db,
+      home: cli.home,
+      dataDir: loadConfig().dataDir,
+      host: '127.0.0.1',
+      port: 0,
+      pollMs: 250,
+    });
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1440, height: 900 },
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await dash?.close();
+    await cli?.cleanup();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('lists both arms, compares them with the database deltas, and shows the real intermediate maps', async () => {
+    const r = await cli.run([
+      'run',
+      'quick',
+      '--set',
+      'matrix={"gtErosion":[true,false]}',
+      '--set',
+      'dataset.maxTestImages=2',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const expId = /^experiment (\S+)$/m.exec(r.stdout)![1]!;
+    const runs = (await tracking.listRuns(cli.storage.db, { experimentId: expId })).sort((a, b) =>
+      a.id.localeCompare(b.id),
+    );
+    expect(runs.map((x) => x.status)).toEqual(['completed', 'completed']);
+    const [a, b] = [runs[0]!.id, runs[1]!.id];
+
+    await page.goto(`${dash.url}/`);
+    await expect.poll(() => page.locator('#runs-body tr[data-run]').count()).toBe(2);
+    await page.screenshot({ path: join(SHOTS, 'real-ablation-runs.png'), fullPage: true });
+
+    await page.goto(`${dash.url}/compare?runs=${a},${b}`);
+    const ra = await tracking.getImageResults(cli.storage.db, a);
+    const rb = await tracking.getImageResults(cli.storage.db, b);
+    expect(ra).toHaveLength(2);
+    for (const x of ra) {
+      const y = rb.find((z) => z.image === x.image)!;
+      expect(await page.locator(`[data-cell="img-${x.image}-delta-1"]`).textContent(), x.image).toBe(
+        deltaPct(y.aji - x.aji),
+      );
+    }
+    await page.screenshot({ path: join(SHOTS, 'real-ablation-compare.png'), fullPage: true });
+
+    const image = ra[0]!.image;
+    await page.goto(`${dash.url}/runs/${a}/images/${image}`);
+    await page.locator('#stage[data-ready="true"]').waitFor({ timeout: 60_000 });
+    for (const map of ['prob', 'distance', 'markers']) {
+      expect(await page.locator(`#map-${map}`).isDisabled(), map).toBe(false);
+      const before = await page.evaluate(() =>
+        (document.getElementById('canvas') as HTMLCanvasElement).toDataURL(),
+      );
+      await page.check(`#map-${map}`);
+      await expect.poll(() => page.locator('#stage').getAttribute('data-layers')).toContain(`map:${map}`);
+      await expect
+        .poll(() => page.evaluate(() => (document.getElementById('canvas') as HTMLCanvasElement).toDataURL()))
+        .not.toBe(before);
+      await page.screenshot({ path: join(SHOTS, `real-viewer-${map}.png`) });
+    }
+  });
+});
