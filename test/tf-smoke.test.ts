@@ -8,6 +8,19 @@ describe('native TensorFlow', () => {
     expect(() => requireNativeBackend(false)).not.toThrow();
   });
 
+  it('refuses to train on the pure-JS backend unless explicitly allowed', async () => {
+    const tf = loadTf();
+    await tf.setBackend('cpu');
+    try {
+      expect(() => requireNativeBackend(false)).toThrow(
+        /not native 'tensorflow'.*NUCLEIFLOW_ALLOW_JS_BACKEND=1/,
+      );
+      expect(requireNativeBackend(true).getBackend()).toBe('cpu');
+    } finally {
+      await tf.setBackend('tensorflow');
+    }
+  });
+
   it('trains one step of a tiny conv net and lowers its loss', () => {
     const tf = loadTf();
     tf.setBackend('tensorflow');
