@@ -48,6 +48,12 @@ export async function openStorage(opts: OpenOptions): Promise<Storage> {
     // A pool emits 'error' when an idle client's server goes away (e.g. Postgres restarts);
     // without a listener that would crash the process instead of failing one query.
     pool.on('error', () => {});
+    // A client checked out of the pool has no such listener: if the server goes away mid-query
+    // its 'error' event would be unhandled and end the process (a worker, say). With one, the
+    // query fails instead, and the caller's retry reconnects.
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+    });
     try {
       const c = await pool.connect();
       c.release();

@@ -84,14 +84,20 @@ export async function platformCli(extraEnv: NodeJS.ProcessEnv = {}): Promise<Cli
           err += d;
           if (/polling/.test(err)) res(child);
         });
-        child.on('exit', (code) => {
+        child.on('exit', (code, signal) => {
+          const expected = !children.has(child) || signal === 'SIGKILL';
           children.delete(child);
           if (!/polling/.test(err)) rej(new Error(`worker exited with ${code}: ${err}`));
+          // A worker that dies on its own would otherwise only show up as a test timing out.
+          else if (!expected)
+            process.stderr.write(`worker exited unexpectedly (${code ?? signal}):\n${err.slice(-4000)}\n`);
         });
       });
     },
     async cleanup() {
-      for (const c of children) c.kill('SIGKILL');
+      const all = [...children];
+      children.clear();
+      for (const c of all) c.kill('SIGKILL');
       await storage.close();
       await db.drop();
       rmSync(home, { recursive: true, force: true });
