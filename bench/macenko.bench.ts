@@ -1,10 +1,9 @@
 // Macenko stain normalisation on a 1000x1000 MoNuSeg image: ours (src/stain/macenko.ts) against the NumPy reference (tools/python/macenko_ref.py), timed in the same run.
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
+import { loadConfig, requireDataDir } from '../src/config.ts';
 import { readRgb } from '../src/imaging/io.ts';
 import { fitMacenko, normalizeMacenko } from '../src/stain/macenko.ts';
-import type { BenchRow } from './harness.ts';
+import { type BenchRow, runPython } from './harness.ts';
 
 const SOURCE = 'TCGA-21-5784-01Z-00-DX1';
 const REFERENCE = 'TCGA-A7-A13F-01Z-00-DX1';
@@ -37,24 +36,13 @@ export async function run(): Promise<BenchRow[]> {
   }
   const peakRssMB = process.resourceUsage().maxRSS / 1024;
 
-  const venv = execFileSync('bash', [join(REPO_ROOT, 'scripts', 'setup-tools-venv.sh')], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .pop()!;
-  const py = JSON.parse(
-    execFileSync(
-      join(venv, 'bin', 'python'),
-      [
-        join(REPO_ROOT, 'tools', 'python', 'macenko_ref.py'),
-        'bench',
-        srcPath,
-        refPath,
-        '--repeat',
-        String(REPEAT),
-      ],
-      { encoding: 'utf8' },
-    ),
-  ) as PyTimings;
+  const py = runPython<PyTimings>('tools/python/macenko_ref.py', [
+    'bench',
+    srcPath,
+    refPath,
+    '--repeat',
+    String(REPEAT),
+  ]);
   const refName = `NumPy ${py.numpy} (tools/python/macenko_ref.py)`;
   const note = `1000x1000, best of ${REPEAT}, decoding excluded; source ${SOURCE}, reference ${REFERENCE}`;
   return [

@@ -1,11 +1,10 @@
 // MoNuSeg XML to instance labels on the 13 available XMLs: ours (src/data/annotations.ts, exact MATLAB poly2mask) against ElementTree + skimage.draw.polygon (tools/python/bench_rasterise.py), timed in the same run.
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
+import { loadConfig, requireDataDir } from '../src/config.ts';
 import { annotationXmlToLabels, rasteriseAnnotations, readAnnotationXml } from '../src/data/annotations.ts';
 import { readManifest } from '../src/data/manifest.ts';
 import { readLabels } from '../src/imaging/io.ts';
-import type { BenchRow } from './harness.ts';
+import { type BenchRow, runPython } from './harness.ts';
 
 const REPEAT = 3;
 const SIZE = { width: 1000, height: 1000 };
@@ -55,26 +54,15 @@ export async function run(): Promise<BenchRow[]> {
   }
   const peakRssMB = process.resourceUsage().maxRSS / 1024;
 
-  const venv = execFileSync('bash', [join(REPO_ROOT, 'scripts', 'setup-tools-venv.sh')], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .pop()!;
-  const py = JSON.parse(
-    execFileSync(
-      join(venv, 'bin', 'python'),
-      [
-        join(REPO_ROOT, 'tools', 'python', 'bench_rasterise.py'),
-        ...xmls,
-        '--size',
-        `${SIZE.width}x${SIZE.height}`,
-        '--repeat',
-        String(REPEAT),
-        '--labels-dir',
-        join(dataDir, 'labels'),
-      ],
-      { encoding: 'utf8', maxBuffer: 1 << 20 },
-    ),
-  ) as PyResult;
+  const py = runPython<PyResult>('tools/python/bench_rasterise.py', [
+    ...xmls,
+    '--size',
+    `${SIZE.width}x${SIZE.height}`,
+    '--repeat',
+    String(REPEAT),
+    '--labels-dir',
+    join(dataDir, 'labels'),
+  ]);
   const refName = `ElementTree + skimage ${py.skimage} draw.polygon (tools/python/bench_rasterise.py)`;
   const note =
     `${xmls.length} XMLs, ${SIZE.width}x${SIZE.height}, best of ${REPEAT}; ours ${nInstances} nuclei, ` +
