@@ -8,16 +8,16 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { eq } from 'drizzle-orm';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dashboard, startDashboard } from '../dashboards/server/app.ts';
 import { deltaPct, pct } from '../dashboards/server/format.ts';
 import { PAPER_AJI } from '../dashboards/server/paper.ts';
 import { REPO_ROOT } from '../src/config.ts';
 import { schema } from '../src/storage/index.ts';
+import { CHROMIUM, launchChromium } from './helpers/chromium.ts';
 import { type DashboardData, dashboardData } from './helpers/dashboard-data.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = resolve(REPO_ROOT, 'artifacts', 'screenshots');
 
 let d: DashboardData;
@@ -41,19 +41,7 @@ beforeAll(async () => {
     mlflowUri: 'http://127.0.0.1:5000',
   });
   profile = mkdtempSync(join(tmpdir(), 'nf-chromium-'));
-  // A fresh profile folder per run (playwright passes it to Chromium as --user-data-dir).
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium(profile);
   page = browser.pages()[0] ?? (await browser.newPage());
   page.on('pageerror', (e) => {
     throw e;

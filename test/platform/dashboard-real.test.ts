@@ -4,15 +4,15 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dashboard, startDashboard } from '../../dashboards/server/app.ts';
 import { deltaPct } from '../../dashboards/server/format.ts';
 import { loadConfig, REPO_ROOT } from '../../src/config.ts';
 import * as tracking from '../../src/tracking/index.ts';
+import { launchChromium } from '../helpers/chromium.ts';
 import { type Cli, platformCli } from '../helpers/platform.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = resolve(REPO_ROOT, 'artifacts', 'screenshots');
 
 describe('dashboard over a real quick ablation', { timeout: 900_000 }, () => {
@@ -34,18 +34,7 @@ describe('dashboard over a real quick ablation', { timeout: 900_000 }, () => {
       port: 0,
       pollMs: 250,
     });
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1440, height: 900 },
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium(profile);
     page = browser.pages()[0] ?? (await browser.newPage());
   });
 
