@@ -5,10 +5,11 @@ import type { FloatImage, LabelImage, MaskImage } from '../src/imaging/types.ts'
 import { evaluate } from '../src/metrics/index.ts';
 import { connectedComponents } from '../src/postprocess/connected-components.ts';
 import { fillHolesPerInstance } from '../src/postprocess/fill-holes.ts';
-import { gaussianBlur } from '../src/postprocess/gaussian.ts';
+import { gaussianBlur, gaussianKernel } from '../src/postprocess/gaussian.ts';
+import { instanceStats, relabelByFirstPixel } from '../src/postprocess/instance-stats.ts';
 import { peakLocalMax } from '../src/postprocess/peaks.ts';
 import { iterativePostprocess, postprocess } from '../src/postprocess/pipeline.ts';
-import { removeSmallObjects } from '../src/postprocess/remove-small.ts';
+import { removeSmallInstances, removeSmallObjects } from '../src/postprocess/remove-small.ts';
 import { sigmaFromRadius } from '../src/postprocess/sigma.ts';
 import { watershed } from '../src/postprocess/watershed.ts';
 import {
@@ -217,6 +218,86 @@ describe('pipeline', () => {
     let bad = 0;
     for (let i = 0; i < a.data.length; i++) if (b.data[i] !== (m.data[i] ? a.data[i] : 0)) bad++;
     expect(bad).toBe(0);
+  });
+});
+
+/** scipy.ndimage.gaussian_filter written out: reflect borders, vertical pass first, float64 sums, float32 intermediate. */
+function directBlur(img: FloatImage, sigma: number): Float32Array {
+  const { width: w, height: h, data } = img;
+  const k = gaussianKernel(sigma);
+  const r = (k.length - 1) / 2;
+  const refl = (i: number, n: number) => {
+    const p = 2 * n;
+    const m = ((i % p) + p) % p;
+    return m < n ? m : p - 1 - m;
+  };
+  const tmp = new Float32Array(w * h);
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      let s = k[r]! * data[y * w + x]!;
+      for (let d = 1; d <= r; d++)
+        s += k[r + d]! * (data[refl(y - d, h) * w + x]! + data[refl(y + d, h) * w + x]!);
+      tmp[y * w + x] = s;
+    }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      let s = k[r]! * tmp[y * w + x]!;
+      for (let d = 1; d <= r; d++)
+        s += k[r + d]! * (tmp[y * w + refl(x - d, w)]! + tmp[y * w + refl(x + d, w)]!);
+      out[y * w + x] = s;
+    }
+  return out;
+}
+
+describe('Gaussian kernels (WebAssembly SIMD)', () => {
+  it('are bit-identical to the direct float64 definition on odd sizes, wide kernels and masks', () => {
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    for (const [w, h] of [
+      [1, 1],
+      [3, 7],
+      [17, 5],
+      [33, 40],
+      [64, 3],
+    ] as const) {
+      const img = f32(w, h, Array.from({ length: w * h }, rand));
+      const m = mask(
+        w,
+        h,
+        Array.from({ length: w * h }, () => (rand() > 0.6 ? 1 : 0)),
+      );
+      for (const sigma of [0.5, 2, 6]) {
+        const ref = directBlur(img, sigma);
+        expect(differ(gaussianBlur(img, sigma).data, ref), `${w}x${h} sigma ${sigma}`).toBe(0);
+        const within = gaussianBlur(img, sigma, { within: m }).data;
+        expect(
+          differ(
+            within,
+            Float32Array.from(ref, (v, i) => (m.data[i] ? v : 0)),
+          ),
+        ).toBe(0);
+      }
+    }
+  });
+});
+
+describe('instance statistics', () => {
+  it('gives area, box and first pixel per id, clears small ids in their boxes and renumbers by first pixel', () => {
+    // 4x3: id 5 (3 px, first at 1), id 2 (1 px, first at 7), id 9 (2 px non-contiguous, first at 0).
+    const l = lab(4, 3, [9, 5, 5, 0, 0, 5, 0, 2, 0, 0, 0, 9]);
+    const s = instanceStats(l);
+    expect(s.maxId).toBe(9);
+    expect([s.area[5], s.area[2], s.area[9]]).toEqual([3, 1, 2]);
+    expect([s.x0[9], s.y0[9], s.x1[9], s.y1[9], s.first[9]]).toEqual([0, 0, 3, 2, 0]);
+    removeSmallInstances(l, 2, s);
+    expect(Array.from(l.data)).toEqual([9, 5, 5, 0, 0, 5, 0, 0, 0, 0, 0, 9]);
+    expect(relabelByFirstPixel(l, s)).toBe(2);
+    expect(Array.from(l.data)).toEqual([1, 2, 2, 0, 0, 2, 0, 0, 0, 0, 0, 1]);
+    expect(() => instanceStats(lab(2, 1, [0, -3]))).toThrow(/negative label -3 at x=1, y=0/);
   });
 });
 

@@ -1,6 +1,7 @@
 // Per-instance hole filling after the watershed (Mahbod et al. 2019 post-processing).
 import type { LabelImage } from '../imaging/types.ts';
 import { assertBuffer } from '../imaging/types.ts';
+import { type InstanceStats, instanceStats } from './instance-stats.ts';
 
 /**
  * Fills the holes of every instance, like scipy.ndimage.binary_fill_holes(labels == id) per id:
@@ -13,34 +14,16 @@ import { assertBuffer } from '../imaging/types.ts';
  * outside the instance and connected to the image border, so the result is exact):
  * O(pixels + sum of bounding-box areas). Returns a new map, or edits `labels` with `inPlace`
  * (same result: a pixel filled for a lower id is no longer background for the later ones, and
- * counts as outside them either way).
+ * counts as outside them either way). `stats`: the boxes of `labels` when the caller has them
+ * (instance-stats.ts), which saves the scan; filling does not change them.
  */
-export function fillHolesPerInstance(labels: LabelImage, inPlace = false): LabelImage {
+export function fillHolesPerInstance(labels: LabelImage, inPlace = false, stats?: InstanceStats): LabelImage {
   assertBuffer('fillHolesPerInstance', labels);
   const { width: w, height: h } = labels;
   const src = labels.data;
   const out = inPlace ? src : Int32Array.from(src);
-  let maxId = 0;
-  for (let i = 0; i < src.length; i++) {
-    const v = src[i]!;
-    if (v > maxId) maxId = v;
-    else if (v < 0) throw new RangeError(`fillHolesPerInstance: negative label ${v} at pixel ${i}`);
-  }
+  const { maxId, x0, y0, x1, y1 } = stats ?? instanceStats(labels, 'fillHolesPerInstance');
   if (maxId === 0) return { width: w, height: h, data: out };
-  const x0 = new Int32Array(maxId + 1).fill(w);
-  const y0 = new Int32Array(maxId + 1).fill(h);
-  const x1 = new Int32Array(maxId + 1).fill(-1);
-  const y1 = new Int32Array(maxId + 1).fill(-1);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const l = src[y * w + x]!;
-      if (l === 0) continue;
-      if (x < x0[l]!) x0[l] = x;
-      if (x > x1[l]!) x1[l] = x;
-      if (y < y0[l]!) y0[l] = y;
-      if (y > y1[l]!) y1[l] = y;
-    }
-  }
   // Scratch sized for the largest padded box, reused by every instance.
   let maxBox = 0;
   for (let l = 1; l <= maxId; l++) {

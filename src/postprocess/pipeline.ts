@@ -1,13 +1,13 @@
 // Post-processing of Mahbod et al. 2019: stage-1 mask + stage-2 distance map -> instances (Gaussian, seeds, watershed, cleanup).
 
-import { relabelSequential } from '../imaging/relabel.ts';
 import type { FloatImage, LabelImage, MaskImage } from '../imaging/types.ts';
 import { assertBuffer, assertSameShape } from '../imaging/types.ts';
 import { connectedComponents } from './connected-components.ts';
 import { fillHolesPerInstance } from './fill-holes.ts';
 import { gaussianBlur } from './gaussian.ts';
+import { instanceStats, relabelByFirstPixel } from './instance-stats.ts';
 import { peakLocalMax } from './peaks.ts';
-import { removeSmallObjects } from './remove-small.ts';
+import { removeSmallInstances } from './remove-small.ts';
 import { estimateNucleusSize, type SigmaOptions, sigmaFromRadius, sizeFromAreas } from './sigma.ts';
 import { watershed } from './watershed.ts';
 
@@ -17,8 +17,10 @@ export interface PostprocessOptions {
   /** Fixed Gaussian sigma; default: from the mean radius of the stage-1 components (sigma.ts). */
   sigma?: number;
   sigmaOptions?: SigmaOptions;
-  /** Seed spacing (peakLocalMax minDistance); default max(1, round(mean radius / 4)). */
+  /** Seed spacing (peakLocalMax minDistance); default from the mean radius, see minDistanceFromRadius. */
   minDistance?: number;
+  /** minDistance = max(1, round(scale * mean radius)) when minDistance is not given (default 0.25). */
+  minDistanceScale?: number;
   /** Seeds must exceed this smoothed distance (default: any value above the image minimum). */
   peakThreshold?: number;
   /** Instances below this many pixels are removed (default 20). */
@@ -61,6 +63,11 @@ export interface PostprocessResult {
     'threshold' | 'sigma' | 'gaussian' | 'peaks' | 'watershed' | 'removeSmall' | 'fillHoles',
     number
   >;
+}
+
+/** Seed spacing from the mean nucleus radius: max(1, round(scale * r)); two seeds closer than this merge. */
+export function minDistanceFromRadius(r: number, scale = 0.25): number {
+  return Math.max(1, Math.round(scale * r));
 }
 
 function binarise(fg: FloatImage | MaskImage, threshold: number): MaskImage {
@@ -120,7 +127,7 @@ export function postprocess(input: PostprocessInput): PostprocessResult {
     meanRadius = sizeFromAreas(cc.areas, minSize).meanRadius;
   }
   sigma ??= sigmaFromRadius(meanRadius, input.sigmaOptions);
-  const minDistance = input.minDistance ?? Math.max(1, Math.round(meanRadius / 4));
+  const minDistance = input.minDistance ?? minDistanceFromRadius(meanRadius, input.minDistanceScale);
   lap('sigma');
 
   const smoothed = gaussianBlur(distance, sigma, { within: mask });
@@ -162,13 +169,17 @@ export function postprocess(input: PostprocessInput): PostprocessResult {
   const basins = watershed(smoothed, markerImg, mask, { negate: true });
   lap('watershed');
 
-  // The cleanup works in place on maps this function owns (copies only to keep intermediates).
+  // The cleanup works in place on a map this function owns (copies only to keep intermediates),
+  // from one statistics pass: small objects are cleared inside their boxes, holes are flooded
+  // inside the same boxes, and ids are renumbered by first pixel without another scan.
   const keep = input.keepIntermediates ?? false;
-  let labels = removeSmallObjects(basins, minSize, false, !keep);
-  const afterRemoveSmall = labels;
+  const labels: LabelImage = keep ? { width: w, height: h, data: basins.data.slice() } : basins;
+  const stats = instanceStats(labels, 'postprocess');
+  removeSmallInstances(labels, minSize, stats);
+  const afterRemoveSmall = keep ? { width: w, height: h, data: labels.data.slice() } : labels;
   lap('removeSmall');
-  if (input.fillHoles ?? true) labels = fillHolesPerInstance(labels, !keep);
-  labels = keep ? relabelSequential(labels) : relabelInPlace(labels);
+  if (input.fillHoles ?? true) fillHolesPerInstance(labels, true, stats);
+  relabelByFirstPixel(labels, stats);
   lap('fillHoles');
 
   return {
@@ -230,7 +241,7 @@ export function iterativePostprocess(
   for (let it = 1; it < maxIt; it++) {
     const r = estimateNucleusSize(result.labels, input.minSize ?? 20).meanRadius;
     const sigma = input.sigma ?? sigmaFromRadius(r, input.sigmaOptions);
-    const minDistance = input.minDistance ?? Math.max(1, Math.round(r / 4));
+    const minDistance = input.minDistance ?? minDistanceFromRadius(r, input.minDistanceScale);
     if (Math.abs(sigma - result.sigma) <= tol * result.sigma && minDistance === result.minDistance) {
       converged = true;
       break;
@@ -239,23 +250,6 @@ export function iterativePostprocess(
     iterations.push({ sigma, minDistance, meanRadius: r, nInstances: count(result.labels) });
   }
   return { ...result, iterations, converged };
-}
-
-/** Renumbers ids 1..N in raster order of first pixel, like relabelSequential, without a copy. */
-function relabelInPlace(labels: LabelImage): LabelImage {
-  const d = labels.data;
-  let max = 0;
-  for (let i = 0; i < d.length; i++) if (d[i]! > max) max = d[i]!;
-  const map = new Int32Array(max + 1);
-  let next = 0;
-  for (let i = 0; i < d.length; i++) {
-    const v = d[i]!;
-    if (v === 0) continue;
-    let m = map[v]!;
-    if (m === 0) m = map[v] = ++next;
-    d[i] = m;
-  }
-  return labels;
 }
 
 function count(labels: LabelImage): number {
