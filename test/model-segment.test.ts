@@ -13,7 +13,7 @@ import { instanceStats, instanceStatsCsv } from '../src/imaging/instance-stats.t
 import { readLabels, readRgb } from '../src/imaging/io.ts';
 import { loadTf } from '../src/model/backend.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
-import { loadModel, saveModel } from '../src/model/model-dir.ts';
+import { loadModel, saveModel, tunedOptions } from '../src/model/model-dir.ts';
 import { createUNet } from '../src/model/unet.ts';
 
 const dataDir = loadConfig().dataDir;
@@ -117,6 +117,19 @@ describe('model folder', () => {
     writeFileSync(join(bad, 'seg.bin'), readFileSync(join(modelDir, 'seg.bin')).subarray(0, 100));
     await expect(loadModel(bad)).rejects.toThrow(/seg\.bin does not match its sha256/);
     expect(existsSync(join(bad, 'dist.bin'))).toBe(false);
+  });
+
+  it('maps the post-processing a model was tuned with onto pipeline options, leaving absent ones at the defaults', () => {
+    expect(tunedOptions(undefined)).toEqual({});
+    expect(tunedOptions({ threshold: 0.2, chosenOn: 'x' })).toEqual({ threshold: 0.2 });
+    expect(
+      tunedOptions({ threshold: 0.2, sigmaScale: 0.5, minDistanceScale: 0.75, peakThreshold: 0.3 }),
+    ).toEqual({
+      threshold: 0.2,
+      sigmaOptions: { scale: 0.5 },
+      minDistanceScale: 0.75,
+      peakThreshold: 0.3,
+    });
   });
 
   it('segments any size >= 256 px through the tiler with the same result as one tile', async () => {

@@ -6,7 +6,7 @@ import { evaluate } from '../src/metrics/index.ts';
 import { connectedComponents } from '../src/postprocess/connected-components.ts';
 import { fillHolesPerInstance } from '../src/postprocess/fill-holes.ts';
 import { gaussianBlur, gaussianKernel } from '../src/postprocess/gaussian.ts';
-import { instanceStats, relabelByFirstPixel } from '../src/postprocess/instance-stats.ts';
+import { instanceBoxes, relabelByFirstPixel } from '../src/postprocess/instance-boxes.ts';
 import { peakLocalMax } from '../src/postprocess/peaks.ts';
 import { iterativePostprocess, postprocess } from '../src/postprocess/pipeline.ts';
 import { removeSmallInstances, removeSmallObjects } from '../src/postprocess/remove-small.ts';
@@ -289,7 +289,7 @@ describe('instance statistics', () => {
   it('gives area, box and first pixel per id, clears small ids in their boxes and renumbers by first pixel', () => {
     // 4x3: id 5 (3 px, first at 1), id 2 (1 px, first at 7), id 9 (2 px non-contiguous, first at 0).
     const l = lab(4, 3, [9, 5, 5, 0, 0, 5, 0, 2, 0, 0, 0, 9]);
-    const s = instanceStats(l);
+    const s = instanceBoxes(l);
     expect(s.maxId).toBe(9);
     expect([s.area[5], s.area[2], s.area[9]]).toEqual([3, 1, 2]);
     expect([s.x0[9], s.y0[9], s.x1[9], s.y1[9], s.first[9]]).toEqual([0, 0, 3, 2, 0]);
@@ -297,7 +297,7 @@ describe('instance statistics', () => {
     expect(Array.from(l.data)).toEqual([9, 5, 5, 0, 0, 5, 0, 0, 0, 0, 0, 9]);
     expect(relabelByFirstPixel(l, s)).toBe(2);
     expect(Array.from(l.data)).toEqual([1, 2, 2, 0, 0, 2, 0, 0, 0, 0, 0, 1]);
-    expect(() => instanceStats(lab(2, 1, [0, -3]))).toThrow(/negative label -3 at x=1, y=0/);
+    expect(() => instanceBoxes(lab(2, 1, [0, -3]))).toThrow(/negative label -3 at x=1, y=0/);
   });
 });
 

@@ -12,7 +12,7 @@ import { assertBuffer } from '../imaging/types.ts';
 import { iterativePostprocess, type PostprocessOptions, postprocess } from '../postprocess/pipeline.ts';
 import { normalizeMacenko } from '../stain/macenko.ts';
 import { requireNativeBackend, type Tf } from './backend.ts';
-import { type LoadedModel, loadModel } from './model-dir.ts';
+import { type LoadedModel, loadModel, tunedOptions } from './model-dir.ts';
 import { type UNet, unetFromValues } from './unet.ts';
 
 export const MIN_INPUT_SIZE = 256;
@@ -188,7 +188,7 @@ export async function loadSegmenter(
       const distance = { width: img.width, height: img.height, data: d };
       // The model's own defaults (chosen on its training images) first, then the caller's options.
       const input = {
-        threshold: model.manifest.postprocess?.threshold,
+        ...tunedOptions(model.manifest.postprocess),
         ...o.postprocess,
         foreground,
         distance,

@@ -8,6 +8,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
+import type { PostprocessOptions } from '../postprocess/pipeline.ts';
 import type { StainModel } from '../stain/macenko.ts';
 import { fromFloat16, toFloat16 } from './float16.ts';
 import { unetParamShapes } from './unet.ts';
@@ -25,7 +26,16 @@ export interface ModelManifest {
   /** Free-form training summary (schedule, seed, ...), copied from the run. */
   readonly training?: unknown;
   /** Post-processing defaults chosen for this model on its training images (scripts/tune-postprocess.ts). */
-  readonly postprocess?: { readonly threshold?: number; readonly chosenOn?: string };
+  readonly postprocess?: TunedPostprocess;
+}
+
+/** The subset of PostprocessOptions a model may carry, each chosen on the model's training images. */
+export interface TunedPostprocess {
+  readonly threshold?: number;
+  readonly sigmaScale?: number;
+  readonly minDistanceScale?: number;
+  readonly peakThreshold?: number;
+  readonly chosenOn?: string;
 }
 
 export interface LoadedModel {
@@ -161,4 +171,15 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       }
     : null;
   return { dir, manifest, seg, dist, stainTarget };
+}
+
+/** A model's tuned post-processing parameters as PostprocessOptions (absent fields keep the defaults). */
+export function tunedOptions(t: TunedPostprocess | undefined): PostprocessOptions {
+  if (!t) return {};
+  return {
+    ...(t.threshold === undefined ? {} : { threshold: t.threshold }),
+    ...(t.sigmaScale === undefined ? {} : { sigmaOptions: { scale: t.sigmaScale } }),
+    ...(t.minDistanceScale === undefined ? {} : { minDistanceScale: t.minDistanceScale }),
+    ...(t.peakThreshold === undefined ? {} : { peakThreshold: t.peakThreshold }),
+  };
 }

@@ -1,7 +1,7 @@
 // Per-instance hole filling after the watershed (Mahbod et al. 2019 post-processing).
 import type { LabelImage } from '../imaging/types.ts';
 import { assertBuffer } from '../imaging/types.ts';
-import { type InstanceStats, instanceStats } from './instance-stats.ts';
+import { type InstanceBoxes, instanceBoxes } from './instance-boxes.ts';
 
 /**
  * Fills the holes of every instance, like scipy.ndimage.binary_fill_holes(labels == id) per id:
@@ -15,14 +15,14 @@ import { type InstanceStats, instanceStats } from './instance-stats.ts';
  * O(pixels + sum of bounding-box areas). Returns a new map, or edits `labels` with `inPlace`
  * (same result: a pixel filled for a lower id is no longer background for the later ones, and
  * counts as outside them either way). `stats`: the boxes of `labels` when the caller has them
- * (instance-stats.ts), which saves the scan; filling does not change them.
+ * (instance-boxes.ts), which saves the scan; filling does not change them.
  */
-export function fillHolesPerInstance(labels: LabelImage, inPlace = false, stats?: InstanceStats): LabelImage {
+export function fillHolesPerInstance(labels: LabelImage, inPlace = false, stats?: InstanceBoxes): LabelImage {
   assertBuffer('fillHolesPerInstance', labels);
   const { width: w, height: h } = labels;
   const src = labels.data;
   const out = inPlace ? src : Int32Array.from(src);
-  const { maxId, x0, y0, x1, y1 } = stats ?? instanceStats(labels, 'fillHolesPerInstance');
+  const { maxId, x0, y0, x1, y1 } = stats ?? instanceBoxes(labels, 'fillHolesPerInstance');
   if (maxId === 0) return { width: w, height: h, data: out };
   // Scratch sized for the largest padded box, reused by every instance.
   let maxBox = 0;

@@ -5,7 +5,7 @@ import { assertBuffer, assertSameShape } from '../imaging/types.ts';
 import { connectedComponents } from './connected-components.ts';
 import { fillHolesPerInstance } from './fill-holes.ts';
 import { gaussianBlur } from './gaussian.ts';
-import { instanceStats, relabelByFirstPixel } from './instance-stats.ts';
+import { instanceBoxes, relabelByFirstPixel } from './instance-boxes.ts';
 import { peakLocalMax } from './peaks.ts';
 import { removeSmallInstances } from './remove-small.ts';
 import { estimateNucleusSize, type SigmaOptions, sigmaFromRadius, sizeFromAreas } from './sigma.ts';
@@ -174,7 +174,7 @@ export function postprocess(input: PostprocessInput): PostprocessResult {
   // inside the same boxes, and ids are renumbered by first pixel without another scan.
   const keep = input.keepIntermediates ?? false;
   const labels: LabelImage = keep ? { width: w, height: h, data: basins.data.slice() } : basins;
-  const stats = instanceStats(labels, 'postprocess');
+  const stats = instanceBoxes(labels, 'postprocess');
   removeSmallInstances(labels, minSize, stats);
   const afterRemoveSmall = keep ? { width: w, height: h, data: labels.data.slice() } : labels;
   lap('removeSmall');

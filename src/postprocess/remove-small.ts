@@ -2,7 +2,7 @@
 import type { LabelImage, MaskImage } from '../imaging/types.ts';
 import { assertBuffer } from '../imaging/types.ts';
 import { connectedComponents } from './connected-components.ts';
-import { type InstanceStats, instanceStats } from './instance-stats.ts';
+import { type InstanceBoxes, instanceBoxes } from './instance-boxes.ts';
 
 /**
  * Sets to 0 every object with fewer than `minSize` pixels (default 20), like
@@ -32,7 +32,7 @@ export function removeSmallObjects(
     inPlace && img.data instanceof Int32Array
       ? (img as LabelImage)
       : { width: img.width, height: img.height, data: Int32Array.from(img.data) };
-  removeSmallInstances(labels, minSize, instanceStats(labels, 'removeSmallObjects'));
+  removeSmallInstances(labels, minSize, instanceBoxes(labels, 'removeSmallObjects'));
   return labels;
 }
 
@@ -40,7 +40,7 @@ export function removeSmallObjects(
  * In place: clears the ids of `labels` with 0 < area < minSize, visiting only their bounding
  * boxes, and marks them absent in `stats` (area 0, empty box). O(sum of the small boxes + max id).
  */
-export function removeSmallInstances(labels: LabelImage, minSize: number, stats: InstanceStats): void {
+export function removeSmallInstances(labels: LabelImage, minSize: number, stats: InstanceBoxes): void {
   const { width: w } = labels;
   const d = labels.data;
   const { area, x0, y0, x1, y1, first } = stats;

@@ -1,8 +1,8 @@
-// Per-instance area, bounding box and first pixel in one pass: shared by the cleanup steps of the Mahbod et al. 2019 post-processing.
+// Per-instance area, bounding box and first pixel in one pass: shared by the cleanup steps of the Mahbod et al. 2019 post-processing (the segment CSV's measurements are src/imaging/instance-stats.ts).
 import type { LabelImage } from '../imaging/types.ts';
 
 /** Indexed by id (0 = background, unused); an id with area 0 is absent and its box is empty (x1 = -1). */
-export interface InstanceStats {
+export interface InstanceBoxes {
   readonly maxId: number;
   readonly area: Int32Array;
   /** Inclusive bounding box. */
@@ -15,7 +15,7 @@ export interface InstanceStats {
 }
 
 /** One raster pass after a max-id pass; throws RangeError naming the pixel of a negative id. O(pixels + max id). */
-export function instanceStats(labels: LabelImage, what = 'instanceStats'): InstanceStats {
+export function instanceBoxes(labels: LabelImage, what = 'instanceBoxes'): InstanceBoxes {
   const { width: w, height: h, data } = labels;
   let maxId = 0;
   for (let i = 0; i < data.length; i++) {
@@ -50,7 +50,7 @@ export function instanceStats(labels: LabelImage, what = 'instanceStats'): Insta
  * `stats` instead of a scan; valid as long as no edit moved an id's first pixel (hole filling
  * does not: a hole lies below its instance's top row). O(pixels + N log N).
  */
-export function relabelByFirstPixel(labels: LabelImage, stats: InstanceStats): number {
+export function relabelByFirstPixel(labels: LabelImage, stats: InstanceBoxes): number {
   const ids: number[] = [];
   for (let l = 1; l <= stats.maxId; l++) if (stats.area[l]! > 0) ids.push(l);
   ids.sort((a, b) => stats.first[a]! - stats.first[b]!);
