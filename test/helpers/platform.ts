@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { REPO_ROOT } from '../../src/config.ts';
 import { openStorage, type Storage } from '../../src/storage/index.ts';
+import * as tracking from '../../src/tracking/index.ts';
 import { createTestDatabase, services, token } from './services.ts';
 
 export interface Cli {
@@ -119,4 +120,51 @@ export async function waitFor<T>(
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/**
+ * Starts a detached `run quick` with `epochs` per stage on `testImages` test images and returns
+ * its ids; fails the test with the CLI's stderr when the launch fails.
+ */
+export async function startQuickRun(
+  cli: Cli,
+  o: { epochs: number; testImages?: number },
+): Promise<{ experimentId: string; runId: string }> {
+  const r = await cli.run([
+    'run',
+    'quick',
+    '--set',
+    `training.seg.epochs=${o.epochs}`,
+    '--set',
+    `training.dist.epochs=${o.epochs}`,
+    '--set',
+    `dataset.maxTestImages=${o.testImages ?? 2}`,
+    '--detach',
+  ]);
+  const experimentId = /^experiment (\S+)$/m.exec(r.stdout)?.[1];
+  const runId = /^run (\S+)$/m.exec(r.stdout)?.[1];
+  if (r.code !== 0 || !experimentId || !runId) {
+    throw new Error(`run quick --detach failed (exit ${r.code}):\n${r.stderr}\n${r.stdout}`);
+  }
+  return { experimentId, runId };
+}
+
+/** Highest segmentation epoch recorded for a run (0 before the first). */
+export async function lastSegEpoch(cli: Cli, runId: string): Promise<number> {
+  const steps = (await tracking.getMetrics(cli.storage.db, runId, 'seg'))
+    .filter((m) => m.key === 'loss')
+    .map((m) => m.step);
+  return Math.max(0, ...steps);
+}
+
+/** Waits until the run reaches a terminal status and returns its row. */
+export function waitForTerminal(cli: Cli, runId: string, what = 'the run to finish', timeoutMs = 400_000) {
+  return waitFor(
+    what,
+    async () => {
+      const x = await tracking.getRun(cli.storage.db, runId);
+      return x && tracking.TERMINAL.includes(x.status as tracking.RunStatus) ? x : undefined;
+    },
+    timeoutMs,
+  );
 }

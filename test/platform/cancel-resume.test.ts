@@ -1,7 +1,7 @@
 // `nucleiflow cancel` stops a run mid-training; `nucleiflow resume` continues it from its checkpoints.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
-import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
+import { type Cli, lastSegEpoch, platformCli, startQuickRun, waitFor } from '../helpers/platform.ts';
 
 describe('cancel and resume', { timeout: 900_000 }, () => {
   let cli: Cli;
@@ -15,31 +15,14 @@ describe('cancel and resume', { timeout: 900_000 }, () => {
 
   it('cancels a training run, then resumes it to completion from the last checkpoint', async () => {
     const epochs = 12;
-    const r = await cli.run([
-      'run',
-      'quick',
-      '--set',
-      `training.seg.epochs=${epochs}`,
-      '--set',
-      `training.dist.epochs=${epochs}`,
-      '--set',
-      'dataset.maxTestImages=2',
-      '--detach',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    const expId = /^experiment (\S+)$/m.exec(r.stdout)![1]!;
-    const runId = /^run (\S+)$/m.exec(r.stdout)![1]!;
+    const { experimentId: expId, runId } = await startQuickRun(cli, { epochs });
     const { db } = cli.storage;
-    await waitFor('two seg epochs', async () =>
-      (await tracking.getMetrics(db, runId, 'seg')).some((m) => m.key === 'loss' && m.step >= 2),
-    );
+    await waitFor('two seg epochs', async () => (await lastSegEpoch(cli, runId)) >= 2);
     const c = await cli.run(['cancel', runId.slice(0, -2)]);
     expect(c.code, c.stderr).toBe(0);
     expect(c.stdout).toContain(`${runId}: cancelled`);
     const cancelled = (await tracking.getRun(db, runId))!;
-    const lastBefore = Math.max(
-      ...(await tracking.getMetrics(db, runId, 'seg')).filter((m) => m.key === 'loss').map((m) => m.step),
-    );
+    const lastBefore = await lastSegEpoch(cli, runId);
     expect(lastBefore).toBeLessThan(epochs);
     expect(cancelled.status).toBe('cancelled');
     await waitFor(

@@ -9,7 +9,7 @@ import * as tracking from '../../src/tracking/index.ts';
 import { MlflowClient } from '../../src/tracking/mlflow-client.ts';
 import { experimentWorkflowId } from '../../workflows/index.ts';
 import { freePort, type MlflowServer, mlflowServer } from '../helpers/mlflow-server.ts';
-import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
+import { type Cli, platformCli, startQuickRun, waitFor, waitForTerminal } from '../helpers/platform.ts';
 import { services } from '../helpers/services.ts';
 
 describe('MLflow down mid-run', { timeout: 900_000 }, () => {
@@ -30,32 +30,12 @@ describe('MLflow down mid-run', { timeout: 900_000 }, () => {
 
   it('completes the run, then delivers every pending record when MLflow returns', async () => {
     const epochs = 5;
-    const r = await cli.run([
-      'run',
-      'quick',
-      '--set',
-      `training.seg.epochs=${epochs}`,
-      '--set',
-      `training.dist.epochs=${epochs}`,
-      '--set',
-      'dataset.maxTestImages=2',
-      '--detach',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    const expId = /^experiment (\S+)$/m.exec(r.stdout)![1]!;
-    const runId = /^run (\S+)$/m.exec(r.stdout)![1]!;
+    const { experimentId: expId, runId } = await startQuickRun(cli, { epochs });
     const { db } = cli.storage;
     await waitFor('training to start', async () => (await tracking.getMetrics(db, runId, 'seg')).length > 0);
     await ml.stop();
 
-    const run = await waitFor(
-      'the run to finish without MLflow',
-      async () => {
-        const x = await tracking.getRun(db, runId);
-        return x && tracking.TERMINAL.includes(x.status as tracking.RunStatus) ? x : undefined;
-      },
-      400_000,
-    );
+    const run = await waitForTerminal(cli, runId, 'the run to finish without MLflow');
     expect(run.status, run.error ?? '').toBe('completed');
     const pending = await tracking.pendingOutbox(db, runId);
     expect(pending).toBeGreaterThan(0);

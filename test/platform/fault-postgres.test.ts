@@ -3,7 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
 import { freePort } from '../helpers/mlflow-server.ts';
-import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
+import {
+  type Cli,
+  lastSegEpoch,
+  platformCli,
+  startQuickRun,
+  waitFor,
+  waitForTerminal,
+} from '../helpers/platform.ts';
 import { type PostgresServer, startPostgres } from '../helpers/postgres-server.ts';
 
 describe('Postgres restarted mid-run', { timeout: 900_000 }, () => {
@@ -21,33 +28,12 @@ describe('Postgres restarted mid-run', { timeout: 900_000 }, () => {
 
   it('completes with every epoch recorded exactly once', async () => {
     const epochs = 8;
-    const r = await cli.run([
-      'run',
-      'quick',
-      '--set',
-      `training.seg.epochs=${epochs}`,
-      '--set',
-      `training.dist.epochs=${epochs}`,
-      '--set',
-      'dataset.maxTestImages=2',
-      '--detach',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    const runId = /^run (\S+)$/m.exec(r.stdout)![1]!;
+    const { runId } = await startQuickRun(cli, { epochs });
     const { db } = cli.storage;
-    await waitFor('two seg epochs', async () =>
-      (await tracking.getMetrics(db, runId, 'seg')).some((m) => m.key === 'loss' && m.step >= 2),
-    );
+    await waitFor('two seg epochs', async () => (await lastSegEpoch(cli, runId)) >= 2);
     // Down for 4 s: several epochs' writes (and activity starts) hit the outage.
     pg.restart(4000);
-    const run = await waitFor(
-      'the run to finish',
-      async () => {
-        const x = await tracking.getRun(db, runId);
-        return x && tracking.TERMINAL.includes(x.status as tracking.RunStatus) ? x : undefined;
-      },
-      400_000,
-    );
+    const run = await waitForTerminal(cli, runId, 'the run to finish');
     expect(run.status, run.error ?? '').toBe('completed');
     for (const stage of ['seg', 'dist']) {
       const steps = (await tracking.getMetrics(db, runId, stage))

@@ -1,7 +1,14 @@
 // SIGKILL of the worker in the middle of training: a new worker resumes from the last checkpoint.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
-import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
+import {
+  type Cli,
+  lastSegEpoch,
+  platformCli,
+  startQuickRun,
+  waitFor,
+  waitForTerminal,
+} from '../helpers/platform.ts';
 
 describe('worker killed during training', { timeout: 900_000 }, () => {
   let cli: Cli;
@@ -15,40 +22,16 @@ describe('worker killed during training', { timeout: 900_000 }, () => {
   it('resumes on a new worker from the last checkpoint; epoch metrics have no gaps or duplicates', async () => {
     const epochs = 10;
     const first = await cli.startWorker();
-    const r = await cli.run([
-      'run',
-      'quick',
-      '--set',
-      `training.seg.epochs=${epochs}`,
-      '--set',
-      `training.dist.epochs=${epochs}`,
-      '--set',
-      'dataset.maxTestImages=2',
-      '--detach',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    const runId = /^run (\S+)$/m.exec(r.stdout)![1]!;
+    const { runId } = await startQuickRun(cli, { epochs });
     const { db } = cli.storage;
-    const lastSeg = async () =>
-      Math.max(
-        0,
-        ...(await tracking.getMetrics(db, runId, 'seg')).filter((m) => m.key === 'loss').map((m) => m.step),
-      );
     const killedAfter = await waitFor('two seg epochs', async () => {
-      const s = await lastSeg();
+      const s = await lastSegEpoch(cli, runId);
       return s >= 2 ? s : undefined;
     });
     first.kill('SIGKILL');
     expect(killedAfter).toBeLessThan(epochs);
     await cli.startWorker();
-    const run = await waitFor(
-      'the run to finish',
-      async () => {
-        const x = await tracking.getRun(db, runId);
-        return x && tracking.TERMINAL.includes(x.status as tracking.RunStatus) ? x : undefined;
-      },
-      400_000,
-    );
+    const run = await waitForTerminal(cli, runId, 'the run to finish');
     expect(run.status, run.error ?? '').toBe('completed');
     const timings = run.timings as Record<string, number>;
     // At least one net continued from a checkpoint instead of starting over.
