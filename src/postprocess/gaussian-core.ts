@@ -7,6 +7,7 @@ interface Kernel {
   hrow(dst: number, line: number, k: number, r: number, x0: number, x1: number): void;
 }
 
+/** One instance per process (per worker thread); its memory grows to the largest image blurred so far and is reused. */
 let kernel: Kernel | undefined;
 
 /** The kernel module, compiled once per process (864 bytes: synchronous compilation is fine). */
@@ -57,6 +58,12 @@ export function separableBlur(
   const r = (k.length - 1) / 2;
   const kern = getKernel();
   const at = layout(w, h, r);
+  // 32-bit WebAssembly memory: 12 bytes per pixel leaves room for about 350 million pixels.
+  if (at.end > 4 * 2 ** 30 - 65536) {
+    throw new RangeError(
+      `gaussianBlur: a ${w}x${h} image needs ${at.end} bytes of kernel memory, more than 4 GiB; blur it in tiles`,
+    );
+  }
   const pages = Math.ceil(at.end / 65536) - kern.memory.buffer.byteLength / 65536;
   if (pages > 0) kern.memory.grow(pages);
   const buf = kern.memory.buffer;
