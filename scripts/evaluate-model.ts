@@ -34,13 +34,20 @@ const { values: args } = parseArgs({
     extra: { type: 'string', multiple: true },
     /** How busy the machine was during training (card and results.md). */
     'machine-note': { type: 'string', default: 'idle apart from the training run' },
+    /** Anything the reader must know about when the post-processing was chosen (results.md). */
+    'tuning-note': { type: 'string', default: '' },
   },
 });
 
 const PAPER = { aji: { all: 0.5687, seen: 0.5668, unseen: 0.5713 } };
 const PYTORCH_CALIBRATION_AJI = 0.572;
 /** Overrides every tunable field with the library default (src/postprocess/pipeline.ts). */
-const LIBRARY_DEFAULTS = { threshold: 0.5, sigmaOptions: { scale: 0.25 }, minDistanceScale: 0.25, peakThreshold: undefined };
+const LIBRARY_DEFAULTS = {
+  threshold: 0.5,
+  sigmaOptions: { scale: 0.25 },
+  minDistanceScale: 0.25,
+  peakThreshold: undefined,
+};
 
 interface Row extends EvalResult {
   totals: EvalTotals;
@@ -106,6 +113,8 @@ if (args.tta || args.defaults) {
 }
 type Summary = {
   label: string;
+  /** Training-compute column; default: "same model" and the evaluation time. */
+  compute?: string;
   seconds: number;
   seen: ReturnType<typeof pick>;
   unseen: ReturnType<typeof pick>;
@@ -143,11 +152,33 @@ const tunedText = tuned
 const referenceText =
   modelJson.training?.referenceSelection === 'first'
     ? 'Macenko to the first training slide (manifest order)'
-    : 'Macenko to the training slide whose nuclei and background grey-level histograms differ most (the paper\'s rule, `nucleiflow reference`)';
+    : "Macenko to the training slide whose nuclei and background grey-level histograms differ most (the paper's rule, `nucleiflow reference`)";
+// Without the checkpoints (another machine, a cleared cache) the provenance of an earlier card is kept.
+const previousCard = (() => {
+  try {
+    return JSON.parse(readFileSync(join(modelDir, 'card.json'), 'utf8')) as {
+      training?: { seg: StageInfo; dist: StageInfo };
+      codeCommit?: string;
+      machine?: { note?: string };
+    };
+  } catch {
+    return undefined;
+  }
+})();
+type StageInfo = NonNullable<ReturnType<typeof stageInfo>>;
+const segMaybe = stageInfo(seg) ?? previousCard?.training?.seg;
+const distMaybe = stageInfo(dist) ?? previousCard?.training?.dist;
+if (!segMaybe || !distMaybe) {
+  throw new Error(
+    `no checkpoints in ${runDir} and no earlier card.json in ${modelDir}: training provenance unknown`,
+  );
+}
 const commit =
-  args.commit ?? execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-const segInfo = stageInfo(seg);
-const distInfo = stageInfo(dist);
+  args.commit ??
+  (seg ? undefined : previousCard?.codeCommit) ??
+  execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+const segInfo: StageInfo = segMaybe;
+const distInfo: StageInfo = distMaybe;
 const card = {
   name,
   method:
@@ -212,7 +243,8 @@ process.stdout.write(
 if (!args['no-docs']) {
   const history = [...(seg?.header.history ?? []), ...(dist?.header.history ?? [])];
   const docs = resolve(REPO_ROOT, args['docs-dir']!);
-  await writeFileAtomic(join(docs, 'learning-curves.svg'), curvesSvg(history));
+  // Curves need the per-epoch history of the checkpoints; without them the existing figure stays.
+  if (history.length > 0) await writeFileAtomic(join(docs, 'learning-curves.svg'), curvesSvg(history));
   await writeFileAtomic(join(docs, 'results.md'), resultsMd());
   process.stderr.write('docs/results.md and docs/learning-curves.svg written\n');
 }
@@ -225,8 +257,8 @@ function resultsMd(): string {
   const line = (r: Row) => `| ${r.organ} | ${r.id} | ${pct(r.dice)} | ${pct(r.f1)} | ${pct(r.aji)} |`;
   const avg = (label: string, a: ReturnType<typeof agg>) =>
     `| **${label}** | | **${pct(a.mean.dice)}** | **${pct(a.mean.f1)}** | **${pct(a.mean.aji)}** |`;
-  const s = segInfo!;
-  const d = distInfo!;
+  const s = segInfo;
+  const d = distInfo;
   const diff = means.all.mean.aji - PYTORCH_CALIBRATION_AJI;
   return `# Results: two-stage U-Net on the Kumar test split
 
@@ -266,7 +298,7 @@ ${avg('All (14)', means.all)}
 | Mahbod et al. 2019 (paper, Table 1) | 56.87 | 56.68 | 57.13 | 240 + 120 epochs at 1024x1024 |
 | PyTorch, same method, 60 min on this machine (issue 4 calibration) | 57.2 | - | - | 40 + 20 min, 512x512 crops, batch 2 |
 | **NucleiFlow \`${name}\` (this model)** | **${pct(means.all.mean.aji)}** | **${pct(means.seen.mean.aji)}** | **${pct(means.unseen.mean.aji)}** | ${(s.machineSeconds / 60).toFixed(1)} + ${(d.machineSeconds / 60).toFixed(1)} min machine time, ${(s.wallSeconds / 60).toFixed(1)} + ${(d.wallSeconds / 60).toFixed(1)} min wall |
-${extras.map((x) => `| ${x.label} | ${pct(x.all.aji)} | ${pct(x.seen.aji)} | ${pct(x.unseen.aji)} | same model, evaluation ${x.seconds} s for 14 images |\n`).join('')}
+${extras.map((x) => `| ${x.label} | ${pct(x.all.aji)} | ${pct(x.seen.aji)} | ${pct(x.unseen.aji)} | ${x.compute ?? `same model, evaluation ${x.seconds} s for 14 images`} |\n`).join('')}
 Difference to the PyTorch calibration: **${diff >= 0 ? '+' : ''}${(100 * diff).toFixed(2)} AJI points** (${pct(means.all.mean.aji)} vs 57.20);
 to the paper: ${(100 * (means.all.mean.aji - PAPER.aji.all)) >= 0 ? '+' : ''}${(100 * (means.all.mean.aji - PAPER.aji.all)).toFixed(2)} points.
 ${
@@ -275,8 +307,8 @@ ${
     : `**The model does not beat the PyTorch calibration** (target AJI >= 57.2; the issue's goal >= 57), with ${((s.wallSeconds + d.wallSeconds) / 60).toFixed(1)} wall-minutes of training against the calibration's 60.`
 }
 Post-processing: ${tunedText}, chosen by \`scripts/tune-postprocess.ts\` on the 16 *training* images only (a grid
-of settings; the mean training AJI of the best ones is recorded in \`model.json\`) before this model was evaluated
-on the test images. Stage 1 learns eroded targets, so its 0.5 level set lies inside the nucleus outline; the predicted
+of settings; the mean training AJI of the best ones is recorded in \`model.json\`); the test images play no part in
+the choice.${args['tuning-note'] ? ` ${args['tuning-note']}` : ''} Stage 1 learns eroded targets, so its 0.5 level set lies inside the nucleus outline; the predicted
 distance maps are noisier than ideal ones, which is why the smoothing and seed spacing are tuned too.
 Other scores of this model (means over the 14 images): AJI+ ${pct(means.all.mean.ajiPlus)}, PQ ${pct(means.all.mean.pq)}; AJI pooled over all
 images as one ${means.all.pooled.aji === null ? '-' : pct(means.all.pooled.aji)}.
