@@ -3,20 +3,10 @@
  * averages over seen organs, unseen organs and all), plus AJI+ and PQ. One renderer serves the
  * run report (Markdown), `nucleiflow show` (aligned text) and `nucleiflow compare` (deltas).
  */
-import type { RunRow } from './index.ts';
+import type { ImageResultRow, RunRow } from './index.ts';
 
-export interface ResultRow {
-  readonly image: string;
-  readonly organ: string;
-  readonly subset: string;
-  readonly dice: number;
-  readonly f1: number;
-  readonly aji: number;
-  readonly ajiPlus: number;
-  readonly pq: number;
-  readonly nGt: number;
-  readonly nPred: number;
-}
+/** A per-image result as stored (the database keeps `subset` as text). */
+export type ResultRow = Omit<ImageResultRow, 'subset'> & { readonly subset: string };
 
 export const SCORE_KEYS = ['dice', 'f1', 'aji', 'ajiPlus', 'pq'] as const;
 export type ScoreKey = (typeof SCORE_KEYS)[number];
