@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { startDashboard } from '../dashboards/server/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { openStorage } from '../src/storage/index.ts';
+import { CHROMIUM, launchChromium } from '../test/helpers/chromium.ts';
 import { seedDashboard, testImages } from '../test/helpers/dashboard-seed.ts';
 import type { BenchRow } from './harness.ts';
 
 const RUNS = 200;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -84,20 +84,8 @@ export async function run(): Promise<BenchRow[]> {
         });
       }
       if (existsSync(CHROMIUM)) {
-        const { chromium } = await import('playwright-core');
         const profile = mkdtempSync(join(tmpdir(), 'nf-chromium-'));
-        const ctx = await chromium.launchPersistentContext(profile, {
-          executablePath: CHROMIUM,
-          headless: true,
-          viewport: { width: 1440, height: 900 },
-          args: [
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-          ],
-        });
+        const ctx = await launchChromium(profile);
         try {
           const page = ctx.pages()[0] ?? (await ctx.newPage());
           const browserPages: [string, string, string][] = [
