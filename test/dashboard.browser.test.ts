@@ -17,6 +17,7 @@ import { REPO_ROOT } from '../src/config.ts';
 import { schema } from '../src/storage/index.ts';
 import { CHROMIUM, launchChromium } from './helpers/chromium.ts';
 import { type DashboardData, dashboardData } from './helpers/dashboard-data.ts';
+import { showViewerMap } from './helpers/viewer.ts';
 
 const SHOTS = resolve(REPO_ROOT, 'artifacts', 'screenshots');
 
@@ -281,14 +282,7 @@ describe('image viewer', () => {
 
     for (const map of ['prob', 'distance', 'markers']) {
       if (await page.locator(`#map-${map}`).isDisabled()) continue;
-      const before = await page.evaluate(() =>
-        (document.getElementById('canvas') as HTMLCanvasElement).toDataURL(),
-      );
-      await page.check(`#map-${map}`);
-      await expect.poll(() => page.locator('#stage').getAttribute('data-layers')).toContain(`map:${map}`);
-      await expect
-        .poll(() => page.evaluate(() => (document.getElementById('canvas') as HTMLCanvasElement).toDataURL()))
-        .not.toBe(before);
+      await showViewerMap(page, map);
       await page.screenshot({ path: join(SHOTS, `viewer-${map}.png`) });
     }
     await page.check('#map-none');

@@ -52,27 +52,12 @@ export async function platformCli(extraEnv: NodeJS.ProcessEnv = {}): Promise<Cli
     home,
     storage,
     run(args, opts = {}) {
-      return new Promise((res, rej) => {
-        const child = spawn(process.execPath, [BIN, ...args], {
-          env: { ...env, ...opts.env },
-          cwd: REPO_ROOT,
-        });
-        children.add(child);
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => {
-          stdout += d;
-        });
-        child.stderr.on('data', (d) => {
-          stderr += d;
-        });
-        const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
-        child.on('error', rej);
-        child.on('exit', (code) => {
-          clearTimeout(timer);
-          children.delete(child);
-          res({ code, stdout, stderr });
-        });
+      const c = spawnCli(args, { ...env, ...opts.env });
+      children.add(c.child);
+      const timer = setTimeout(() => c.child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
+      return c.exited.finally(() => {
+        clearTimeout(timer);
+        children.delete(c.child);
       });
     },
     startWorker(extra = {}) {
@@ -105,6 +90,49 @@ export async function platformCli(extraEnv: NodeJS.ProcessEnv = {}): Promise<Cli
     },
   };
   return cli;
+}
+
+/**
+ * Starts `nucleiflow <args>` with exactly `env`, collecting its output as it arrives (`out` can be
+ * read while the process runs); `exited` resolves with the exit code and the whole output.
+ */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [BIN, ...args], { env, cwd: REPO_ROOT });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d) => {
+    out.stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    out.stderr += d;
+  });
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((res, rej) => {
+    child.on('error', rej);
+    child.on('exit', (code) => res({ code, ...out }));
+  });
+  return { child, out, exited };
+}
+
+/**
+ * Runs the two-arm ground-truth erosion ablation of `quick` in the foreground on `testImages` test
+ * images; returns the experiment id and its runs sorted by id.
+ */
+export async function runErosionAblation(cli: Cli, testImages: number) {
+  const r = await cli.run([
+    'run',
+    'quick',
+    '--set',
+    'matrix={"gtErosion":[true,false]}',
+    '--set',
+    `dataset.maxTestImages=${testImages}`,
+  ]);
+  const experimentId = /^experiment (\S+)$/m.exec(r.stdout)?.[1];
+  if (r.code !== 0 || !experimentId) {
+    throw new Error(`run quick (erosion ablation) failed (exit ${r.code}):\n${r.stderr}\n${r.stdout}`);
+  }
+  const runs = (await tracking.listRuns(cli.storage.db, { experimentId })).sort((a, b) =>
+    a.id.localeCompare(b.id),
+  );
+  return { experimentId, runs };
 }
 
 /** Polls `fn` until it returns a truthy value. */

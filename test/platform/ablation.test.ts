@@ -2,7 +2,7 @@
 // compared image by image.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
-import { type Cli, platformCli } from '../helpers/platform.ts';
+import { type Cli, platformCli, runErosionAblation } from '../helpers/platform.ts';
 
 describe('erosion ablation on quick', { timeout: 900_000 }, () => {
   let cli: Cli;
@@ -15,19 +15,7 @@ describe('erosion ablation on quick', { timeout: 900_000 }, () => {
   });
 
   it('runs two arms and compare prints per-image and averaged deltas', async () => {
-    const r = await cli.run([
-      'run',
-      'quick',
-      '--set',
-      'matrix={"gtErosion":[true,false]}',
-      '--set',
-      'dataset.maxTestImages=3',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    const expId = /^experiment (\S+)$/m.exec(r.stdout)![1]!;
-    const runs = (await tracking.listRuns(cli.storage.db, { experimentId: expId })).sort((a, b) =>
-      a.id.localeCompare(b.id),
-    );
+    const { experimentId: expId, runs } = await runErosionAblation(cli, 3);
     expect(runs.map((x) => x.arm)).toEqual([
       { 'groundTruth.erosion': true },
       { 'groundTruth.erosion': false },

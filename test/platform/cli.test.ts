@@ -1,10 +1,6 @@
-// CLI behaviour around `run`: bad specs start nothing; Ctrl-C detaches without stopping the run.
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../src/config.ts';
 import * as tracking from '../../src/tracking/index.ts';
-import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
+import { type Cli, platformCli, spawnCli, waitFor, waitForTerminal } from '../helpers/platform.ts';
 
 describe('nucleiflow run', { timeout: 900_000 }, () => {
   let cli: Cli;
@@ -37,10 +33,8 @@ describe('nucleiflow run', { timeout: 900_000 }, () => {
 
   it('detaches on Ctrl-C and the run goes on in the worker', async () => {
     await cli.startWorker();
-    const child = spawn(
-      process.execPath,
+    const { child, out, exited } = spawnCli(
       [
-        resolve(REPO_ROOT, 'bin', 'nucleiflow.mjs'),
         'run',
         'quick',
         '--set',
@@ -50,27 +44,15 @@ describe('nucleiflow run', { timeout: 900_000 }, () => {
         '--set',
         'training.dist.epochs=10',
       ],
-      { env: cli.env, cwd: REPO_ROOT },
+      cli.env,
     );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const runId = await waitFor('the run id', async () => /^run (\S+)$/m.exec(stdout)?.[1]);
+    const runId = await waitFor('the run id', async () => /^run (\S+)$/m.exec(out.stdout)?.[1]);
     await waitFor('training', async () => (await tracking.getMetrics(cli.storage.db, runId)).length > 0);
     child.kill('SIGINT');
-    expect(await exited).toBe(0);
-    expect(stderr).toMatch(/detached; the run goes on in the workers/);
+    expect((await exited).code).toBe(0);
+    expect(out.stderr).toMatch(/detached; the run goes on in the workers/);
     expect((await tracking.getRun(cli.storage.db, runId))!.status).toBe('running');
-    const run = await waitFor('the run to finish', async () => {
-      const r = await tracking.getRun(cli.storage.db, runId);
-      return r && tracking.TERMINAL.includes(r.status as tracking.RunStatus) ? r : undefined;
-    });
+    const run = await waitForTerminal(cli, runId);
     expect(run.status).toBe('completed');
   });
 });

@@ -11,7 +11,8 @@ import { deltaPct } from '../../dashboards/server/format.ts';
 import { loadConfig, REPO_ROOT } from '../../src/config.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { launchChromium } from '../helpers/chromium.ts';
-import { type Cli, platformCli } from '../helpers/platform.ts';
+import { type Cli, platformCli, runErosionAblation } from '../helpers/platform.ts';
+import { showViewerMap } from '../helpers/viewer.ts';
 
 const SHOTS = resolve(REPO_ROOT, 'artifacts', 'screenshots');
 
@@ -46,19 +47,7 @@ describe('dashboard over a real quick ablation', { timeout: 900_000 }, () => {
   });
 
   it('lists both arms, compares them with the database deltas, and shows the real intermediate maps', async () => {
-    const r = await cli.run([
-      'run',
-      'quick',
-      '--set',
-      'matrix={"gtErosion":[true,false]}',
-      '--set',
-      'dataset.maxTestImages=2',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    const expId = /^experiment (\S+)$/m.exec(r.stdout)![1]!;
-    const runs = (await tracking.listRuns(cli.storage.db, { experimentId: expId })).sort((a, b) =>
-      a.id.localeCompare(b.id),
-    );
+    const { runs } = await runErosionAblation(cli, 2);
     expect(runs.map((x) => x.status)).toEqual(['completed', 'completed']);
     const [a, b] = [runs[0]!.id, runs[1]!.id];
 
@@ -83,14 +72,7 @@ describe('dashboard over a real quick ablation', { timeout: 900_000 }, () => {
     await page.locator('#stage[data-ready="true"]').waitFor({ timeout: 60_000 });
     for (const map of ['prob', 'distance', 'markers']) {
       expect(await page.locator(`#map-${map}`).isDisabled(), map).toBe(false);
-      const before = await page.evaluate(() =>
-        (document.getElementById('canvas') as HTMLCanvasElement).toDataURL(),
-      );
-      await page.check(`#map-${map}`);
-      await expect.poll(() => page.locator('#stage').getAttribute('data-layers')).toContain(`map:${map}`);
-      await expect
-        .poll(() => page.evaluate(() => (document.getElementById('canvas') as HTMLCanvasElement).toDataURL()))
-        .not.toBe(before);
+      await showViewerMap(page, map);
       await page.screenshot({ path: join(SHOTS, `real-viewer-${map}.png`) });
     }
   });

@@ -1,12 +1,9 @@
-// The embedded default: no TEMPORAL_ADDRESS, DATABASE_URL or MLFLOW_TRACKING_URI. The CLI starts
-// its own Temporal dev server, uses PGlite, runs the worker in-process and skips MLflow.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../src/config.ts';
+import { spawnCli } from '../helpers/platform.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'nf-embedded-'));
 const env: NodeJS.ProcessEnv = { ...process.env, NUCLEIFLOW_HOME: home, TF_CPP_MIN_LOG_LEVEL: '3' };
@@ -15,23 +12,7 @@ delete env.TEMPORAL_ADDRESS;
 delete env.MLFLOW_TRACKING_URI;
 delete env.NUCLEIFLOW_QUEUE_PREFIX;
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    const c = spawn(process.execPath, [resolve(REPO_ROOT, 'bin', 'nucleiflow.mjs'), ...args], {
-      env,
-      cwd: REPO_ROOT,
-    });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    c.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    c.on('exit', (code) => res({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => spawnCli(args, env).exited;
 
 const portOpen = (port: number) =>
   new Promise<boolean>((res) => {
