@@ -17,6 +17,7 @@ import { aggregate, type EvalResult, type EvalTotals, evaluateDetailed } from '.
 import { type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import type { TunedPostprocess } from '../src/model/model-dir.ts';
+import { POSTPROCESS_DEFAULTS as D } from '../src/postprocess/pipeline.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,9 +44,9 @@ const PAPER = { aji: { all: 0.5687, seen: 0.5668, unseen: 0.5713 } };
 const PYTORCH_CALIBRATION_AJI = 0.572;
 /** Overrides every tunable field with the library default (src/postprocess/pipeline.ts). */
 const LIBRARY_DEFAULTS = {
-  threshold: 0.5,
-  sigmaOptions: { scale: 0.25 },
-  minDistanceScale: 0.25,
+  threshold: D.threshold,
+  sigmaOptions: { scale: D.sigmaScale },
+  minDistanceScale: D.minDistanceScale,
   peakThreshold: undefined,
 };
 
@@ -102,7 +103,7 @@ if (args.tta || args.defaults) {
   const summary = {
     label: args.tta
       ? 'same model, 8-view test-time augmentation (`segment --tta`)'
-      : 'same model, library post-processing defaults (threshold 0.5, sigma 0.25 r, seed spacing 0.25 r; no tuning)',
+      : `same model, library post-processing defaults (threshold ${D.threshold}, sigma ${D.sigmaScale} r, seed spacing ${D.minDistanceScale} r; no tuning)`,
     seconds: Math.round(evalSeconds),
     seen: pick(means.seen),
     unseen: pick(means.unseen),
@@ -147,8 +148,8 @@ const modelJson = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'))
 };
 const tuned = modelJson.postprocess;
 const tunedText = tuned
-  ? `stage-1 threshold ${tuned.threshold ?? 0.5}, sigma ${tuned.sigmaScale ?? 0.25} x mean radius, seed spacing ${tuned.minDistanceScale ?? 0.25} x mean radius, seed threshold ${tuned.peakThreshold ?? 'none'}`
-  : 'library defaults (threshold 0.5, sigma 0.25 x mean radius, seed spacing 0.25 x mean radius)';
+  ? `stage-1 threshold ${tuned.threshold ?? D.threshold}, sigma ${tuned.sigmaScale ?? D.sigmaScale} x mean radius, seed spacing ${tuned.minDistanceScale ?? D.minDistanceScale} x mean radius, seed threshold ${tuned.peakThreshold ?? 'none'}`
+  : `library defaults (threshold ${D.threshold}, sigma ${D.sigmaScale} x mean radius, seed spacing ${D.minDistanceScale} x mean radius)`;
 const referenceText =
   modelJson.training?.referenceSelection === 'first'
     ? 'Macenko to the first training slide (manifest order)'

@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { evaluate } from '../src/metrics/index.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import type { TunedPostprocess } from '../src/model/model-dir.ts';
-import { postprocess } from '../src/postprocess/pipeline.ts';
+import { POSTPROCESS_DEFAULTS, postprocess } from '../src/postprocess/pipeline.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -79,9 +79,9 @@ rows.sort((a, b) => b.aji - a.aji);
 const best = rows[0]!;
 const defaults = rows.find(
   (r) =>
-    r.threshold === 0.5 &&
-    r.sigmaScale === 0.25 &&
-    r.minDistanceScale === 0.25 &&
+    r.threshold === POSTPROCESS_DEFAULTS.threshold &&
+    r.sigmaScale === POSTPROCESS_DEFAULTS.sigmaScale &&
+    r.minDistanceScale === POSTPROCESS_DEFAULTS.minDistanceScale &&
     r.peakThreshold === undefined,
 );
 const chosen: TunedPostprocess = {

@@ -8,7 +8,13 @@ import { gaussianBlur } from './gaussian.ts';
 import { instanceBoxes, relabelByFirstPixel } from './instance-boxes.ts';
 import { peakLocalMax } from './peaks.ts';
 import { removeSmallInstances } from './remove-small.ts';
-import { estimateNucleusSize, type SigmaOptions, sigmaFromRadius, sizeFromAreas } from './sigma.ts';
+import {
+  estimateNucleusSize,
+  SIGMA_SCALE,
+  type SigmaOptions,
+  sigmaFromRadius,
+  sizeFromAreas,
+} from './sigma.ts';
 import { watershed } from './watershed.ts';
 
 export interface PostprocessOptions {
@@ -65,8 +71,18 @@ export interface PostprocessResult {
   >;
 }
 
+/** The defaults of the options a model may tune (scripts/tune-postprocess.ts starts from these). */
+export const POSTPROCESS_DEFAULTS = {
+  threshold: 0.5,
+  sigmaScale: SIGMA_SCALE,
+  minDistanceScale: 0.25,
+} as const;
+
 /** Seed spacing from the mean nucleus radius: max(1, round(scale * r)); two seeds closer than this merge. */
-export function minDistanceFromRadius(r: number, scale = 0.25): number {
+export function minDistanceFromRadius(
+  r: number,
+  scale: number = POSTPROCESS_DEFAULTS.minDistanceScale,
+): number {
   return Math.max(1, Math.round(scale * r));
 }
 
@@ -117,7 +133,7 @@ export function postprocess(input: PostprocessInput): PostprocessResult {
     t0 = now;
   };
   const minSize = input.minSize ?? 20;
-  const mask = binarise(foreground, input.threshold ?? 0.5);
+  const mask = binarise(foreground, input.threshold ?? POSTPROCESS_DEFAULTS.threshold);
   const cc = connectedComponents(mask, 8);
   lap('threshold');
 
