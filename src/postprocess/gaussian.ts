@@ -65,24 +65,15 @@ export function gaussianBlur(
     return { width: w, height: h, data: out };
   }
 
-  // Horizontal runs: the masked pixels of the row. Vertical runs: the same runs grown by r on
-  // both sides and merged (the columns a masked pixel's taps reach). O(w) per row.
-  const hr = { runs: new Int32Array(w + 2), count: 0 };
+  // Horizontal runs: the masked pixels of each row, found in one pass over the mask. Vertical
+  // runs: the same runs grown by r on both sides and merged (the columns a masked pixel's taps
+  // reach). O(pixels) for the scan, O(runs) per row after it.
+  const rows = maskRowRuns(within, w, h);
   const vr = { runs: new Int32Array(w + 2), count: 0 };
   const maskRuns = (y: number) => {
-    const o = y * w;
-    let open = false;
-    let nr = 0;
-    for (let x = 0; x < w; x++) {
-      const m = within[o + x] !== 0;
-      if (m !== open) {
-        hr.runs[nr++] = x;
-        open = m;
-      }
-    }
-    if (open) hr.runs[nr++] = w;
-    hr.count = nr;
-    return hr;
+    const from = rows.offsets[y]!;
+    const to = rows.offsets[y + 1]!;
+    return { runs: rows.runs.subarray(from, to), count: to - from };
   };
   const vRuns = (y: number) => {
     const { runs, count } = maskRuns(y);
@@ -101,4 +92,30 @@ export function gaussianBlur(
   };
   separableBlur(img.data, w, h, k, out, vRuns, maskRuns);
   return { width: w, height: h, data: out };
+}
+
+/** Runs [start, end) of non-zero pixels per row: row y's pairs are runs[offsets[y] .. offsets[y + 1]). */
+function maskRowRuns(mask: Uint8Array, w: number, h: number): { offsets: Int32Array; runs: Int32Array } {
+  const offsets = new Int32Array(h + 1);
+  let runs = new Int32Array(4096);
+  let n = 0;
+  for (let y = 0; y < h; y++) {
+    const o = y * w;
+    if (runs.length - n < w + 2) {
+      const grown = new Int32Array(Math.max(2 * runs.length, n + w + 2));
+      grown.set(runs.subarray(0, n));
+      runs = grown;
+    }
+    let open = false;
+    for (let x = 0; x < w; x++) {
+      const m = mask[o + x] !== 0;
+      if (m !== open) {
+        runs[n++] = x;
+        open = m;
+      }
+    }
+    if (open) runs[n++] = w;
+    offsets[y + 1] = n;
+  }
+  return { offsets, runs };
 }
