@@ -6,6 +6,7 @@ import { evaluate } from '../src/metrics/index.ts';
 import { connectedComponents } from '../src/postprocess/connected-components.ts';
 import { fillHolesPerInstance } from '../src/postprocess/fill-holes.ts';
 import { gaussianBlur, gaussianKernel } from '../src/postprocess/gaussian.ts';
+import { separableBlur } from '../src/postprocess/gaussian-core.ts';
 import { instanceBoxes, relabelByFirstPixel } from '../src/postprocess/instance-boxes.ts';
 import { peakLocalMax } from '../src/postprocess/peaks.ts';
 import { iterativePostprocess, postprocess } from '../src/postprocess/pipeline.ts';
@@ -282,6 +283,12 @@ describe('Gaussian kernels (WebAssembly SIMD)', () => {
         ).toBe(0);
       }
     }
+  });
+  it('refuses an image whose buffers would not fit the 4 GiB kernel memory, before touching it', () => {
+    const none = () => ({ runs: new Int32Array(0), count: 0 });
+    expect(() =>
+      separableBlur(new Float32Array(0), 20_000, 20_000, gaussianKernel(2), new Float32Array(0), none, none),
+    ).toThrow(/20000x20000 image needs \d+ bytes of kernel memory, more than 4 GiB/);
   });
 });
 

@@ -21,7 +21,8 @@ function getKernel(): Kernel {
 
 /** Byte layout of one blur in the kernel's memory; every region 16-byte aligned. */
 function layout(w: number, h: number, r: number) {
-  const align = (b: number) => (b + 15) & ~15;
+  // Arithmetic, not bit operations: those wrap at 2^31 and would hide an oversized image.
+  const align = (b: number) => Math.ceil(b / 16) * 16;
   const k = 0;
   const offs = align(k + 8 * (r + 1));
   const line = align(offs + 4 * (2 * r + 1));
