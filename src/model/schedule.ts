@@ -27,6 +27,11 @@ export interface TrainingSchedule {
   readonly budgetSeconds?: number;
   /** Wall-clock cap of a time-budget run. */
   readonly budgetWallSeconds?: number;
+  /**
+   * Dropout in training (default true, the paper's net). Off trades regularisation for faster
+   * fitting, for budgets too short to over-fit; the architecture and parameter count are unchanged.
+   */
+  readonly dropout?: boolean;
 }
 
 /** The paper, segmentation net: 240 epochs, lr x0.4 every 80; whole images at 1024, batch 2. */

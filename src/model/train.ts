@@ -95,6 +95,8 @@ export function runConfigHash(o: Pick<TrainOptions, 'stage' | 'schedule' | 'seed
     s.lrSchedule.factor,
     s.budgetSeconds ?? null,
     s.budgetWallSeconds ?? null,
+    // Appended only when off, so checkpoints of runs with dropout keep their hash.
+    ...(s.dropout === false ? ['no-dropout'] : []),
   ]);
   return createHash('sha256').update(canon).digest('hex');
 }
@@ -130,8 +132,9 @@ function nextSeed(rng: Rng): number {
 }
 
 /**
- * One optimiser step on `b` with dropout masks from `dropoutSeed`; resolves with the batch loss.
- * Leaves no tensors behind. Exported for the benchmark, which times exactly this.
+ * One optimiser step on `b` with dropout masks from `dropoutSeed` (no dropout when `dropout` is
+ * false); resolves with the batch loss. Leaves no tensors behind. Exported for the benchmark,
+ * which times exactly this.
  */
 export async function trainStep(
   tf: Tf,
@@ -141,9 +144,10 @@ export async function trainStep(
   b: Batch,
   dropoutSeed: number,
   lr: number,
+  dropout = true,
 ): Promise<number> {
   const loss = lossFn(tf, stage);
-  const masks = seededDropout(tf, dropoutSeed);
+  const masks = dropout ? seededDropout(tf, dropoutSeed) : undefined;
   const value = tf.tidy(() => {
     const { x, y } = toTensors(tf, b);
     const { value, grads } = tf.variableGrads(() => loss(y, net.forward(x, masks)), [...net.params]);
@@ -250,7 +254,17 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       for (let s = 0; s < spe; s++) {
         if (o.signal?.aborted) throw o.signal.reason ?? new Error('training aborted');
         const b = o.data.sample(rng, o.stage, batchSize, inputSize);
-        const lv = await trainStep(tf, net, adam, o.stage, b, nextSeed(rng), lr);
+        // The seed is drawn either way so that the Rng stream does not depend on the dropout switch.
+        const lv = await trainStep(
+          tf,
+          net,
+          adam,
+          o.stage,
+          b,
+          nextSeed(rng),
+          lr,
+          o.schedule.dropout !== false,
+        );
         if (!Number.isFinite(lv))
           throw new UserError(
             `${o.stage} training diverged: loss is ${lv} at epoch ${epoch + 1}, step ${s + 1}`,

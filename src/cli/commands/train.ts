@@ -29,6 +29,9 @@ interface TrainFlags {
   inputSize?: string;
   maxMinutesSeg?: string;
   maxMinutesDist?: string;
+  segMinutes?: string;
+  distMinutes?: string;
+  dropout: boolean;
   progress?: boolean;
 }
 
@@ -47,14 +50,35 @@ function num(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
-function override(s: TrainingSchedule, epochs: number | undefined, f: TrainFlags): TrainingSchedule {
+function positive(name: string, v: string | undefined): number | undefined {
+  const n = num(name, v);
+  if (n === 0) throw new UserError(`--${name} must be > 0, got '${v}'`);
+  return n;
+}
+
+function override(
+  s: TrainingSchedule,
+  epochs: number | undefined,
+  minutes: { flag: string; value: number | undefined },
+  f: TrainFlags,
+): TrainingSchedule {
   const e = epochs ?? s.epochs;
   const scale = e / s.epochs;
   // An explicit epoch count switches a time-budget schedule to plain epoch mode.
   const { budgetSeconds, budgetWallSeconds, ...rest } = s;
+  if (minutes.value !== undefined && (budgetSeconds === undefined || epochs !== undefined)) {
+    throw new UserError(
+      `--${minutes.flag} sets the time budget of a time-budget schedule (cpu-60min); it cannot be combined with an epoch schedule or an epoch count`,
+    );
+  }
+  const budget =
+    minutes.value !== undefined
+      ? { budgetSeconds: minutes.value * 60, budgetWallSeconds: minutes.value * 60 }
+      : { budgetSeconds, budgetWallSeconds };
   return {
     ...rest,
-    ...(epochs === undefined && budgetSeconds !== undefined ? { budgetSeconds, budgetWallSeconds } : {}),
+    ...(epochs === undefined && budgetSeconds !== undefined ? budget : {}),
+    ...(f.dropout ? {} : { dropout: false }),
     epochs: e,
     inputSize: int('input-size', f.inputSize, 16) ?? s.inputSize,
     stepsPerEpoch: int('steps-per-epoch', f.stepsPerEpoch) ?? s.stepsPerEpoch,
@@ -92,6 +116,12 @@ export function register(program: Command): void {
     .option('--input-size <px>', 'override the crop size (multiple of 16)')
     .option('--max-minutes-seg <m>', 'wall-clock cap for stage 1 (stops at an epoch boundary)')
     .option('--max-minutes-dist <m>', 'wall-clock cap for stage 2')
+    .option(
+      '--seg-minutes <m>',
+      'time budget of stage 1 in minutes (time-budget schedules; cpu-60min: 40); the lr drops at the same fractions of it',
+    )
+    .option('--dist-minutes <m>', 'time budget of stage 2 in minutes (cpu-60min: 20)')
+    .option('--no-dropout', 'train without dropout (same architecture and parameter count)')
     .option('--no-progress', 'no progress bar even on a terminal')
     .action(
       action(async (f: TrainFlags) => {
@@ -117,8 +147,18 @@ export function register(program: Command): void {
         const runDir = resolve(f.runDir ?? join(config.cacheDir, 'runs', name));
         const outDir = resolve(f.out ?? join(REPO_ROOT, 'models', name));
         const schedules = {
-          seg: override(base.seg, int('seg-epochs', f.segEpochs), f),
-          dist: override(base.dist, int('dist-epochs', f.distEpochs), f),
+          seg: override(
+            base.seg,
+            int('seg-epochs', f.segEpochs),
+            { flag: 'seg-minutes', value: positive('seg-minutes', f.segMinutes) },
+            f,
+          ),
+          dist: override(
+            base.dist,
+            int('dist-epochs', f.distEpochs),
+            { flag: 'dist-minutes', value: positive('dist-minutes', f.distMinutes) },
+            f,
+          ),
         };
         await mkdir(runDir, { recursive: true });
         const log = join(runDir, 'metrics.jsonl');
