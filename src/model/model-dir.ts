@@ -35,6 +35,8 @@ export interface TunedPostprocess {
   readonly sigmaScale?: number;
   readonly minDistanceScale?: number;
   readonly peakThreshold?: number;
+  /** Pixels the instances grow into the background (PostprocessOptions.expand). */
+  readonly expand?: number;
   readonly chosenOn?: string;
 }
 
@@ -181,5 +183,6 @@ export function tunedOptions(t: TunedPostprocess | undefined): PostprocessOption
     ...(t.sigmaScale === undefined ? {} : { sigmaOptions: { scale: t.sigmaScale } }),
     ...(t.minDistanceScale === undefined ? {} : { minDistanceScale: t.minDistanceScale }),
     ...(t.peakThreshold === undefined ? {} : { peakThreshold: t.peakThreshold }),
+    ...(t.expand === undefined ? {} : { expand: t.expand }),
   };
 }

@@ -47,8 +47,8 @@ export function instanceBoxes(labels: LabelImage, what = 'instanceBoxes'): Insta
 
 /**
  * Renumbers ids 1..N in raster order of their first pixel (as relabelSequential) in place, from
- * `stats` instead of a scan; valid as long as no edit moved an id's first pixel (hole filling
- * does not: a hole lies below its instance's top row). O(pixels + N log N).
+ * `stats` instead of a scan; valid as long as every edit that moved an id's first pixel updated
+ * `stats` (expandLabels does; hole filling never moves it: a hole lies below its instance's top row). O(pixels + N log N).
  */
 export function relabelByFirstPixel(labels: LabelImage, stats: InstanceBoxes): number {
   const ids: number[] = [];

@@ -3,6 +3,7 @@
 import type { FloatImage, LabelImage, MaskImage } from '../imaging/types.ts';
 import { assertBuffer, assertSameShape } from '../imaging/types.ts';
 import { connectedComponents } from './connected-components.ts';
+import { expandLabels } from './expand-labels.ts';
 import { fillHolesPerInstance } from './fill-holes.ts';
 import { gaussianBlur } from './gaussian.ts';
 import { instanceBoxes, relabelByFirstPixel } from './instance-boxes.ts';
@@ -31,6 +32,11 @@ export interface PostprocessOptions {
   peakThreshold?: number;
   /** Instances below this many pixels are removed (default 20). */
   minSize?: number;
+  /**
+   * Grow the instances by this many pixels into the background after small-object removal
+   * (expand-labels.ts; default 0, the paper). Undoes the stage-1 target erosion; tuned per model.
+   */
+  expand?: number;
   /** Fill holes per instance (default true). */
   fillHoles?: boolean;
   /** Also return the intermediate maps (for inspection and the cross-check). */
@@ -66,7 +72,7 @@ export interface PostprocessResult {
     afterRemoveSmall: LabelImage;
   };
   timingsMs: Record<
-    'threshold' | 'sigma' | 'gaussian' | 'peaks' | 'watershed' | 'removeSmall' | 'fillHoles',
+    'threshold' | 'sigma' | 'gaussian' | 'peaks' | 'watershed' | 'removeSmall' | 'expand' | 'fillHoles',
     number
   >;
 }
@@ -76,6 +82,7 @@ export const POSTPROCESS_DEFAULTS = {
   threshold: 0.5,
   sigmaScale: SIGMA_SCALE,
   minDistanceScale: 0.25,
+  expand: 0,
 } as const;
 
 /** Seed spacing from the mean nucleus radius: max(1, round(scale * r)); two seeds closer than this merge. */
@@ -107,7 +114,8 @@ function binarise(fg: FloatImage | MaskImage, threshold: number): MaskImage {
  *    one seed per plateau); a component without a seed gets one at its first maximal pixel
  *    (skimage would leave it unlabelled, losing the nucleus);
  * 5. watershed of -smoothed from the seeds within the foreground (8-connectivity, FIFO ties);
- * 6. remove instances < minSize (20) px; 7. fill holes per instance; ids renumbered 1..N.
+ * 6. remove instances < minSize (20) px; optionally grow them by `expand` px into the background;
+ * 7. fill holes per instance; ids renumbered 1..N.
  * Throws RangeError naming the shapes when the two inputs differ in size.
  */
 export function postprocess(input: PostprocessInput): PostprocessResult {
@@ -124,6 +132,7 @@ export function postprocess(input: PostprocessInput): PostprocessResult {
     peaks: 0,
     watershed: 0,
     removeSmall: 0,
+    expand: 0,
     fillHoles: 0,
   };
   let t0 = performance.now();
@@ -194,6 +203,9 @@ export function postprocess(input: PostprocessInput): PostprocessResult {
   removeSmallInstances(labels, minSize, stats);
   const afterRemoveSmall = keep ? { width: w, height: h, data: labels.data.slice() } : labels;
   lap('removeSmall');
+  // Before hole filling, so that a gap closed by the growth is filled too; keeps `stats` current.
+  if (input.expand) expandLabels(labels, input.expand, { inPlace: true, stats });
+  lap('expand');
   if (input.fillHoles ?? true) fillHolesPerInstance(labels, true, stats);
   relabelByFirstPixel(labels, stats);
   lap('fillHoles');
