@@ -30,7 +30,11 @@ function randomLabels(w: number, h: number, seed: number): LabelImage {
 
 describe('expandLabels', () => {
   it('grows a single pixel into the city-block ball of the distance', () => {
-    const one = lab(7, 7, Array.from({ length: 49 }, (_, i) => (i === 24 ? 5 : 0)));
+    const one = lab(
+      7,
+      7,
+      Array.from({ length: 49 }, (_, i) => (i === 24 ? 5 : 0)),
+    );
     expect(Array.from(expandLabels(one, 0).data)).toEqual(Array.from(one.data));
     const a1 = expandLabels(one, 1).data;
     const a2 = expandLabels(one, 2).data;
