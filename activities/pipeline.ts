@@ -215,9 +215,10 @@ export function realCompute(config: Config): Compute {
             } else {
               const r = await segmenter.segment(rgb, slide.image, {
                 iterative: pp.iterativeSizeReestimation,
-                ...(pp.sigmaRule === 'fixed' && pp.sigma !== undefined
-                  ? { postprocess: { sigma: pp.sigma } }
-                  : {}),
+                postprocess: {
+                  ...(pp.sigmaRule === 'fixed' && pp.sigma !== undefined ? { sigma: pp.sigma } : {}),
+                  ...(pp.expand === undefined ? {} : { expand: pp.expand }),
+                },
               });
               instances = r.labels;
               if (layers) {

@@ -25,6 +25,11 @@ export const trainingSchema = z.strictObject({
     every: positiveInt,
     factor: z.number().gt(0).max(1),
   }),
+  /**
+   * Dropout in training; absent = on (the paper's net). Off suits short CPU budgets, where the
+   * nets are under-fitted and dropout only slows them; the parameter count does not change.
+   */
+  dropout: z.boolean().optional(),
 });
 
 export const specSchema = z.strictObject({
@@ -84,6 +89,11 @@ export const specSchema = z.strictObject({
     sigma: z.number().positive().max(20).optional(),
     /** Re-estimate the nucleus size from the instances and post-process again (not in the paper). */
     iterativeSizeReestimation: z.boolean(),
+    /**
+     * Grow the final instances by this many pixels into the background (not in the paper: undoes
+     * the stage-1 target erosion); absent = 0.
+     */
+    expand: z.number().int().min(0).max(8).optional(),
   }),
   evaluation: z.strictObject({
     metrics: z.array(z.enum(['dice', 'f1', 'aji', 'ajiPlus', 'pq'])).min(1),

@@ -48,6 +48,27 @@ describe('experiment specs', () => {
     expect(m.runs.map((r) => r.spec.seed)).toEqual([1, 2, 3]);
   });
 
+  it('takes dropout and instance growth as optional fields that a matrix can vary', () => {
+    const plain = resolveSpec('quick', quick).runs[0]!;
+    expect(plain.spec.training.seg.dropout).toBeUndefined();
+    expect(plain.spec.postprocess.expand).toBeUndefined();
+    const { runs } = resolveSpec('quick', quick, [
+      'matrix={"training.seg.dropout":[true,false],"postprocess.expand":[0,1]}',
+    ]);
+    expect(runs.map((r) => [r.spec.training.seg.dropout, r.spec.postprocess.expand])).toEqual([
+      [true, 0],
+      [true, 1],
+      [false, 0],
+      [false, 1],
+    ]);
+    expect(new Set(runs.map((r) => r.configHash)).size).toBe(4);
+    expectSpecError(
+      () => resolveSpec('s', quick, ['postprocess.expand=1.5']),
+      'postprocess.expand',
+      /integer/,
+    );
+  });
+
   it('rejects bad specs with the path of the offending field', () => {
     expectSpecError(() => resolveSpec('s', { ...quick, colour: 1 }), 'colour', /unknown key/);
     expectSpecError(
