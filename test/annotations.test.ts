@@ -1,14 +1,14 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, REPO_ROOT } from '../src/config.ts';
+import { loadConfig } from '../src/config.ts';
 import { annotationXmlToLabels, parseAnnotationXml, rasteriseAnnotations } from '../src/data/annotations.ts';
 import { readManifest, type Slide } from '../src/data/manifest.ts';
 import { poly2mask } from '../src/data/poly2mask.ts';
 import { readLabels } from '../src/imaging/io.ts';
+import { runCli } from './helpers/cli.ts';
 
 const dataDir = loadConfig().dataDir;
 const dir = mkdtempSync(join(tmpdir(), 'nf-ann-'));
@@ -148,19 +148,9 @@ ${region(13, [2.5, 2.5, 6.5, 2.5, 6.5, 6.5, 2.5, 6.5])}
   it('nucleiflow labels writes the same map as labels/ and reports the counts', async () => {
     const s = annotated.find((a) => a.id.includes('50-5931'))!;
     const out = join(dir, 'cli.png');
-    const r = spawnSync(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'bin/nucleiflow.mjs'),
-        'labels',
-        s.annotationPath!,
-        '--out',
-        out,
-        '--image',
-        s.imagePath,
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    const r = runCli(['labels', s.annotationPath!, '--out', out, '--image', s.imagePath], {
+      timeoutMs: 60_000,
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('444 nuclei, 1000x1000 (445 regions, 1 skipped (< 3 vertices))');

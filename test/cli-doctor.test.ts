@@ -1,17 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../src/config.ts';
+import { runCli } from './helpers/cli.ts';
 
 function doctor(env: Record<string, string>) {
   const clean = { ...process.env };
   for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'MLFLOW_TRACKING_URI']) delete clean[k];
-  return spawnSync(process.execPath, [join(REPO_ROOT, 'bin/nucleiflow.mjs'), 'doctor', '--json'], {
+  return runCli(['doctor', '--json'], {
     env: { ...clean, NUCLEIFLOW_HOME: mkdtempSync(join(tmpdir(), 'nf-doctor-')), ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
+    timeoutMs: 60_000,
   });
 }
 

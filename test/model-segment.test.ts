@@ -1,12 +1,11 @@
 // nucleiflow segment: outputs and bad input (small image, gray image, missing/corrupt model dir).
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../src/augment/rng.ts';
-import { loadConfig, REPO_ROOT } from '../src/config.ts';
+import { loadConfig } from '../src/config.ts';
 import { traceContours } from '../src/imaging/contours.ts';
 import { nucleiGeoJson } from '../src/imaging/geojson.ts';
 import { instanceStats, instanceStatsCsv } from '../src/imaging/instance-stats.ts';
@@ -15,6 +14,7 @@ import { loadTf } from '../src/model/backend.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import { loadModel, saveModel, tunedOptions } from '../src/model/model-dir.ts';
 import { createUNet } from '../src/model/unet.ts';
+import { runCli } from './helpers/cli.ts';
 
 const dataDir = loadConfig().dataDir;
 const SLIDE = 'TCGA-21-5784-01Z-00-DX1';
@@ -30,10 +30,7 @@ async function randomWeights(seed: number): Promise<Float32Array[]> {
 }
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'nucleiflow.mjs'), 'segment', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
-  });
+  const r = runCli(['segment', ...args], { env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
   return {
     code: r.status,
     stdout: r.stdout,

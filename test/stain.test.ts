@@ -1,11 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applyDihedral } from '../src/augment/geometry.ts';
 import { createRng } from '../src/augment/rng.ts';
-import { REPO_ROOT } from '../src/config.ts';
 import { UserError } from '../src/errors.ts';
 import { toGrayscale, toGrayscale8 } from '../src/imaging/grayscale.ts';
 import { readRgb, writeRgbPng } from '../src/imaging/io.ts';
@@ -20,6 +18,7 @@ import {
   scoreReferenceCandidate,
 } from '../src/stain/reference.ts';
 import { percentileInPlace } from '../src/util/percentile.ts';
+import { runCli } from './helpers/cli.ts';
 import { fixtureU8, manifest, slideLabels, slideRgb } from './stain-gt-fixtures.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'nf-stain-'));
@@ -231,9 +230,7 @@ describe('reference image selection (Mahbod et al. 2019)', () => {
 });
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'nucleiflow.mjs'), ...args], {
-    encoding: 'utf8',
-  });
+  const r = runCli(args);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
