@@ -4,7 +4,9 @@
 // level set of its probability lies inside the true outline and a lower threshold restores it; the
 // predicted distance maps are noisier than ideal ones, so the smoothing (sigma = scale * mean
 // radius) and the seed spacing (minDistance = scale * mean radius) that split touching nuclei
-// best differ from the values picked on ideal inputs; a seed threshold drops shallow valley peaks.
+// best differ from the values picked on ideal inputs; a seed threshold drops shallow valley peaks;
+// growing the final instances by 1-2 px (expand) is the other way to undo the target erosion,
+// one that keeps the threshold high enough not to merge neighbours.
 // The nets run once per image; the grid then only repeats the post-processing.
 // Usage: node --import tsx scripts/tune-postprocess.ts [--model models/cpu-60min-s1] [--dry-run]
 import { readFileSync } from 'node:fs';
@@ -27,10 +29,11 @@ const { values: args } = parseArgs({
   },
 });
 const GRID = {
-  threshold: [0.5, 0.3, 0.2, 0.15, 0.1],
+  threshold: [0.6, 0.5, 0.4, 0.3, 0.2],
   sigmaScale: [0.25, 0.4, 0.55, 0.7],
   minDistanceScale: [0.25, 0.5, 0.75],
   peakThreshold: [undefined, 0.3] as (number | undefined)[],
+  expand: [0, 1, 2],
 };
 
 const modelDir = resolve(REPO_ROOT, args.model!);
@@ -51,7 +54,9 @@ const rows: Row[] = [];
 const combos = GRID.threshold.flatMap((threshold) =>
   GRID.sigmaScale.flatMap((sigmaScale) =>
     GRID.minDistanceScale.flatMap((minDistanceScale) =>
-      GRID.peakThreshold.map((peakThreshold) => ({ threshold, sigmaScale, minDistanceScale, peakThreshold })),
+      GRID.peakThreshold.flatMap((peakThreshold) =>
+        GRID.expand.map((expand) => ({ threshold, sigmaScale, minDistanceScale, peakThreshold, expand })),
+      ),
     ),
   ),
 );
@@ -65,6 +70,7 @@ for (const [k, c] of combos.entries()) {
       threshold: c.threshold,
       sigmaOptions: { scale: c.sigmaScale },
       minDistanceScale: c.minDistanceScale,
+      expand: c.expand,
       ...(c.peakThreshold === undefined ? {} : { peakThreshold: c.peakThreshold }),
     }).labels;
     sum += evaluate(im.gt, labels).aji;
@@ -82,6 +88,7 @@ const defaults = rows.find(
     r.threshold === POSTPROCESS_DEFAULTS.threshold &&
     r.sigmaScale === POSTPROCESS_DEFAULTS.sigmaScale &&
     r.minDistanceScale === POSTPROCESS_DEFAULTS.minDistanceScale &&
+    r.expand === POSTPROCESS_DEFAULTS.expand &&
     r.peakThreshold === undefined,
 );
 const chosen: TunedPostprocess = {
@@ -89,6 +96,7 @@ const chosen: TunedPostprocess = {
   sigmaScale: best.sigmaScale!,
   minDistanceScale: best.minDistanceScale!,
   ...(best.peakThreshold === undefined ? {} : { peakThreshold: best.peakThreshold }),
+  expand: best.expand!,
   chosenOn:
     `grid of ${rows.length} settings, mean AJI on the ${cached.length} Kumar training images ` +
     `(scripts/tune-postprocess.ts): best ${best.aji.toFixed(4)}; library defaults ${defaults?.aji.toFixed(4) ?? '-'}; ` +
@@ -106,5 +114,5 @@ if (!args['dry-run']) {
 process.stdout.write(`${JSON.stringify({ chosen, top: rows.slice(0, 10) }, null, 2)}\n`);
 
 function describe(r: TunedPostprocess): string {
-  return `t=${r.threshold} sigma=${r.sigmaScale}r minDist=${r.minDistanceScale}r peak>${r.peakThreshold ?? '-'}`;
+  return `t=${r.threshold} sigma=${r.sigmaScale}r minDist=${r.minDistanceScale}r peak>${r.peakThreshold ?? '-'} expand=${r.expand ?? 0}`;
 }
