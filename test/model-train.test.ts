@@ -2,12 +2,15 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Rng } from '../src/augment/rng.ts';
+import { createRng, type Rng } from '../src/augment/rng.ts';
+import { Adam } from '../src/model/adam.ts';
 import { loadTf } from '../src/model/backend.ts';
 import type { Batch, BatchSource, Stage } from '../src/model/batch.ts';
 import { CHECKPOINT_FILE, CheckpointError, loadCheckpoint } from '../src/model/checkpoint.ts';
 import type { TrainingSchedule } from '../src/model/schedule.ts';
-import { type EpochMetrics, train, trainEvents } from '../src/model/train.ts';
+import { type EpochMetrics, runConfigHash, train, trainEvents, trainStep } from '../src/model/train.ts';
+import { createUNet } from '../src/model/unet.ts';
+import { runCli } from './helpers/cli.ts';
 
 const tf = loadTf();
 
@@ -154,5 +157,77 @@ describe('train()', () => {
     await expect(train({ ...base, schedule: { ...schedule, inputSize: 30 } })).rejects.toThrow(
       /multiple of 16, got 30/,
     );
+  });
+
+  it('trains without dropout when the schedule turns it off, under its own config hash', async () => {
+    const noDrop = { ...schedule, epochs: 1, dropout: false };
+    expect(runConfigHash({ ...base, schedule: noDrop })).not.toBe(
+      runConfigHash({ ...base, schedule: { ...schedule, epochs: 1 } }),
+    );
+    // The paper's schedule (dropout on) keeps the hash it had before the switch existed.
+    expect(runConfigHash({ ...base, schedule: { ...schedule, epochs: 1, dropout: true } })).toBe(
+      runConfigHash({ ...base, schedule: { ...schedule, epochs: 1 } }),
+    );
+    const dir = tmp();
+    await train({ ...base, schedule: { ...schedule, epochs: 1 }, checkpointDir: dir });
+    await expect(train({ ...base, schedule: noDrop, checkpointDir: dir })).rejects.toThrow(
+      /written by config/,
+    );
+    // Without dropout the first step's loss does not depend on the dropout seed; with it, it does.
+    const firstLoss = async (dropoutSeed: number, dropout: boolean) => {
+      const net = createUNet(tf, 'sigmoid', createRng(5));
+      const adam = new Adam(tf, net.params);
+      const b = synthetic.sample(createRng(6), 'seg', 2, 32);
+      try {
+        return await trainStep(tf, net, adam, 'seg', b, dropoutSeed, 1e-3, dropout);
+      } finally {
+        adam.dispose();
+        net.dispose();
+      }
+    };
+    expect(await firstLoss(1, false)).toBe(await firstLoss(2, false));
+    expect(await firstLoss(1, true)).not.toBe(await firstLoss(2, true));
+  });
+});
+
+describe('nucleiflow train flags', () => {
+  const trainCli = (...args: string[]) =>
+    runCli(['train', '--name', 'flag-check', ...args], {
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+    });
+
+  it('rejects a stage budget on an epoch schedule, or a zero budget, before training', () => {
+    const a = trainCli('--schedule', 'paper', '--seg-minutes', '45');
+    expect(a.status).toBe(1);
+    expect(a.stderr).toMatch(/--seg-minutes sets the time budget of a time-budget schedule/);
+    const b = trainCli('--seg-epochs', '3', '--dist-minutes', '10');
+    expect(b.stderr).toMatch(/--dist-minutes sets the time budget/);
+    const c = trainCli('--seg-minutes', '0');
+    expect(c.stderr).toMatch(/--seg-minutes must be > 0, got '0'/);
+  });
+
+  it("writes a model folder that keeps each stage's run record without the checkpoints", () => {
+    const dir = tmp();
+    const out = join(dir, 'model');
+    const r = trainCli(
+      ...['--schedule', 'paper', '--seg-epochs', '2', '--dist-epochs', '1', '--steps-per-epoch', '2'],
+      ...['--input-size', '64', '--max-train-images', '2', '--no-progress'],
+      ...['--run-dir', join(dir, 'run'), '--out', out],
+    );
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.status).toBe(0);
+    const runs = (
+      JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as {
+        training: {
+          runs: Record<'seg' | 'dist', { epochs: number; steps: number; history: EpochMetrics[] }>;
+        };
+      }
+    ).training.runs;
+    expect([runs.seg.epochs, runs.seg.steps, runs.dist.epochs, runs.dist.steps]).toEqual([2, 4, 1, 2]);
+    expect(runs.seg.history.map((h) => [h.stage, h.epoch])).toEqual([
+      ['seg', 1],
+      ['seg', 2],
+    ]);
+    expect(runs.dist.history.map((h) => [h.stage, h.epoch])).toEqual([['dist', 1]]);
   });
 });

@@ -163,6 +163,9 @@ export async function trainTwoStage(o: TwoStageOptions): Promise<TwoStageResult>
   let model: ModelManifest | undefined;
   if (o.outDir && results.dist) {
     const seg = await segWeights();
+    // The model folder carries each stage's per-epoch history, so its card and learning curves can
+    // be rebuilt after the checkpoints in the cache are gone (another machine, a cleared cache).
+    const segRun = results.seg ?? (await loadCheckpoint(segDir))?.header;
     model = await saveModel(o.outDir, {
       seg,
       dist: results.dist.weights,
@@ -178,6 +181,10 @@ export async function trainTwoStage(o: TwoStageOptions): Promise<TwoStageResult>
         flipRotate: o.flipRotate,
         groundTruth: o.groundTruth,
         trainSlides: slides.map((s) => s.id),
+        runs: {
+          seg: segRun ? stageRecord(segRun) : null,
+          dist: stageRecord(results.dist),
+        },
       },
     });
   }
@@ -188,5 +195,38 @@ export async function trainTwoStage(o: TwoStageOptions): Promise<TwoStageResult>
     trainSlides: slides.map((s) => s.id),
     peakRssMB: Math.round(peakRss / 2 ** 20),
     datasetBytes: data.bytes,
+  };
+}
+
+/** What model.json keeps of one stage's run: totals and the per-epoch history (a few kB). */
+export interface StageRecord {
+  readonly epochs: number;
+  readonly steps: number;
+  readonly wallSeconds: number;
+  readonly machineSeconds: number;
+  readonly configHash: string;
+  readonly history: readonly EpochMetrics[];
+}
+
+function stageRecord(
+  r:
+    | TrainResult
+    | {
+        epoch: number;
+        adamSteps: number;
+        wallSeconds: number;
+        cpuSeconds: number;
+        configHash: string;
+        history: readonly EpochMetrics[];
+      },
+): StageRecord {
+  const done = 'epochsRun' in r;
+  return {
+    epochs: done ? r.epochsRun : r.epoch,
+    steps: done ? r.steps : r.adamSteps,
+    wallSeconds: Math.round(r.wallSeconds),
+    machineSeconds: Math.round(r.cpuSeconds),
+    configHash: r.configHash,
+    history: r.history,
   };
 }
