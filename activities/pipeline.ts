@@ -24,7 +24,7 @@ import { saveModel } from '../src/model/model-dir.ts';
 import { train } from '../src/model/train.ts';
 import { fitMacenko, type StainModel } from '../src/stain/macenko.ts';
 import { selectReferenceImage } from '../src/stain/select-reference.ts';
-import { hashFile } from '../src/tracking/index.ts';
+import { hashFile, imageResultRow } from '../src/tracking/index.ts';
 import type { Compute, EpochEvent } from './compute.ts';
 import type { Prediction, SlideRef, StainTarget } from './types.ts';
 
@@ -246,22 +246,10 @@ export function realCompute(config: Config): Compute {
     },
 
     async evaluate(_spec, p) {
+      const { subset } = p.slide;
+      if (subset === 'train') throw new UserError(`${p.slide.id}: a training slide cannot be evaluated`);
       const [gt, pred] = await Promise.all([readLabels(p.slide.labels), readLabels(p.labels)]);
-      const r = evaluate(gt, pred);
-      if (p.slide.subset === 'train')
-        throw new UserError(`${p.slide.id}: a training slide cannot be evaluated`);
-      return {
-        image: p.slide.id,
-        organ: p.slide.organ,
-        subset: p.slide.subset,
-        dice: r.dice,
-        f1: r.f1,
-        aji: r.aji,
-        ajiPlus: r.ajiPlus,
-        pq: r.pq,
-        nGt: r.nGt,
-        nPred: r.nPred,
-      };
+      return imageResultRow({ ...p.slide, subset }, evaluate(gt, pred));
     },
   };
 }

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import type { EvalResult } from '../metrics/index.ts';
 import { type Db, schema } from '../storage/index.ts';
 
 const { experiments, runs, params, metrics, imageResults, artifacts, mlflowOutbox } = schema;
@@ -232,6 +233,26 @@ export interface ImageResultRow {
   readonly pq: number;
   readonly nGt: number;
   readonly nPred: number;
+}
+
+/** The stored per-image row of one evaluation: the evaluate activity and scripts/evaluate-model.ts both build it here. */
+export function imageResultRow(
+  slide: { readonly id: string; readonly organ: string; readonly subset: 'seen' | 'unseen' },
+  r: EvalResult,
+): ImageResultRow {
+  const { dice, f1, aji, ajiPlus, pq, nGt, nPred } = r;
+  return {
+    image: slide.id,
+    organ: slide.organ,
+    subset: slide.subset,
+    dice,
+    f1,
+    aji,
+    ajiPlus,
+    pq,
+    nGt,
+    nPred,
+  };
 }
 
 /** Per-image evaluation rows, upserted by (run, image). */
