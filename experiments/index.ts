@@ -131,6 +131,21 @@ function getPath(root: unknown, path: string): { found: boolean; value: unknown 
   return { found: true, value: node };
 }
 
+/**
+ * A field the spec may leave out (e.g. training.seg.dropout): its section exists and the strict schema
+ * accepts the key there. A typo still fails, as an unknown key.
+ */
+function isOptionalField(base: Record<string, unknown>, path: string): boolean {
+  const dot = path.lastIndexOf('.');
+  const section = dot < 0 ? base : getPath(base, path.slice(0, dot)).value;
+  if (!isPlainObject(section)) return false;
+  const probe = structuredClone(base);
+  const parent = dot < 0 ? probe : (getPath(probe, path.slice(0, dot)).value as Record<string, unknown>);
+  parent[path.slice(dot + 1)] = undefined;
+  const parsed = specSchema.safeParse(probe);
+  return parsed.success || !parsed.error.issues.some((i) => i.code === 'unrecognized_keys');
+}
+
 /** Parses one `key=value` override; the value is JSON when it parses as JSON, else a string. */
 export function parseSet(expr: string): { key: string; value: unknown } {
   const eq = expr.indexOf('=');
@@ -201,7 +216,9 @@ export function expandMatrix(source: string, spec: Spec): PlannedRun[] {
       throw new SpecError(source, where, `'${path}' cannot vary in a matrix`);
     }
     const current = getPath(base, path);
-    if (!current.found) throw new SpecError(source, where, `'${path}' is not a field of the spec`);
+    if (!current.found && !isOptionalField(base, path)) {
+      throw new SpecError(source, where, `'${path}' is not a field of the spec`);
+    }
     if (isPlainObject(current.value)) {
       throw new SpecError(source, where, `'${path}' is a section; name one of its fields`);
     }

@@ -63,9 +63,14 @@ describe('experiment specs', () => {
     ]);
     expect(new Set(runs.map((r) => r.configHash)).size).toBe(4);
     expectSpecError(
+      () => resolveSpec('s', quick, ['matrix={"training.seg.dropot":[true,false]}']),
+      'matrix.training.seg.dropot',
+      /'training.seg.dropot' is not a field of the spec/,
+    );
+    expectSpecError(
       () => resolveSpec('s', quick, ['postprocess.expand=1.5']),
       'postprocess.expand',
-      /integer/,
+      /expected int/,
     );
   });
 
