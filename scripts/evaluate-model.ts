@@ -1,7 +1,8 @@
 // Evaluates a shipped model on the 14 Kumar test images (Table 1 of Mahbod et al., ISBI 2019) and writes its card, docs/results.md and learning curves.
 //
-// Usage: node --import tsx scripts/evaluate-model.ts [--model models/cpu-60min-s1] [--run-dir <checkpoints>]
-//        [--commit <training code commit>] [--no-docs]
+// Usage: node --import tsx scripts/evaluate-model.ts [--model models/cpu-60min-nodrop-s2] [--run-dir <checkpoints>]
+//        [--commit <training code commit>] [--no-docs] [--extra <summary.json>...]
+//        [--tta | --defaults | --summary [--label <text>] [--compute <text>]]   (summary JSON on stdout only)
 // Scores: per-image Dice (foreground), F1 (detection, IoU > 0.5) and AJI from src/metrics; averages
 // are plain means over images, as in the paper's Table 1.
 import { execFileSync } from 'node:child_process';
@@ -17,11 +18,14 @@ import { aggregate, type EvalResult, type EvalTotals, evaluateDetailed } from '.
 import { type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import type { TunedPostprocess } from '../src/model/model-dir.ts';
+import type { TrainingSchedule } from '../src/model/schedule.ts';
+import type { StageRecord } from '../src/model/two-stage.ts';
 import { POSTPROCESS_DEFAULTS as D } from '../src/postprocess/pipeline.ts';
+import { imageResultRow } from '../src/tracking/index.ts';
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string', default: 'models/cpu-60min-s1' },
+    model: { type: 'string', default: 'models/cpu-60min-nodrop-s2' },
     'run-dir': { type: 'string' },
     commit: { type: 'string' },
     'no-docs': { type: 'boolean', default: false },
@@ -31,6 +35,11 @@ const { values: args } = parseArgs({
     tta: { type: 'boolean', default: false },
     /** Evaluate with the library's post-processing defaults instead of the model's tuned ones; summary JSON only. */
     defaults: { type: 'boolean', default: false },
+    /** Evaluate as the model stands and only print the summary JSON (e.g. a model that is compared, not shipped). */
+    summary: { type: 'boolean', default: false },
+    /** Label and training-compute text of a printed summary (defaults describe --tta / --defaults). */
+    label: { type: 'string' },
+    compute: { type: 'string' },
     /** Summary JSON files ({label, seconds, seen, unseen, all}; e.g. from a --tta run) added to results.md as secondary rows. */
     extra: { type: 'string', multiple: true },
     /** How busy the machine was during training (card and results.md). */
@@ -48,6 +57,7 @@ const LIBRARY_DEFAULTS = {
   sigmaOptions: { scale: D.sigmaScale },
   minDistanceScale: D.minDistanceScale,
   peakThreshold: undefined,
+  expand: D.expand,
 };
 
 interface Row extends EvalResult {
@@ -99,11 +109,16 @@ const pick = (a: ReturnType<typeof agg>) => ({
   pq: a.mean.pq,
   pooledAji: a.pooled.aji,
 });
-if (args.tta || args.defaults) {
+if (args.tta || args.defaults || args.summary) {
   const summary = {
-    label: args.tta
-      ? 'same model, 8-view test-time augmentation (`segment --tta`)'
-      : `same model, library post-processing defaults (threshold ${D.threshold}, sigma ${D.sigmaScale} r, seed spacing ${D.minDistanceScale} r; no tuning)`,
+    label:
+      args.label ??
+      (args.tta
+        ? 'same model, 8-view test-time augmentation (`segment --tta`)'
+        : args.defaults
+          ? `same model, library post-processing defaults (threshold ${D.threshold}, sigma ${D.sigmaScale} r, seed spacing ${D.minDistanceScale} r, no growth; no tuning)`
+          : `\`${name}\` with its tuned post-processing`),
+    ...(args.compute === undefined ? {} : { compute: args.compute }),
     seconds: Math.round(evalSeconds),
     seen: pick(means.seen),
     unseen: pick(means.unseen),
@@ -125,30 +140,49 @@ const extras = (args.extra ?? []).map(
   (f) => JSON.parse(readFileSync(f, 'utf8').trim().split('\n').pop()!) as Summary,
 );
 
-// Training provenance from the checkpoints.
-const seg = await loadCheckpoint(join(runDir, 'seg'));
-const dist = await loadCheckpoint(join(runDir, 'dist'));
-const stageInfo = (c: typeof seg) =>
-  c
-    ? {
-        epochs: c.header.epoch,
-        steps: c.header.adamSteps,
-        wallSeconds: Math.round(c.header.wallSeconds),
-        machineSeconds: Math.round(c.header.cpuSeconds),
-        finalLoss: c.header.history.at(-1)?.loss,
-        finalValLoss: c.header.history.at(-1)?.valLoss,
-        lrLevels: [...new Set(c.header.history.map((h) => h.lr))],
-        peakRssMB: Math.max(...c.header.history.map((h) => h.rssMB)),
-      }
-    : null;
 const modelJson = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8')) as {
-  training?: Record<string, unknown>;
+  training?: Record<string, unknown> & {
+    schedule?: string;
+    seed?: number;
+    referenceSelection?: string;
+    schedules?: Record<'seg' | 'dist', Partial<TrainingSchedule>>;
+    runs?: { seg: StageRecord | null; dist: StageRecord | null };
+  };
   dtype: string;
   postprocess?: TunedPostprocess;
 };
+// Training provenance: the checkpoints in the cache, else the run record model.json carries.
+const runRecord = async (stage: 'seg' | 'dist'): Promise<StageRecord | null> => {
+  const c = await loadCheckpoint(join(runDir, stage));
+  if (!c) return modelJson.training?.runs?.[stage] ?? null;
+  const h = c.header;
+  return {
+    epochs: h.epoch,
+    steps: h.adamSteps,
+    wallSeconds: Math.round(h.wallSeconds),
+    machineSeconds: Math.round(h.cpuSeconds),
+    configHash: h.configHash,
+    history: h.history,
+  };
+};
+const seg = await runRecord('seg');
+const dist = await runRecord('dist');
+const stageInfo = (r: StageRecord | null) =>
+  r
+    ? {
+        epochs: r.epochs,
+        steps: r.steps,
+        wallSeconds: r.wallSeconds,
+        machineSeconds: r.machineSeconds,
+        finalLoss: r.history.at(-1)?.loss,
+        finalValLoss: r.history.at(-1)?.valLoss,
+        lrLevels: [...new Set(r.history.map((h) => h.lr))],
+        peakRssMB: Math.max(...r.history.map((h) => h.rssMB)),
+      }
+    : null;
 const tuned = modelJson.postprocess;
 const tunedText = tuned
-  ? `stage-1 threshold ${tuned.threshold ?? D.threshold}, sigma ${tuned.sigmaScale ?? D.sigmaScale} x mean radius, seed spacing ${tuned.minDistanceScale ?? D.minDistanceScale} x mean radius, seed threshold ${tuned.peakThreshold ?? 'none'}`
+  ? `stage-1 threshold ${tuned.threshold ?? D.threshold}, sigma ${tuned.sigmaScale ?? D.sigmaScale} x mean radius, seed spacing ${tuned.minDistanceScale ?? D.minDistanceScale} x mean radius, seed threshold ${tuned.peakThreshold ?? 'none'}, instances grown by ${tuned.expand ?? D.expand} px`
   : `library defaults (threshold ${D.threshold}, sigma ${D.sigmaScale} x mean radius, seed spacing ${D.minDistanceScale} x mean radius)`;
 const referenceText =
   modelJson.training?.referenceSelection === 'first'
@@ -171,7 +205,7 @@ const segMaybe = stageInfo(seg) ?? previousCard?.training?.seg;
 const distMaybe = stageInfo(dist) ?? previousCard?.training?.dist;
 if (!segMaybe || !distMaybe) {
   throw new Error(
-    `no checkpoints in ${runDir} and no earlier card.json in ${modelDir}: training provenance unknown`,
+    `no checkpoints in ${runDir}, no run record in model.json and no earlier card.json in ${modelDir}: training provenance unknown`,
   );
 }
 const commit =
@@ -201,7 +235,7 @@ const card = {
       segInfo && distInfo ? +((segInfo.wallSeconds + distInfo.wallSeconds) / 60).toFixed(1) : null,
     totalMachineMinutes:
       segInfo && distInfo ? +((segInfo.machineSeconds + distInfo.machineSeconds) / 60).toFixed(1) : null,
-    command: `node bin/nucleiflow.mjs train --schedule cpu-60min --seed ${String(modelJson.training?.seed ?? 1)} --name ${name}`,
+    command: trainCommand(),
   },
   machine: {
     hostname: hostname(),
@@ -216,16 +250,7 @@ const card = {
     postprocess: `src/postprocess/pipeline.ts postprocess() with the model's tuned parameters (${tunedText}; min size 20), no TTA, whole image in one tile`,
     seconds: Math.round(evalSeconds),
     perImage: rows.map((r) => ({
-      id: r.id,
-      organ: r.organ,
-      group: r.group,
-      dice: r.dice,
-      f1: r.f1,
-      aji: r.aji,
-      ajiPlus: r.ajiPlus,
-      pq: r.pq,
-      nGt: r.nGt,
-      nPred: r.nPred,
+      ...imageResultRow({ id: r.id, organ: r.organ, subset: r.group }, r),
       seconds: +r.seconds.toFixed(2),
     })),
     seen: pick(means.seen),
@@ -242,12 +267,35 @@ process.stdout.write(
 );
 
 if (!args['no-docs']) {
-  const history = [...(seg?.header.history ?? []), ...(dist?.header.history ?? [])];
+  const history = [...(seg?.history ?? []), ...(dist?.history ?? [])];
   const docs = resolve(REPO_ROOT, args['docs-dir']!);
-  // Curves need the per-epoch history of the checkpoints; without them the existing figure stays.
+  // Curves need a per-epoch history (checkpoints or model.json); without one the existing figure stays.
   if (history.length > 0) await writeFileAtomic(join(docs, 'learning-curves.svg'), curvesSvg(history));
   await writeFileAtomic(join(docs, 'results.md'), resultsMd());
   process.stderr.write('docs/results.md and docs/learning-curves.svg written\n');
+}
+
+/** The `nucleiflow train` command that reproduces the model's recorded config under today's CLI defaults. */
+function trainCommand(): string {
+  const t = modelJson.training;
+  const minutes = (stage: 'seg' | 'dist') => {
+    const w = t?.schedules?.[stage]?.budgetWallSeconds;
+    return w === undefined ? [] : [`--${stage}-minutes`, String(w / 60)];
+  };
+  return [
+    'node bin/nucleiflow.mjs train',
+    ...['--schedule', t?.schedule ?? 'cpu-60min', '--seed', String(t?.seed ?? 1), '--name', name],
+    ...(t?.referenceSelection === 'first' ? ['--reference', 'first'] : []),
+    ...minutes('seg'),
+    ...minutes('dist'),
+    ...(t?.schedules?.seg?.dropout === false ? ['--no-dropout'] : []),
+  ].join(' ');
+}
+
+/** Budget of a time-budget stage in minutes, for the schedule table. */
+function budgetMinutes(stage: 'seg' | 'dist'): string {
+  const w = modelJson.training?.schedules?.[stage]?.budgetWallSeconds;
+  return w === undefined ? '?' : String(Math.round(w / 60));
 }
 
 function pct(x: number): string {
@@ -309,7 +357,8 @@ ${
 }
 Post-processing: ${tunedText}, chosen by \`scripts/tune-postprocess.ts\` on the 16 *training* images only (a grid
 of settings; the mean training AJI of the best ones is recorded in \`model.json\`); the test images play no part in
-the choice.${args['tuning-note'] ? ` ${args['tuning-note']}` : ''} Stage 1 learns eroded targets, so its 0.5 level set lies inside the nucleus outline; the predicted
+the choice.${args['tuning-note'] ? ` ${args['tuning-note']}` : ''} Stage 1 learns eroded targets, so its 0.5 level set lies inside the nucleus outline (a lower threshold or growing the
+final instances by the erosion radius restores it); the predicted
 distance maps are noisier than ideal ones, which is why the smoothing and seed spacing are tuned too.
 Other scores of this model (means over the 14 images): AJI+ ${pct(means.all.mean.ajiPlus)}, PQ ${pct(means.all.mean.pq)}; AJI pooled over all
 images as one ${means.all.pooled.aji === null ? '-' : pct(means.all.pooled.aji)}.
@@ -320,10 +369,11 @@ images as one ${means.all.pooled.aji === null ? '-' : pct(means.all.pooled.aji)}
 |---|---|---|
 | input | whole 1000x1000 image resized to 1024x1024, batch 2 | random 512x512 crops (no resize, same pixel scale as inference), batch 2 |
 | epoch | 8 steps (16 images) | 32 steps (64 crops, 4 per training image) |
-| stage 1 (segmentation) | 240 epochs = 1,920 steps at 1024^2; lr 1e-3, x0.4 at epochs 80, 160 | ${s.epochs} epochs = ${s.steps} steps at 512^2; lr 1e-3, x0.4 at 1/3 and 2/3 of a 40-minute budget (${(s.wallSeconds / 60).toFixed(1)} min wall, ${(s.machineSeconds / 60).toFixed(1)} min machine time) |
-| stage 2 (distance) | 120 epochs = 960 steps at 1024^2, from scratch; drop at 60 | ${d.epochs} epochs = ${d.steps} steps at 512^2, initialised from the stage-1 weights; x0.4 at half of a 20-minute budget (${(d.wallSeconds / 60).toFixed(1)} min wall) |
+| stage 1 (segmentation) | 240 epochs = 1,920 steps at 1024^2; lr 1e-3, x0.4 at epochs 80, 160 | ${s.epochs} epochs = ${s.steps} steps at 512^2; lr 1e-3, x0.4 at 1/3 and 2/3 of a ${budgetMinutes('seg')}-minute budget (${(s.wallSeconds / 60).toFixed(1)} min wall, ${(s.machineSeconds / 60).toFixed(1)} min machine time) |
+| stage 2 (distance) | 120 epochs = 960 steps at 1024^2, from scratch; drop at 60 | ${d.epochs} epochs = ${d.steps} steps at 512^2, initialised from the stage-1 weights; x0.4 at half of a ${budgetMinutes('dist')}-minute budget (${(d.wallSeconds / 60).toFixed(1)} min wall) |
 | pixels seen (in 1024^2-step units) | 1,920 + 960 | ${(s.steps / 4).toFixed(0)} + ${(d.steps / 4).toFixed(0)} |
 | augmentation | HED colour + rot90/flip | HED (scale 0.05, bias 0.005) + rot90/flip, seeded |
+| dropout | as the paper's U-Net | ${modelJson.training?.schedules?.seg?.dropout === false ? 'off (`--no-dropout`; same layers and parameter count)' : 'on'} |
 | stain normalisation | Macenko to a reference chosen by grey-level histograms | ${referenceText} |
 | lr levels actually used | 1e-3, 4e-4, 1.6e-4 | seg ${s.lrLevels.map((x) => x.toExponential(1)).join(', ')}; dist ${d.lrLevels.map((x) => x.toExponential(1)).join(', ')} |
 
