@@ -8,7 +8,7 @@
 // growing the final instances by 1-2 px (expand) is the other way to undo the target erosion,
 // one that keeps the threshold high enough not to merge neighbours.
 // The nets run once per image; the grid then only repeats the post-processing.
-// Usage: node --import tsx scripts/tune-postprocess.ts [--model models/cpu-60min-s1] [--dry-run]
+// Usage: node --import tsx scripts/tune-postprocess.ts [--model models/cpu-60min-nodrop-s2] [--dry-run]
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,12 +24,12 @@ import { POSTPROCESS_DEFAULTS, postprocess } from '../src/postprocess/pipeline.t
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string', default: 'models/cpu-60min-s1' },
+    model: { type: 'string', default: 'models/cpu-60min-nodrop-s2' },
     'dry-run': { type: 'boolean', default: false },
   },
 });
 const GRID = {
-  threshold: [0.6, 0.5, 0.4, 0.3, 0.2],
+  threshold: [0.8, 0.7, 0.6, 0.5, 0.4, 0.3],
   sigmaScale: [0.25, 0.4, 0.55, 0.7],
   minDistanceScale: [0.25, 0.5, 0.75],
   peakThreshold: [undefined, 0.3] as (number | undefined)[],
