@@ -13,7 +13,7 @@ import { type BenchRow, peakRssMB, timeIt } from './harness.ts';
 
 const REPS = 5;
 const IMAGE = 'TCGA-21-5784-01Z-00-DX1';
-const MODEL = join(REPO_ROOT, 'models', 'cpu-60min-s1');
+const MODEL = join(REPO_ROOT, 'models', 'cpu-60min-nodrop-s2');
 
 interface TorchOut {
   torch: string;

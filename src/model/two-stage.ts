@@ -35,7 +35,7 @@ export interface TwoStageOptions {
   /**
    * 'paper': the Macenko target is the training slide whose ground-truth nuclei and background
    * histograms differ most (src/stain/select-reference.ts); 'first': the first training slide in
-   * manifest order (the shipped cpu-60min-s1 model was trained this way).
+   * manifest order (the first shipped model, cpu-60min-s1, was trained this way).
    */
   readonly referenceSelection: 'paper' | 'first';
   readonly hed: HedJitter | null;
