@@ -194,13 +194,15 @@ describe('nucleiflow train flags', () => {
   const trainCli = (...args: string[]) =>
     runCli(['train', '--name', 'flag-check', ...args], {
       env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+      // A flag check that wrongly passes would start a real training run; fail instead of waiting for it.
+      timeoutMs: 120_000,
     });
 
   it('rejects a stage budget on an epoch schedule, or a zero budget, before training', () => {
     const a = trainCli('--schedule', 'paper', '--seg-minutes', '45');
     expect(a.status).toBe(1);
     expect(a.stderr).toMatch(/--seg-minutes sets the time budget of a time-budget schedule/);
-    const b = trainCli('--seg-epochs', '3', '--dist-minutes', '10');
+    const b = trainCli('--dist-epochs', '3', '--dist-minutes', '10');
     expect(b.stderr).toMatch(/--dist-minutes sets the time budget/);
     const c = trainCli('--seg-minutes', '0');
     expect(c.stderr).toMatch(/--seg-minutes must be > 0, got '0'/);
