@@ -19,7 +19,7 @@ import { type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import type { TunedPostprocess } from '../src/model/model-dir.ts';
 import type { TrainingSchedule } from '../src/model/schedule.ts';
-import type { StageRecord } from '../src/model/two-stage.ts';
+import { type StageRecord, stageRecord } from '../src/model/two-stage.ts';
 import { POSTPROCESS_DEFAULTS as D } from '../src/postprocess/pipeline.ts';
 import { imageResultRow } from '../src/tracking/index.ts';
 
@@ -154,16 +154,7 @@ const modelJson = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'))
 // Training provenance: the checkpoints in the cache, else the run record model.json carries.
 const runRecord = async (stage: 'seg' | 'dist'): Promise<StageRecord | null> => {
   const c = await loadCheckpoint(join(runDir, stage));
-  if (!c) return modelJson.training?.runs?.[stage] ?? null;
-  const h = c.header;
-  return {
-    epochs: h.epoch,
-    steps: h.adamSteps,
-    wallSeconds: Math.round(h.wallSeconds),
-    machineSeconds: Math.round(h.cpuSeconds),
-    configHash: h.configHash,
-    history: h.history,
-  };
+  return c ? stageRecord(c.header) : (modelJson.training?.runs?.[stage] ?? null);
 };
 const seg = await runRecord('seg');
 const dist = await runRecord('dist');
@@ -279,8 +270,8 @@ if (!args['no-docs']) {
 function trainCommand(): string {
   const t = modelJson.training;
   const minutes = (stage: 'seg' | 'dist') => {
-    const w = t?.schedules?.[stage]?.budgetWallSeconds;
-    return w === undefined ? [] : [`--${stage}-minutes`, String(w / 60)];
+    const m = budgetWallMinutes(stage);
+    return m === undefined ? [] : [`--${stage}-minutes`, String(m)];
   };
   return [
     'node bin/nucleiflow.mjs train',
@@ -292,10 +283,10 @@ function trainCommand(): string {
   ].join(' ');
 }
 
-/** Budget of a time-budget stage in minutes, for the schedule table. */
-function budgetMinutes(stage: 'seg' | 'dist'): string {
+/** Wall-clock budget of a time-budget stage in minutes; undefined for an epoch schedule. */
+function budgetWallMinutes(stage: 'seg' | 'dist'): number | undefined {
   const w = modelJson.training?.schedules?.[stage]?.budgetWallSeconds;
-  return w === undefined ? '?' : String(Math.round(w / 60));
+  return w === undefined ? undefined : w / 60;
 }
 
 function pct(x: number): string {
@@ -369,8 +360,8 @@ images as one ${means.all.pooled.aji === null ? '-' : pct(means.all.pooled.aji)}
 |---|---|---|
 | input | whole 1000x1000 image resized to 1024x1024, batch 2 | random 512x512 crops (no resize, same pixel scale as inference), batch 2 |
 | epoch | 8 steps (16 images) | 32 steps (64 crops, 4 per training image) |
-| stage 1 (segmentation) | 240 epochs = 1,920 steps at 1024^2; lr 1e-3, x0.4 at epochs 80, 160 | ${s.epochs} epochs = ${s.steps} steps at 512^2; lr 1e-3, x0.4 at 1/3 and 2/3 of a ${budgetMinutes('seg')}-minute budget (${(s.wallSeconds / 60).toFixed(1)} min wall, ${(s.machineSeconds / 60).toFixed(1)} min machine time) |
-| stage 2 (distance) | 120 epochs = 960 steps at 1024^2, from scratch; drop at 60 | ${d.epochs} epochs = ${d.steps} steps at 512^2, initialised from the stage-1 weights; x0.4 at half of a ${budgetMinutes('dist')}-minute budget (${(d.wallSeconds / 60).toFixed(1)} min wall) |
+| stage 1 (segmentation) | 240 epochs = 1,920 steps at 1024^2; lr 1e-3, x0.4 at epochs 80, 160 | ${s.epochs} epochs = ${s.steps} steps at 512^2; lr 1e-3, x0.4 at 1/3 and 2/3 of a ${budgetWallMinutes('seg') ?? '?'}-minute budget (${(s.wallSeconds / 60).toFixed(1)} min wall, ${(s.machineSeconds / 60).toFixed(1)} min machine time) |
+| stage 2 (distance) | 120 epochs = 960 steps at 1024^2, from scratch; drop at 60 | ${d.epochs} epochs = ${d.steps} steps at 512^2, initialised from the stage-1 weights; x0.4 at half of a ${budgetWallMinutes('dist') ?? '?'}-minute budget (${(d.wallSeconds / 60).toFixed(1)} min wall) |
 | pixels seen (in 1024^2-step units) | 1,920 + 960 | ${(s.steps / 4).toFixed(0)} + ${(d.steps / 4).toFixed(0)} |
 | augmentation | HED colour + rot90/flip | HED (scale 0.05, bias 0.005) + rot90/flip, seeded |
 | dropout | as the paper's U-Net | ${modelJson.training?.schedules?.seg?.dropout === false ? 'off (`--no-dropout`; same layers and parameter count)' : 'on'} |

@@ -15,7 +15,7 @@ import { readRgb } from '../imaging/io.ts';
 import { fitMacenko, type StainModel } from '../stain/macenko.ts';
 import { selectReferenceImage } from '../stain/select-reference.ts';
 import type { Stage } from './batch.ts';
-import { loadCheckpoint } from './checkpoint.ts';
+import { type Checkpoint, loadCheckpoint } from './checkpoint.ts';
 import { type SlideFiles, TrainingSet } from './dataset.ts';
 import { type ModelManifest, saveModel } from './model-dir.ts';
 import type { TrainingSchedule } from './schedule.ts';
@@ -137,8 +137,12 @@ export async function trainTwoStage(o: TwoStageOptions): Promise<TwoStageResult>
       maxWallSeconds: o.maxWallSeconds?.seg,
     });
   }
-  const segWeights = async (): Promise<Float32Array[]> => {
-    if (results.seg) return results.seg.weights;
+  // Without a stage-1 run in this process, stage 1 comes from its checkpoint: read (23 MB) once,
+  // for the distance net's initial weights, the model's weights and its run record.
+  let segCheckpoint: Checkpoint | undefined;
+  const segStage = async (): Promise<TrainResult | Checkpoint> => {
+    if (results.seg) return results.seg;
+    if (segCheckpoint) return segCheckpoint;
     const ck = await loadCheckpoint(segDir);
     const want = runConfigHash({ ...common, stage: 'seg', schedule: o.schedules.seg });
     if (!ck || ck.header.configHash !== want) {
@@ -146,8 +150,10 @@ export async function trainTwoStage(o: TwoStageOptions): Promise<TwoStageResult>
         `stage dist needs a finished stage-1 run of this config in ${segDir}; run --stage seg first`,
       );
     }
-    return [...ck.weights];
+    segCheckpoint = ck;
+    return ck;
   };
+  const segWeights = async (): Promise<Float32Array[]> => [...(await segStage()).weights];
   if (o.stages.includes('dist')) {
     results.dist = await train({
       ...common,
@@ -162,12 +168,9 @@ export async function trainTwoStage(o: TwoStageOptions): Promise<TwoStageResult>
   }
   let model: ModelManifest | undefined;
   if (o.outDir && results.dist) {
-    const seg = await segWeights();
-    // The model folder carries each stage's per-epoch history, so its card and learning curves can
-    // be rebuilt after the checkpoints in the cache are gone (another machine, a cleared cache).
-    const segRun = results.seg ?? (await loadCheckpoint(segDir))?.header;
+    const seg = await segStage();
     model = await saveModel(o.outDir, {
-      seg,
+      seg: [...seg.weights],
       dist: results.dist.weights,
       stainTarget,
       training: {
@@ -181,8 +184,10 @@ export async function trainTwoStage(o: TwoStageOptions): Promise<TwoStageResult>
         flipRotate: o.flipRotate,
         groundTruth: o.groundTruth,
         trainSlides: slides.map((s) => s.id),
+        // Each stage's per-epoch history, so the card and learning curves can be rebuilt after the
+        // checkpoints in the cache are gone (another machine, a cleared cache).
         runs: {
-          seg: segRun ? stageRecord(segRun) : null,
+          seg: stageRecord('header' in seg ? seg.header : seg),
           dist: stageRecord(results.dist),
         },
       },
@@ -208,18 +213,8 @@ export interface StageRecord {
   readonly history: readonly EpochMetrics[];
 }
 
-function stageRecord(
-  r:
-    | TrainResult
-    | {
-        epoch: number;
-        adamSteps: number;
-        wallSeconds: number;
-        cpuSeconds: number;
-        configHash: string;
-        history: readonly EpochMetrics[];
-      },
-): StageRecord {
+/** A stage's record from a finished run in this process or from its checkpoint header. */
+export function stageRecord(r: TrainResult | Checkpoint['header']): StageRecord {
   const done = 'epochsRun' in r;
   return {
     epochs: done ? r.epochsRun : r.epoch,
