@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseSize } from '../src/cli/commands/labels.ts';
-import { loadConfig, REPO_ROOT } from '../src/config.ts';
+import { loadConfig } from '../src/config.ts';
 import { annotationXmlToLabels, parseAnnotationXml } from '../src/data/annotations.ts';
 import { readManifest, type Slide } from '../src/data/manifest.ts';
 import { InputError } from '../src/errors.ts';
 import { readLabels, readRgb } from '../src/imaging/io.ts';
+import { BIN } from './helpers/cli.ts';
 
 const dataDir = loadConfig().dataDir;
 const dir = mkdtempSync(join(tmpdir(), 'nf-bad-'));
@@ -172,7 +173,7 @@ describe('nucleiflow labels with bad input', () => {
   /** Runs the CLI as a user would; the cases run side by side to keep the file fast. */
   const cli = (args: string[]) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
-      const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/nucleiflow.mjs'), 'labels', ...args]);
+      const child = spawn(process.execPath, [BIN, 'labels', ...args]);
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => {

@@ -1,15 +1,16 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, REPO_ROOT } from '../src/config.ts';
+import { loadConfig } from '../src/config.ts';
 import { EVAL_KEYS } from '../src/metrics/index.ts';
+import { BIN } from './helpers/cli.ts';
 import { CROSSCHECK_DIR, readCrosscheckManifest } from './helpers/crosscheck-fixtures.ts';
 
 function cli(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [join(REPO_ROOT, 'bin/nucleiflow.mjs'), 'evaluate', ...args],
+      [BIN, 'evaluate', ...args],
       { encoding: 'utf8', timeout: 60_000 },
       (err, stdout, stderr) => resolve({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
     );

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,9 +19,9 @@ import { deltaPct } from '../dashboards/server/format.ts';
 import { readGrey } from '../dashboards/server/images.ts';
 import { listRuns } from '../dashboards/server/queries.ts';
 import { isLoopbackHost, isSafeRelativePath } from '../dashboards/server/security.ts';
-import { REPO_ROOT } from '../src/config.ts';
 import { ConfigError } from '../src/errors.ts';
 import { schema } from '../src/storage/index.ts';
+import { BIN } from './helpers/cli.ts';
 import { type DashboardData, dashboardData } from './helpers/dashboard-data.ts';
 
 /** A raw GET: node's http keeps the path byte for byte (fetch would normalise `..` away). */
@@ -354,13 +354,9 @@ describe('CLI', () => {
     const home = mkdtempSync(join(tmpdir(), 'nf-cli-'));
     try {
       const run = promisify(execFile);
-      const err = await run(
-        process.execPath,
-        [resolve(REPO_ROOT, 'bin/nucleiflow.mjs'), 'dashboard', '--host', '0.0.0.0', '--port', '0'],
-        {
-          env: { ...withoutDatabase(process.env), NUCLEIFLOW_HOME: home, NUCLEIFLOW_DASHBOARD_TOKEN: '' },
-        },
-      ).catch((e: { code: number; stderr: string }) => e);
+      const err = await run(process.execPath, [BIN, 'dashboard', '--host', '0.0.0.0', '--port', '0'], {
+        env: { ...withoutDatabase(process.env), NUCLEIFLOW_HOME: home, NUCLEIFLOW_DASHBOARD_TOKEN: '' },
+      }).catch((e: { code: number; stderr: string }) => e);
       expect((err as { code: number }).code).not.toBe(0);
       const stderr = (err as { stderr: string }).stderr.trim();
       expect(stderr.split('\n')).toHaveLength(1);

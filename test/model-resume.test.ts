@@ -5,8 +5,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../src/config.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
+import { BIN } from './helpers/cli.ts';
 
 const ARGS = [
   '--stage',
@@ -25,15 +25,7 @@ const ARGS = [
 function trainChild(runDir: string): { child: ChildProcess; done: Promise<number | null> } {
   const child = spawn(
     process.execPath,
-    [
-      join(REPO_ROOT, 'bin', 'nucleiflow.mjs'),
-      'train',
-      ...ARGS,
-      '--run-dir',
-      runDir,
-      '--out',
-      join(runDir, 'model'),
-    ],
+    [BIN, 'train', ...ARGS, '--run-dir', runDir, '--out', join(runDir, 'model')],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },

@@ -6,10 +6,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { REPO_ROOT } from '../../src/config.ts';
 import { openStorage, type Storage } from '../../src/storage/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
+import { BIN } from './cli.ts';
 import { createTestDatabase, services, token } from './services.ts';
 
 export interface Cli {
@@ -25,8 +26,6 @@ export interface Cli {
   startWorker(env?: NodeJS.ProcessEnv): Promise<ChildProcess>;
   cleanup(): Promise<void>;
 }
-
-const BIN = resolve(REPO_ROOT, 'bin', 'nucleiflow.mjs');
 
 export async function platformCli(extraEnv: NodeJS.ProcessEnv = {}): Promise<Cli> {
   const s = services();
