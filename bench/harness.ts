@@ -1,5 +1,7 @@
 // Shared benchmark plumbing: every bench/*.bench.ts exports `run(): Promise<BenchRow[]>`; bench/run.ts prints them.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../src/config.ts';
 
@@ -93,4 +95,26 @@ export function runPython<T = unknown>(script: string, args: string[] = []): T {
   } catch {
     throw new Error(`runPython ${script}: last stdout line is not JSON: ${last.slice(0, 200)}`);
   }
+}
+
+/**
+ * The machine in one line: model, cores, widest vector extension and the oneDNN setting. Model
+ * ratios differ by about 2x between an AVX512 and an AVX2-only CPU of the same name, so a result
+ * without this line cannot be compared with another.
+ */
+export function machineLine(): string {
+  let flags = new Set<string>();
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('flags'));
+    flags = new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
+  } catch {
+    // Not Linux: the line says '-' for the vector extensions.
+  }
+  const vector =
+    ['amx_tile', 'avx512_bf16', 'avx512_vnni', 'avx512f', 'avx2', 'avx']
+      .filter((f) => flags.has(f))
+      .join(' ') || '-';
+  return `${cpus()[0]?.model ?? '-'}, ${cpus().length} cores, ${vector}; TF_ENABLE_ONEDNN_OPTS=${process.env.TF_ENABLE_ONEDNN_OPTS ?? 'unset (nucleiflow sets 1)'}`;
 }

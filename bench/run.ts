@@ -5,7 +5,7 @@ import { readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { BenchRow } from './harness.ts';
+import { type BenchRow, machineLine } from './harness.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const MARK = '@@bench-rows@@';
@@ -72,12 +72,13 @@ async function main(argv: string[]): Promise<void> {
     }
   }
   const shown = only && byFile.length === 0 ? rows.filter((r) => r.name.includes(only)) : rows;
-  process.stdout.write(`${table(shown)}\n`);
+  const machine = machineLine();
+  process.stdout.write(`machine: ${machine}\n${table(shown)}\n`);
   const out = join(HERE, 'last-results.json');
   const tmp = `${out}.tmp-${process.pid}`;
   writeFileSync(
     tmp,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, rows: shown, failed }, null, 1)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, machine, rows: shown, failed }, null, 1)}\n`,
   );
   renameSync(tmp, out);
   if (failed.length > 0) {
