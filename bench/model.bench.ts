@@ -1,19 +1,16 @@
-// The two-stage U-Net (Mahbod et al., ISBI 2019) on native TensorFlow: train step at 256^2 and 512^2 (batch 2) against PyTorch CPU in the same run, and end-to-end segment of one 1000x1000 image.
+// The two-stage U-Net (Mahbod et al., ISBI 2019) on native TensorFlow: train step at 256^2 and 512^2 (batch 2) against PyTorch CPU in the same run.
+// A process of its own from segment.bench.ts, because a training process turns oneDNN on (src/model/backend.ts).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createRng } from '../src/augment/rng.ts';
-import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
-import { readRgb } from '../src/imaging/io.ts';
+import { REPO_ROOT } from '../src/config.ts';
 import { Adam } from '../src/model/adam.ts';
 import { requireNativeBackend } from '../src/model/backend.ts';
-import { loadSegmenter } from '../src/model/infer.ts';
 import { trainStep } from '../src/model/train.ts';
 import { createUNet } from '../src/model/unet.ts';
 import { type BenchRow, peakRssMB, timeIt } from './harness.ts';
 
 const REPS = 5;
-const IMAGE = 'TCGA-21-5784-01Z-00-DX1';
-const MODEL = join(REPO_ROOT, 'models', 'cpu-60min-nodrop-s2');
 
 interface TorchOut {
   torch: string;
@@ -22,7 +19,7 @@ interface TorchOut {
 }
 
 export async function run(): Promise<BenchRow[]> {
-  const tf = requireNativeBackend(false);
+  const tf = requireNativeBackend(false, { training: true });
   const rng = createRng(1);
   const net = createUNet(tf, 'sigmoid', rng);
   const adam = new Adam(tf, net.params);
@@ -70,23 +67,5 @@ export async function run(): Promise<BenchRow[]> {
     });
   }
 
-  const dataDir = requireDataDir(loadConfig());
-  const img = await readRgb(join(dataDir, 'images', `${IMAGE}.tif`));
-  const seg = await loadSegmenter(MODEL);
-  let last = { normalise: 0, nets: 0, postprocess: 0 };
-  const t = await timeIt(
-    async () => {
-      last = (await seg.segment(img, IMAGE)).timingsMs;
-    },
-    3,
-    1,
-  );
-  seg.dispose();
-  rows.push({
-    name: 'segment one 1000x1000 image (normalise + both nets + post-process)',
-    oursMs: t.minMs,
-    peakRssMB: peakRssMB(),
-    note: `best of 3, ${IMAGE}, shipped model; last run: normalise ${last.normalise.toFixed(0)} ms, nets ${last.nets.toFixed(0)} ms, post-process ${last.postprocess.toFixed(0)} ms; goal < 2000 ms`,
-  });
   return rows;
 }

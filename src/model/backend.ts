@@ -16,14 +16,22 @@ export interface BackendInfo {
 
 let cached: Tf | undefined;
 
+export interface LoadOptions {
+  /** The process is going to train (asks for oneDNN; see loadTf). */
+  readonly training?: boolean;
+}
+
 /** Loads @tensorflow/tfjs-node, or throws a UserError that says how to build its addon. */
-export function loadTf(): Tf {
+export function loadTf(o: LoadOptions = {}): Tf {
   if (cached) return cached;
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
-  // TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX512 VNNI/BF16 or AMX.
-  // On an AVX2-only 2-core EPYC they train the U-Net 1.6x faster (512^2 train step 3.1 s -> 1.9 s),
-  // so ask for them everywhere; an explicit TF_ENABLE_ONEDNN_OPTS=0 still turns them off.
-  process.env.TF_ENABLE_ONEDNN_OPTS ??= '1';
+  // TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX512-VNNI/BF16 or AMX.
+  // On an AVX2-only 2-core EPYC they make the 512^2 train step (batch 2) 1.6x faster, 3.0 -> 1.9 s,
+  // but a whole-image prediction (batch 1, 1008^2) 1.45x slower, 1.06 -> 1.54 s: their batch-1
+  // convolutions are slower. So a process that trains asks for them and one that only predicts
+  // keeps TensorFlow's own choice. The first load decides for the whole process, and a
+  // TF_ENABLE_ONEDNN_OPTS the user set always wins.
+  if (o.training) process.env.TF_ENABLE_ONEDNN_OPTS ??= '1';
   try {
     cached = require('@tensorflow/tfjs-node') as Tf;
   } catch (err) {
@@ -49,8 +57,8 @@ export function backendInfo(): BackendInfo {
  * Training on the pure-JS backend is about 1000x slower than native TensorFlow; refuse unless
  * the caller explicitly allows it.
  */
-export function requireNativeBackend(allowJs: boolean): Tf {
-  const tf = loadTf();
+export function requireNativeBackend(allowJs: boolean, o: LoadOptions = {}): Tf {
+  const tf = loadTf(o);
   if (tf.getBackend() !== 'tensorflow' && !allowJs) {
     throw new UserError(
       `tfjs backend is '${tf.getBackend()}', not native 'tensorflow': training would be about 1000x slower. Run 'npm run setup:tf', or set NUCLEIFLOW_ALLOW_JS_BACKEND=1 to train anyway.`,

@@ -165,7 +165,7 @@ export async function trainStep(
 /** Trains one U-Net; see TrainOptions. Resolves with the final weights and the per-epoch history. */
 export async function train(o: TrainOptions): Promise<TrainResult> {
   checkSchedule(o.schedule);
-  const tf = requireNativeBackend(o.allowJsBackend ?? false);
+  const tf = requireNativeBackend(o.allowJsBackend ?? false, { training: true });
   const hash = runConfigHash(o);
   const spe = stepsPerEpoch(o.schedule, o.data.imageCount);
   const { epochs, batchSize, inputSize } = o.schedule;
