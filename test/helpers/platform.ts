@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { REPO_ROOT } from '../../src/config.ts';
 import { openStorage, type Storage } from '../../src/storage/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
@@ -89,6 +90,27 @@ export async function platformCli(extraEnv: NodeJS.ProcessEnv = {}): Promise<Cli
     },
   };
   return cli;
+}
+
+/**
+ * The usual fixture of a platform test file: a CLI of its own (platformCli), with one started worker
+ * when `worker` is set, made before the file's tests and cleaned up after them. Read `.cli` in a test.
+ */
+export function usePlatformCli(o: { worker?: boolean } = {}): { readonly cli: Cli } {
+  let cli: Cli | undefined;
+  beforeAll(async () => {
+    cli = await platformCli();
+    if (o.worker) await cli.startWorker();
+  });
+  afterAll(async () => {
+    await cli?.cleanup();
+  });
+  return {
+    get cli(): Cli {
+      if (!cli) throw new Error('usePlatformCli: .cli is only there inside a test');
+      return cli;
+    },
+  };
 }
 
 /**

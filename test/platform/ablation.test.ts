@@ -1,20 +1,14 @@
 // An ablation with two arms: one experiment, two runs that differ only in ground-truth erosion,
 // compared image by image.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
-import { type Cli, platformCli, runErosionAblation } from '../helpers/platform.ts';
+import { runErosionAblation, usePlatformCli } from '../helpers/platform.ts';
 
 describe('erosion ablation on quick', { timeout: 900_000 }, () => {
-  let cli: Cli;
-  beforeAll(async () => {
-    cli = await platformCli();
-    await cli.startWorker();
-  });
-  afterAll(async () => {
-    await cli?.cleanup();
-  });
+  const fx = usePlatformCli({ worker: true });
 
   it('runs two arms and compare prints per-image and averaged deltas', async () => {
+    const { cli } = fx;
     const { experimentId: expId, runs } = await runErosionAblation(cli, 3);
     expect(runs.map((x) => x.arm)).toEqual([
       { 'groundTruth.erosion': true },

@@ -1,19 +1,13 @@
 // `nucleiflow cancel` stops a run mid-training; `nucleiflow resume` continues it from its checkpoints.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
-import { type Cli, lastSegEpoch, platformCli, startQuickRun, waitFor } from '../helpers/platform.ts';
+import { lastSegEpoch, startQuickRun, usePlatformCli, waitFor } from '../helpers/platform.ts';
 
 describe('cancel and resume', { timeout: 900_000 }, () => {
-  let cli: Cli;
-  beforeAll(async () => {
-    cli = await platformCli();
-    await cli.startWorker();
-  });
-  afterAll(async () => {
-    await cli?.cleanup();
-  });
+  const fx = usePlatformCli({ worker: true });
 
   it('cancels a training run, then resumes it to completion from the last checkpoint', async () => {
+    const { cli } = fx;
     const epochs = 12;
     const { experimentId: expId, runId } = await startQuickRun(cli, { epochs });
     const { db } = cli.storage;

@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
-import { type Cli, platformCli, spawnCli, waitFor, waitForTerminal } from '../helpers/platform.ts';
+import { spawnCli, usePlatformCli, waitFor, waitForTerminal } from '../helpers/platform.ts';
 
 describe('nucleiflow run', { timeout: 900_000 }, () => {
-  let cli: Cli;
-  beforeAll(async () => {
-    cli = await platformCli();
-  });
-  afterAll(async () => {
-    await cli?.cleanup();
-  });
+  const fx = usePlatformCli();
 
   it('rejects bad specs with the field path, exit 2, before anything starts', async () => {
+    const { cli } = fx;
     const cases: Array<[string[], RegExp]> = [
       [['quick', '--set', 'training.seg.epochs="ten"'], /quick: training\.seg\.epochs: .*expected number/],
       [['quick', '--set', 'training.seg.colour=1'], /quick: training\.seg\.colour: unknown key/],
@@ -32,6 +27,7 @@ describe('nucleiflow run', { timeout: 900_000 }, () => {
   });
 
   it('detaches on Ctrl-C and the run goes on in the worker', async () => {
+    const { cli } = fx;
     await cli.startWorker();
     const { child, out, exited } = spawnCli(
       [

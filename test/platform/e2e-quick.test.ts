@@ -1,22 +1,16 @@
 // `quick` end to end through Temporal: a separate worker process, the CLI, real Postgres and MLflow.
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
 import { MlflowClient } from '../../src/tracking/mlflow-client.ts';
-import { type Cli, platformCli } from '../helpers/platform.ts';
+import { usePlatformCli } from '../helpers/platform.ts';
 import { services } from '../helpers/services.ts';
 
 describe('quick end to end', { timeout: 900_000 }, () => {
-  let cli: Cli;
-  beforeAll(async () => {
-    cli = await platformCli();
-    await cli.startWorker();
-  });
-  afterAll(async () => {
-    await cli?.cleanup();
-  });
+  const fx = usePlatformCli({ worker: true });
 
   it('runs quick through Temporal into Postgres and MLflow, with results for all 14 test images', async () => {
+    const { cli } = fx;
     const r = await cli.run(['run', 'quick']);
     expect(r.stderr).not.toMatch(/internal error/);
     expect(r.code, r.stderr).toBe(0);

@@ -1,25 +1,19 @@
 // SIGKILL of the worker in the middle of training: a new worker resumes from the last checkpoint.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
 import {
-  type Cli,
   lastSegEpoch,
-  platformCli,
   startQuickRun,
+  usePlatformCli,
   waitFor,
   waitForTerminal,
 } from '../helpers/platform.ts';
 
 describe('worker killed during training', { timeout: 900_000 }, () => {
-  let cli: Cli;
-  beforeAll(async () => {
-    cli = await platformCli();
-  });
-  afterAll(async () => {
-    await cli?.cleanup();
-  });
+  const fx = usePlatformCli();
 
   it('resumes on a new worker from the last checkpoint; epoch metrics have no gaps or duplicates', async () => {
+    const { cli } = fx;
     const epochs = 10;
     const first = await cli.startWorker();
     const { runId } = await startQuickRun(cli, { epochs });

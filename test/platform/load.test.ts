@@ -1,20 +1,14 @@
 // Four quick experiments launched at once on one worker: all complete, each with its own rows and
 // files; and since they share spec and seed, they reproduce each other's scores.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
-import { type Cli, platformCli, waitFor } from '../helpers/platform.ts';
+import { usePlatformCli, waitFor } from '../helpers/platform.ts';
 
 describe('load: 4 experiments on one worker', { timeout: 900_000 }, () => {
-  let cli: Cli;
-  beforeAll(async () => {
-    cli = await platformCli();
-    await cli.startWorker();
-  });
-  afterAll(async () => {
-    await cli?.cleanup();
-  });
+  const fx = usePlatformCli({ worker: true });
 
   it('completes all four, isolated, with identical scores for identical specs and seeds', async () => {
+    const { cli } = fx;
     const launched = await Promise.all(
       [0, 1, 2, 3].map(() => cli.run(['run', 'quick', '--set', 'dataset.maxTestImages=2', '--detach'])),
     );
