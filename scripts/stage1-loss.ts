@@ -50,7 +50,7 @@ process.stdout.write(
   `| checkpoint | epochs | steps | wall min | machine min | stage-1 loss, ${CROP}^2 centre crops of ${slides.length} training slides |\n|---|---|---|---|---|---|\n`,
 );
 /** Stage-1 weights and the table's run columns, from a checkpoint or a model folder. */
-async function stage1(dir: string): Promise<{ weights: Float32Array[]; run: string }> {
+async function stage1(dir: string): Promise<{ weights: readonly Float32Array[]; run: string }> {
   if (existsSync(join(dir, 'model.json'))) {
     return { weights: (await loadModel(dir)).seg, run: 'model folder (float16) | - | - | -' };
   }
