@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
 import { kumarSplit } from '../src/data/manifest.ts';
 import { readLabels, readRgb } from '../src/imaging/io.ts';
-import type { FloatImage, LabelImage, MaskImage } from '../src/imaging/types.ts';
+import type { FloatImage, LabelImage } from '../src/imaging/types.ts';
 import { evaluate } from '../src/metrics/index.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import { tunedOptions } from '../src/model/model-dir.ts';
@@ -24,7 +24,7 @@ import { connectedComponents } from '../src/postprocess/connected-components.ts'
 import { expandLabels } from '../src/postprocess/expand-labels.ts';
 import { fillHolesPerInstance } from '../src/postprocess/fill-holes.ts';
 import { instanceBoxes, relabelByFirstPixel } from '../src/postprocess/instance-boxes.ts';
-import { type PostprocessOptions, postprocess } from '../src/postprocess/pipeline.ts';
+import { binarise, type PostprocessOptions, postprocess } from '../src/postprocess/pipeline.ts';
 import { removeSmallInstances } from '../src/postprocess/remove-small.ts';
 import { watershed } from '../src/postprocess/watershed.ts';
 
@@ -39,6 +39,12 @@ interface Cached {
   readonly gt: LabelImage;
   readonly foreground: FloatImage;
   readonly distance: FloatImage;
+  /** The tuned chain's instances. */
+  readonly tuned: LabelImage;
+  /** The tuned chain without growth: hysteresis floods from these. */
+  readonly ungrown: LabelImage;
+  /** The same before hole filling: which pixels the growth added. */
+  readonly ungrownUnfilled: LabelImage;
 }
 const split = await kumarSplit(requireDataDir(loadConfig()));
 const seg = await loadSegmenter(resolve(REPO_ROOT, args.model!));
@@ -46,16 +52,17 @@ const tuned = tunedOptions(seg.model.manifest.postprocess);
 const images: Cached[] = [];
 for (const s of split.train) {
   const r = await seg.segment(await readRgb(s.imagePath), s.imagePath, { tta: args.tta });
-  images.push({ gt: await readLabels(s.labelPath!), foreground: r.foreground, distance: r.distance });
+  const maps = { foreground: r.foreground, distance: r.distance };
+  images.push({
+    gt: await readLabels(s.labelPath!),
+    ...maps,
+    tuned: postprocess({ ...tuned, ...maps }).labels,
+    ungrown: postprocess({ ...tuned, expand: 0, ...maps }).labels,
+    ungrownUnfilled: postprocess({ ...tuned, expand: 0, fillHoles: false, ...maps }).labels,
+  });
   process.stderr.write(`nets: ${s.id}\n`);
 }
 seg.dispose();
-
-function above(p: FloatImage, t: number): MaskImage {
-  const m = new Uint8Array(p.data.length);
-  for (let i = 0; i < m.length; i++) m[i] = p.data[i]! > t ? 1 : 0;
-  return { width: p.width, height: p.height, data: m };
-}
 
 /** Hole filling and renumbering, as the chain ends. */
 function finish(labels: LabelImage): LabelImage {
@@ -66,22 +73,14 @@ function finish(labels: LabelImage): LabelImage {
 }
 
 function growthWithin(im: Cached, t: number): LabelImage {
-  const labels = postprocess({ ...tuned, foreground: im.foreground, distance: im.distance }).labels;
-  const core = postprocess({
-    ...tuned,
-    expand: 0,
-    fillHoles: false,
-    foreground: im.foreground,
-    distance: im.distance,
-  }).labels;
-  const d = labels.data;
-  for (let i = 0; i < d.length; i++) if (core.data[i] === 0 && im.foreground.data[i]! <= t) d[i] = 0;
-  return finish(labels);
+  const d = im.tuned.data.slice();
+  const core = im.ungrownUnfilled.data;
+  for (let i = 0; i < d.length; i++) if (core[i] === 0 && im.foreground.data[i]! <= t) d[i] = 0;
+  return finish({ width: im.tuned.width, height: im.tuned.height, data: d });
 }
 
 function hysteresis(im: Cached, t: number): LabelImage {
-  const core = postprocess({ ...tuned, expand: 0, foreground: im.foreground, distance: im.distance }).labels;
-  return finish(watershed(im.foreground, core, above(im.foreground, t), { negate: true }));
+  return finish(watershed(im.foreground, im.ungrown, binarise(im.foreground, t), { negate: true }));
 }
 
 function distanceCores(im: Cached, tau: number, sigmaScale: number): LabelImage {
@@ -115,10 +114,7 @@ function distanceCores(im: Cached, tau: number, sigmaScale: number): LabelImage 
 }
 
 const VARIANTS: readonly [string, (im: Cached) => LabelImage][] = [
-  [
-    `tuned chain (${describe(tuned)})`,
-    (im) => postprocess({ ...tuned, foreground: im.foreground, distance: im.distance }).labels,
-  ],
+  [`tuned chain (${describe(tuned)})`, (im) => im.tuned],
   ...[0.3, 0.5].map((t): [string, (im: Cached) => LabelImage] => [
     `growth within p > ${t}`,
     (im) => growthWithin(im, t),

@@ -19,6 +19,7 @@ import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { TrainingSet } from '../src/model/dataset.ts';
 import { segLoss } from '../src/model/losses.ts';
 import { loadModel } from '../src/model/model-dir.ts';
+import { validate } from '../src/model/train.ts';
 import { unetFromValues } from '../src/model/unet.ts';
 import { fitMacenko } from '../src/stain/macenko.ts';
 import { selectReferenceImage } from '../src/stain/select-reference.ts';
@@ -67,18 +68,7 @@ async function stage1(dir: string): Promise<{ weights: readonly Float32Array[]; 
 for (const dir of dirs) {
   const { weights, run } = await stage1(dir);
   const net = unetFromValues(tf, 'sigmoid', weights);
-  let sum = 0;
-  for (const b of batches) {
-    const v = tf.tidy(() =>
-      segLoss(
-        tf,
-        tf.tensor4d(b.y, [b.batch, b.size, b.size, 1]),
-        net.forward(tf.tensor4d(b.x, [b.batch, b.size, b.size, 3])),
-      ),
-    );
-    sum += (await v.data())[0]!;
-    v.dispose();
-  }
+  const loss = (await validate(tf, net, batches, (y, p) => segLoss(tf, y, p)))!;
   net.dispose();
-  process.stdout.write(`| ${dir} | ${run} | ${(sum / batches.length).toFixed(4)} |\n`);
+  process.stdout.write(`| ${dir} | ${run} | ${loss.toFixed(4)} |\n`);
 }

@@ -341,7 +341,8 @@ async function readAll(net: UNet): Promise<Float32Array[]> {
   return Promise.all(net.params.map(async (p) => Float32Array.from(await p.data())));
 }
 
-async function validate(
+/** Mean inference-mode loss over fixed batches (no dropout); null when there are none. */
+export async function validate(
   tf: Tf,
   net: UNet,
   batches: readonly Batch[],

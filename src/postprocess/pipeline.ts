@@ -93,7 +93,8 @@ export function minDistanceFromRadius(
   return Math.max(1, Math.round(scale * r));
 }
 
-function binarise(fg: FloatImage | MaskImage, threshold: number): MaskImage {
+/** foreground > threshold for a probability map; non-zero for a mask. */
+export function binarise(fg: FloatImage | MaskImage, threshold: number): MaskImage {
   const n = fg.width * fg.height;
   const m = new Uint8Array(n);
   const d = fg.data;
