@@ -1,6 +1,6 @@
 // Evaluates a shipped model on the 14 Kumar test images (Table 1 of Mahbod et al., ISBI 2019) and writes its card, docs/results.md and learning curves.
 //
-// Usage: node --import tsx scripts/evaluate-model.ts [--model models/cpu-60min-nodrop-s2] [--run-dir <checkpoints>]
+// Usage: node --import tsx scripts/evaluate-model.ts [--model models/cpu-60min-c256-s2-epyc] [--run-dir <checkpoints>]
 //        [--commit <training code commit>] [--no-docs] [--extra <summary.json>...]
 //        [--tta | --defaults | --summary [--label <text>] [--compute <text>]]   (summary JSON on stdout only)
 // Scores: per-image Dice (foreground), F1 (detection, IoU > 0.5) and AJI from src/metrics; averages
@@ -18,14 +18,14 @@ import { aggregate, type EvalResult, type EvalTotals, evaluateDetailed } from '.
 import { type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import type { TunedPostprocess } from '../src/model/model-dir.ts';
-import type { TrainingSchedule } from '../src/model/schedule.ts';
+import { SCHEDULES, type TrainingSchedule } from '../src/model/schedule.ts';
 import { type StageRecord, stageRecord } from '../src/model/two-stage.ts';
 import { POSTPROCESS_DEFAULTS as D } from '../src/postprocess/pipeline.ts';
 import { imageResultRow } from '../src/tracking/index.ts';
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string', default: 'models/cpu-60min-nodrop-s2' },
+    model: { type: 'string', default: 'models/cpu-60min-c256-s2-epyc' },
     'run-dir': { type: 'string' },
     commit: { type: 'string' },
     'no-docs': { type: 'boolean', default: false },
@@ -199,6 +199,9 @@ if (!segMaybe || !distMaybe) {
     `no checkpoints in ${runDir}, no run record in model.json and no earlier card.json in ${modelDir}: training provenance unknown`,
   );
 }
+const crop = cropOf();
+/** Steps at the model's crop size counted in 1024x1024 steps (the paper's), by pixels. */
+const paperSteps = (steps: number) => steps * (crop.size / 1024) ** 2;
 const commit =
   args.commit ??
   (seg ? undefined : previousCard?.codeCommit) ??
@@ -269,6 +272,7 @@ if (!args['no-docs']) {
 /** The `nucleiflow train` command that reproduces the model's recorded config under today's CLI defaults. */
 function trainCommand(): string {
   const t = modelJson.training;
+  const base = SCHEDULES[t?.schedule ?? 'cpu-60min']?.seg;
   const minutes = (stage: 'seg' | 'dist') => {
     const m = budgetWallMinutes(stage);
     return m === undefined ? [] : [`--${stage}-minutes`, String(m)];
@@ -280,7 +284,15 @@ function trainCommand(): string {
     ...minutes('seg'),
     ...minutes('dist'),
     ...(t?.schedules?.seg?.dropout === false ? ['--no-dropout'] : []),
+    ...(crop.size === base?.inputSize ? [] : ['--input-size', String(crop.size)]),
+    ...(crop.stepsPerEpoch === base?.stepsPerEpoch ? [] : ['--steps-per-epoch', String(crop.stepsPerEpoch)]),
   ].join(' ');
+}
+
+/** Crop size and steps per epoch the model was trained with (both stages use the same). */
+function cropOf(): { size: number; stepsPerEpoch: number } {
+  const seg = { ...SCHEDULES[modelJson.training?.schedule ?? 'cpu-60min']?.seg, ...modelJson.training?.schedules?.seg };
+  return { size: seg.inputSize ?? 512, stepsPerEpoch: seg.stepsPerEpoch ?? 32 };
 }
 
 /** Wall-clock budget of a time-budget stage in minutes; undefined for an epoch schedule. */
@@ -358,21 +370,21 @@ images as one ${means.all.pooled.aji === null ? '-' : pct(means.all.pooled.aji)}
 
 | | paper | cpu-60min (this model) |
 |---|---|---|
-| input | whole 1000x1000 image resized to 1024x1024, batch 2 | random 512x512 crops (no resize, same pixel scale as inference), batch 2 |
-| epoch | 8 steps (16 images) | 32 steps (64 crops, 4 per training image) |
-| stage 1 (segmentation) | 240 epochs = 1,920 steps at 1024^2; lr 1e-3, x0.4 at epochs 80, 160 | ${s.epochs} epochs = ${s.steps} steps at 512^2; lr 1e-3, x0.4 at 1/3 and 2/3 of a ${budgetWallMinutes('seg') ?? '?'}-minute budget (${(s.wallSeconds / 60).toFixed(1)} min wall, ${(s.machineSeconds / 60).toFixed(1)} min machine time) |
-| stage 2 (distance) | 120 epochs = 960 steps at 1024^2, from scratch; drop at 60 | ${d.epochs} epochs = ${d.steps} steps at 512^2, initialised from the stage-1 weights; x0.4 at half of a ${budgetWallMinutes('dist') ?? '?'}-minute budget (${(d.wallSeconds / 60).toFixed(1)} min wall) |
-| pixels seen (in 1024^2-step units) | 1,920 + 960 | ${(s.steps / 4).toFixed(0)} + ${(d.steps / 4).toFixed(0)} |
+| input | whole 1000x1000 image resized to 1024x1024, batch 2 | random ${crop.size}x${crop.size} crops (no resize, same pixel scale as inference), batch 2 |
+| epoch | 8 steps (16 images) | ${crop.stepsPerEpoch} steps (${2 * crop.stepsPerEpoch} crops, ${(2 * crop.stepsPerEpoch) / 16} per training image) |
+| stage 1 (segmentation) | 240 epochs = 1,920 steps at 1024^2; lr 1e-3, x0.4 at epochs 80, 160 | ${s.epochs} epochs = ${s.steps} steps at ${crop.size}^2; lr 1e-3, x0.4 at 1/3 and 2/3 of a ${budgetWallMinutes('seg') ?? '?'}-minute budget (${(s.wallSeconds / 60).toFixed(1)} min wall, ${(s.machineSeconds / 60).toFixed(1)} min machine time) |
+| stage 2 (distance) | 120 epochs = 960 steps at 1024^2, from scratch; drop at 60 | ${d.epochs} epochs = ${d.steps} steps at ${crop.size}^2, initialised from the stage-1 weights; x0.4 at half of a ${budgetWallMinutes('dist') ?? '?'}-minute budget (${(d.wallSeconds / 60).toFixed(1)} min wall) |
+| pixels seen (in 1024^2-step units) | 1,920 + 960 | ${paperSteps(s.steps).toFixed(0)} + ${paperSteps(d.steps).toFixed(0)} |
 | augmentation | HED colour + rot90/flip | HED (scale 0.05, bias 0.005) + rot90/flip, seeded |
 | dropout | as the paper's U-Net | ${modelJson.training?.schedules?.seg?.dropout === false ? 'off (`--no-dropout`; same layers and parameter count)' : 'on'} |
 | stain normalisation | Macenko to a reference chosen by grey-level histograms | ${referenceText} |
 | lr levels actually used | 1e-3, 4e-4, 1.6e-4 | seg ${s.lrLevels.map((x) => x.toExponential(1)).join(', ')}; dist ${d.lrLevels.map((x) => x.toExponential(1)).join(', ')} |
 
-What was cut: ${(100 * (1 - (s.steps / 4 + d.steps / 4) / 2880)).toFixed(0)}% of the paper's training pixels; the epoch count follows from the
+What was cut: ${(100 * (1 - (paperSteps(s.steps) + paperSteps(d.steps)) / 2880)).toFixed(0)}% of the paper's training pixels; the epoch count follows from the
 time budget, not from the paper. Machine during training: ${args['machine-note']}; the run's process used
 ${(((s.machineSeconds + d.machineSeconds) / (s.wallSeconds + d.wallSeconds)) * 100).toFixed(0)}% of the 2 cores on average (machine time = process CPU time / cores).
 
-Learning curves (training loss per epoch, inference-mode loss on fixed 512x512 centre crops of four training
+Learning curves (training loss per epoch, inference-mode loss on fixed ${crop.size}x${crop.size} centre crops of four training
 slides, one per organ — there is no held-out training data, the paper trains on all 16; lr on the right axis):
 
 ![learning curves](learning-curves.svg)
