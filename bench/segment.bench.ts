@@ -7,7 +7,7 @@ import { loadSegmenter } from '../src/model/infer.ts';
 import { type BenchRow, peakRssMB, timeIt } from './harness.ts';
 
 const IMAGE = 'TCGA-21-5784-01Z-00-DX1';
-const MODEL = join(REPO_ROOT, 'models', 'cpu-60min-nodrop-s2');
+const MODEL = join(REPO_ROOT, 'models', 'cpu-60min-c256-s2-epyc');
 
 export async function run(): Promise<BenchRow[]> {
   const dataDir = requireDataDir(loadConfig());

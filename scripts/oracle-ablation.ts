@@ -7,7 +7,7 @@
 // (model.json; chosen for its noisy maps, where wide smoothing and seed spacing pay) and with the library
 // defaults (chosen on ideal maps). Rows with the ground-truth foreground never grow the instances: growth
 // undoes the eroded outline the stage-1 net learns, which the ground-truth mask does not have.
-// Usage: node --import tsx scripts/oracle-ablation.ts [--model models/cpu-60min-nodrop-s2] [--split train|test]
+// Usage: node --import tsx scripts/oracle-ablation.ts [--model models/cpu-60min-c256-s2-epyc] [--split train|test]
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
@@ -26,7 +26,7 @@ import {
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string', default: 'models/cpu-60min-nodrop-s2' },
+    model: { type: 'string', default: 'models/cpu-60min-c256-s2-epyc' },
     split: { type: 'string', default: 'train' },
   },
 });

@@ -10,7 +10,7 @@
 //     the peaks of the smoothed map (the "dynamic"/core rule of distance-regression methods,
 //     Naylor et al., IEEE TMI 2018), sigma = scale * mean radius.
 // Runs on the TRAINING images by default, so nothing here looks at the test split.
-// Usage: node --import tsx scripts/postprocess-variants.ts [--model models/cpu-60min-nodrop-s2] [--tta]
+// Usage: node --import tsx scripts/postprocess-variants.ts [--model models/cpu-60min-c256-s2-epyc] [--tta]
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
@@ -30,7 +30,7 @@ import { watershed } from '../src/postprocess/watershed.ts';
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string', default: 'models/cpu-60min-nodrop-s2' },
+    model: { type: 'string', default: 'models/cpu-60min-c256-s2-epyc' },
     tta: { type: 'boolean', default: false },
   },
 });

@@ -16,7 +16,7 @@
 // (peakThreshold 0.3), never in any top 5. The library defaults are scored as one extra row outside the
 // selection, so each model records what tuning gained on its training images.
 // The nets run once per image; the grid then only repeats the post-processing.
-// Usage: node --import tsx scripts/tune-postprocess.ts [--model models/cpu-60min-nodrop-s2] [--grid full|coarse] [--dry-run]
+// Usage: node --import tsx scripts/tune-postprocess.ts [--model models/cpu-60min-c256-s2-epyc] [--grid full|coarse] [--dry-run]
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,7 +32,7 @@ import { POSTPROCESS_DEFAULTS, postprocess } from '../src/postprocess/pipeline.t
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string', default: 'models/cpu-60min-nodrop-s2' },
+    model: { type: 'string', default: 'models/cpu-60min-c256-s2-epyc' },
     'dry-run': { type: 'boolean', default: false },
     grid: { type: 'string', default: 'full' },
   },
@@ -44,7 +44,7 @@ const GRIDS = {
     minDistanceScale: [0.5, 0.75, 1.0, 1.25],
     expand: [0, 1, 2, 3, 4],
   },
-  // 48 of the full grid's settings around the shipped cpu-60min-nodrop-s2's top 5 (all threshold
+  // 48 of the full grid's settings around the earlier shipped model cpu-60min-nodrop-s2's top 5 (all threshold
   // 0.9 and expand 2; sigma 0.55-1.0 r, seed spacing 1.0-1.25 r), for a CPU where the full grid
   // takes over half an hour.
   coarse: {

@@ -15,7 +15,7 @@ import { loadSegmenter, MIN_INPUT_SIZE } from '../../model/infer.ts';
 import { action } from '../run-action.ts';
 
 /** The model shipped in the repository; `nucleiflow segment` uses it when --model is not given. */
-export const DEFAULT_MODEL = join(REPO_ROOT, 'models', 'cpu-60min-nodrop-s2');
+export const DEFAULT_MODEL = join(REPO_ROOT, 'models', 'cpu-60min-c256-s2-epyc');
 
 const FORMATS = ['png', 'tiff', 'geojson'] as const;
 type Format = (typeof FORMATS)[number];
