@@ -46,6 +46,8 @@ const { values: args } = parseArgs({
     'machine-note': { type: 'string', default: 'idle apart from the training run' },
     /** Anything the reader must know about when the post-processing was chosen (results.md). */
     'tuning-note': { type: 'string', default: '' },
+    /** What the other rows say about the verdict, e.g. the spread over seeds of the same recipe (results.md). */
+    'result-note': { type: 'string', default: '' },
   },
 });
 
@@ -291,7 +293,10 @@ function trainCommand(): string {
 
 /** Crop size and steps per epoch the model was trained with (both stages use the same). */
 function cropOf(): { size: number; stepsPerEpoch: number } {
-  const seg = { ...SCHEDULES[modelJson.training?.schedule ?? 'cpu-60min']?.seg, ...modelJson.training?.schedules?.seg };
+  const seg = {
+    ...SCHEDULES[modelJson.training?.schedule ?? 'cpu-60min']?.seg,
+    ...modelJson.training?.schedules?.seg,
+  };
   return { size: seg.inputSize ?? 512, stepsPerEpoch: seg.stepsPerEpoch ?? 32 };
 }
 
@@ -355,9 +360,9 @@ Difference to the PyTorch calibration: **${diff >= 0 ? '+' : ''}${(100 * diff).t
 to the paper: ${(100 * (means.all.mean.aji - PAPER.aji.all)) >= 0 ? '+' : ''}${(100 * (means.all.mean.aji - PAPER.aji.all)).toFixed(2)} points.
 ${
   diff >= 0
-    ? `**The model beats the PyTorch calibration by ${(100 * diff).toFixed(2)} AJI points with ${((s.machineSeconds + d.machineSeconds) / 60).toFixed(1)} of its 60 budget minutes.**`
+    ? `**The model beats the PyTorch calibration by ${(100 * diff).toFixed(2)} AJI points with ${((s.machineSeconds + d.machineSeconds) / 60).toFixed(1)} machine-minutes (${((s.wallSeconds + d.wallSeconds) / 60).toFixed(1)} wall-minutes) of training against the calibration's 60.**`
     : `**The model does not beat the PyTorch calibration** (the issue asks for AJI >= 57 and to beat the calibration's 57.2), with ${((s.wallSeconds + d.wallSeconds) / 60).toFixed(1)} wall-minutes of training against the calibration's 60.`
-}
+}${args['result-note'] ? `\n${args['result-note']}` : ''}
 Post-processing: ${tunedText}, chosen by \`scripts/tune-postprocess.ts\` on the 16 *training* images only (a grid
 of settings; the mean training AJI of the best ones is recorded in \`model.json\`); the test images play no part in
 the choice.${args['tuning-note'] ? ` ${args['tuning-note']}` : ''} Stage 1 learns eroded targets, so its 0.5 level set lies inside the nucleus outline (a lower threshold or growing the
