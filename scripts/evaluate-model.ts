@@ -201,7 +201,11 @@ if (!segMaybe || !distMaybe) {
     `no checkpoints in ${runDir}, no run record in model.json and no earlier card.json in ${modelDir}: training provenance unknown`,
   );
 }
-const crop = cropOf();
+/** Stage-1 schedule of the named schedule, as the CLI defaults it; the model's record overrides it. */
+const baseSeg = SCHEDULES[modelJson.training?.schedule ?? 'cpu-60min']?.seg;
+const trainedSeg = { ...baseSeg, ...modelJson.training?.schedules?.seg };
+/** Crop size and steps per epoch the model was trained with (both stages use the same). */
+const crop = { size: trainedSeg.inputSize ?? 512, stepsPerEpoch: trainedSeg.stepsPerEpoch ?? 32 };
 /** Steps at the model's crop size counted in 1024x1024 steps (the paper's), by pixels. */
 const paperSteps = (steps: number) => steps * (crop.size / 1024) ** 2;
 const commit =
@@ -274,7 +278,6 @@ if (!args['no-docs']) {
 /** The `nucleiflow train` command that reproduces the model's recorded config under today's CLI defaults. */
 function trainCommand(): string {
   const t = modelJson.training;
-  const base = SCHEDULES[t?.schedule ?? 'cpu-60min']?.seg;
   const minutes = (stage: 'seg' | 'dist') => {
     const m = budgetWallMinutes(stage);
     return m === undefined ? [] : [`--${stage}-minutes`, String(m)];
@@ -286,18 +289,11 @@ function trainCommand(): string {
     ...minutes('seg'),
     ...minutes('dist'),
     ...(t?.schedules?.seg?.dropout === false ? ['--no-dropout'] : []),
-    ...(crop.size === base?.inputSize ? [] : ['--input-size', String(crop.size)]),
-    ...(crop.stepsPerEpoch === base?.stepsPerEpoch ? [] : ['--steps-per-epoch', String(crop.stepsPerEpoch)]),
+    ...(crop.size === baseSeg?.inputSize ? [] : ['--input-size', String(crop.size)]),
+    ...(crop.stepsPerEpoch === baseSeg?.stepsPerEpoch
+      ? []
+      : ['--steps-per-epoch', String(crop.stepsPerEpoch)]),
   ].join(' ');
-}
-
-/** Crop size and steps per epoch the model was trained with (both stages use the same). */
-function cropOf(): { size: number; stepsPerEpoch: number } {
-  const seg = {
-    ...SCHEDULES[modelJson.training?.schedule ?? 'cpu-60min']?.seg,
-    ...modelJson.training?.schedules?.seg,
-  };
-  return { size: seg.inputSize ?? 512, stepsPerEpoch: seg.stepsPerEpoch ?? 32 };
 }
 
 /** Wall-clock budget of a time-budget stage in minutes; undefined for an epoch schedule. */
