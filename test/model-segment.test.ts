@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../src/augment/rng.ts';
+import { DEFAULT_MODEL } from '../src/cli/commands/segment.ts';
 import { loadConfig } from '../src/config.ts';
 import { traceContours } from '../src/imaging/contours.ts';
 import { nucleiGeoJson } from '../src/imaging/geojson.ts';
@@ -114,6 +115,14 @@ describe('model folder', () => {
     writeFileSync(join(bad, 'seg.bin'), readFileSync(join(modelDir, 'seg.bin')).subarray(0, 100));
     await expect(loadModel(bad)).rejects.toThrow(/seg\.bin does not match its sha256/);
     expect(existsSync(join(bad, 'dist.bin'))).toBe(false);
+  });
+
+  it('ships the default model: checksums hold, 1,941,105 weights per net, tuned post-processing recorded', async () => {
+    const m = await loadModel(DEFAULT_MODEL);
+    const count = (ws: readonly Float32Array[]) => ws.reduce((n, w) => n + w.length, 0);
+    expect(count(m.seg)).toBe(1_941_105);
+    expect(count(m.dist)).toBe(1_941_105);
+    expect(m.manifest.postprocess?.chosenOn).toMatch(/training images/);
   });
 
   it('maps the post-processing a model was tuned with onto pipeline options, leaving absent ones at the defaults', () => {
