@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSpec } from '../experiments/index.ts';
-import { openSession } from '../src/platform/session.ts';
-import { submitExperiment } from '../src/platform/submit.ts';
+import { openSession } from '../platform/session.ts';
+import { submitExperiment } from '../platform/submit.ts';
 import * as tracking from '../src/tracking/index.ts';
 import type { BenchRow } from './harness.ts';
 

@@ -4,4 +4,4 @@ import { register } from 'tsx/esm/api';
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 register();
-await import('../src/cli/main.ts');
+await import('../cli/main.ts');

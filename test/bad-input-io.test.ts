@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseSize } from '../src/cli/commands/labels.ts';
+import { parseSize } from '../cli/commands/labels.ts';
 import { loadConfig } from '../src/config.ts';
 import { annotationXmlToLabels, parseAnnotationXml } from '../src/data/annotations.ts';
 import { readManifest, type Slide } from '../src/data/manifest.ts';

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
-import { installRuntime } from '../../src/platform/worker.ts';
+import { installRuntime } from '../../platform/worker.ts';
 import { services, token } from '../helpers/services.ts';
 import { pingWorkflow } from './ping-workflow.ts';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { annotationXmlToLabels } from '../../data/annotations.ts';
-import { UserError } from '../../errors.ts';
-import { readImageSize, writeLabelsPng } from '../../imaging/io.ts';
+import { annotationXmlToLabels } from '../../src/data/annotations.ts';
+import { UserError } from '../../src/errors.ts';
+import { readImageSize, writeLabelsPng } from '../../src/imaging/io.ts';
 import { action } from '../run-action.ts';
 
 interface LabelsOptions {

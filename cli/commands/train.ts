@@ -2,11 +2,11 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig, REPO_ROOT, requireDataDir } from '../../config.ts';
-import { UserError } from '../../errors.ts';
-import type { Stage } from '../../model/batch.ts';
-import { SCHEDULES, type TrainingSchedule } from '../../model/schedule.ts';
-import { trainTwoStage } from '../../model/two-stage.ts';
+import { loadConfig, REPO_ROOT, requireDataDir } from '../../src/config.ts';
+import { UserError } from '../../src/errors.ts';
+import type { Stage } from '../../src/model/batch.ts';
+import { SCHEDULES, type TrainingSchedule } from '../../src/model/schedule.ts';
+import { trainTwoStage } from '../../src/model/two-stage.ts';
 import { action } from '../run-action.ts';
 
 interface TrainFlags {

@@ -2,16 +2,16 @@ import { access, mkdir } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import sharp from 'sharp';
-import { REPO_ROOT } from '../../config.ts';
-import { InputError, UserError } from '../../errors.ts';
-import { traceContours } from '../../imaging/contours.ts';
-import { nucleiGeoJson } from '../../imaging/geojson.ts';
-import { instanceStats, instanceStatsCsv } from '../../imaging/instance-stats.ts';
-import { readRgb, writeLabelsPng, writeRgbPng } from '../../imaging/io.ts';
-import { contourOverlay } from '../../imaging/overlay.ts';
-import type { LabelImage } from '../../imaging/types.ts';
-import { writeFileAtomic } from '../../io/atomic-write.ts';
-import { loadSegmenter, MIN_INPUT_SIZE } from '../../model/infer.ts';
+import { REPO_ROOT } from '../../src/config.ts';
+import { InputError, UserError } from '../../src/errors.ts';
+import { traceContours } from '../../src/imaging/contours.ts';
+import { nucleiGeoJson } from '../../src/imaging/geojson.ts';
+import { instanceStats, instanceStatsCsv } from '../../src/imaging/instance-stats.ts';
+import { readRgb, writeLabelsPng, writeRgbPng } from '../../src/imaging/io.ts';
+import { contourOverlay } from '../../src/imaging/overlay.ts';
+import type { LabelImage } from '../../src/imaging/types.ts';
+import { writeFileAtomic } from '../../src/io/atomic-write.ts';
+import { loadSegmenter, MIN_INPUT_SIZE } from '../../src/model/infer.ts';
 import { action } from '../run-action.ts';
 
 /** The model shipped in the repository; `nucleiflow segment` uses it when --model is not given. */

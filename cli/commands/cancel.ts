@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { UserError } from '../../errors.ts';
 import { openSession } from '../../platform/session.ts';
 import { cancelRun, resolveRun } from '../../platform/submit.ts';
-import * as tracking from '../../tracking/index.ts';
+import { UserError } from '../../src/errors.ts';
+import * as tracking from '../../src/tracking/index.ts';
 import { action } from '../run-action.ts';
 
 export function register(program: Command): void {

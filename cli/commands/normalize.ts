@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { UserError } from '../../errors.ts';
-import { readRgb, writeRgbPng } from '../../imaging/io.ts';
-import { fitMacenko, LowTissueError, normalizeMacenko } from '../../stain/macenko.ts';
+import { UserError } from '../../src/errors.ts';
+import { readRgb, writeRgbPng } from '../../src/imaging/io.ts';
+import { fitMacenko, LowTissueError, normalizeMacenko } from '../../src/stain/macenko.ts';
 import { action } from '../run-action.ts';
 
 interface NormalizeCliOptions {

@@ -1,10 +1,10 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { loadConfig, requireDataDir } from '../../config.ts';
-import { kumarSplit } from '../../data/manifest.ts';
-import { UserError } from '../../errors.ts';
-import { HISTOGRAM_DISTANCES, type HistogramDistance } from '../../stain/reference.ts';
-import { selectReferenceImage } from '../../stain/select-reference.ts';
+import { loadConfig, requireDataDir } from '../../src/config.ts';
+import { kumarSplit } from '../../src/data/manifest.ts';
+import { UserError } from '../../src/errors.ts';
+import { HISTOGRAM_DISTANCES, type HistogramDistance } from '../../src/stain/reference.ts';
+import { selectReferenceImage } from '../../src/stain/select-reference.ts';
 import { action } from '../run-action.ts';
 
 interface ReferenceOptions {

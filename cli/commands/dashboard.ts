@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.ts';
-import { ConfigError } from '../../errors.ts';
-import { openStorage } from '../../storage/index.ts';
+import { loadConfig } from '../../src/config.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { openStorage } from '../../src/storage/index.ts';
 import { action } from '../run-action.ts';
 
 interface Options {
@@ -46,7 +46,7 @@ export function register(program: Command): void {
         const port = parsePort(opts.port);
         const token = opts.token || process.env.NUCLEIFLOW_DASHBOARD_TOKEN || undefined;
         const temporalUiUrl = optionalUrl('TEMPORAL_UI_URL', process.env.TEMPORAL_UI_URL);
-        const { checkExposure, startDashboard } = await import('../../../dashboards/server/app.ts');
+        const { checkExposure, startDashboard } = await import('../../dashboards/server/app.ts');
         checkExposure(opts.host, token || undefined);
         const storage = await openStorage({ databaseUrl: config.databaseUrl, home: config.home });
         let dash: Awaited<ReturnType<typeof startDashboard>>;

@@ -4,18 +4,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
-import type { RunInput } from '../../activities/types.ts';
-import type { LoadedSpec } from '../../experiments/index.ts';
-import type { RunSpec } from '../../experiments/schema.ts';
+import type { RunInput } from '../activities/types.ts';
+import type { LoadedSpec } from '../experiments/index.ts';
+import type { RunSpec } from '../experiments/schema.ts';
+import { UserError } from '../src/errors.ts';
+import type { Db } from '../src/storage/index.ts';
+import * as tracking from '../src/tracking/index.ts';
 import {
   experimentWorkflow,
   experimentWorkflowId,
   resumeWorkflow,
   runWorkflowId,
-} from '../../workflows/index.ts';
-import { UserError } from '../errors.ts';
-import type { Db } from '../storage/index.ts';
-import * as tracking from '../tracking/index.ts';
+} from '../workflows/index.ts';
 import { queuePrefix, queuesFor, type TemporalHandle } from './temporal.ts';
 
 /** `<spec>-<yyyymmdd-hhmmss>-<4 hex>`: sortable, readable, unique. */

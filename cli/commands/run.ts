@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { loadSpec } from '../../../experiments/index.ts';
-import { loadConfig, requireDataDir } from '../../config.ts';
+import { loadSpec } from '../../experiments/index.ts';
 import { followRuns, workflowResult } from '../../platform/follow.ts';
 import { openSession } from '../../platform/session.ts';
 import { submitExperiment } from '../../platform/submit.ts';
 import { hasPollers, queuesFor } from '../../platform/temporal.ts';
-import * as tracking from '../../tracking/index.ts';
+import { loadConfig, requireDataDir } from '../../src/config.ts';
+import * as tracking from '../../src/tracking/index.ts';
 import { action } from '../run-action.ts';
 import { printRunSummaries } from './runs.ts';
 

@@ -1,4 +1,4 @@
-import { UserError } from '../errors.ts';
+import { UserError } from '../src/errors.ts';
 
 /** Prints an error the way a user should see it and returns the exit code. */
 export function reportError(err: unknown): number {

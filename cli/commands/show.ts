@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { openDb } from '../../platform/session.ts';
 import { resolveRun } from '../../platform/submit.ts';
-import * as tracking from '../../tracking/index.ts';
-import { table1, textTable } from '../../tracking/report.ts';
+import * as tracking from '../../src/tracking/index.ts';
+import { table1, textTable } from '../../src/tracking/report.ts';
 import { action } from '../run-action.ts';
 
 export function register(program: Command): void {

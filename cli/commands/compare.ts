@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { UserError } from '../../errors.ts';
 import { openDb } from '../../platform/session.ts';
 import { resolveRun } from '../../platform/submit.ts';
-import type { Db } from '../../storage/index.ts';
-import * as tracking from '../../tracking/index.ts';
-import { means, type ResultRow, SCORE_KEYS, shortId, textTable } from '../../tracking/report.ts';
+import { UserError } from '../../src/errors.ts';
+import type { Db } from '../../src/storage/index.ts';
+import * as tracking from '../../src/tracking/index.ts';
+import { means, type ResultRow, SCORE_KEYS, shortId, textTable } from '../../src/tracking/report.ts';
 import { action } from '../run-action.ts';
 
 const LABEL = { dice: 'Dice', f1: 'F1', aji: 'AJI', ajiPlus: 'AJI+', pq: 'PQ' } as const;

@@ -9,9 +9,9 @@ import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { Queues } from '../../activities/types.ts';
-import { type Config, REPO_ROOT } from '../config.ts';
-import { ConfigError } from '../errors.ts';
+import type { Queues } from '../activities/types.ts';
+import { type Config, REPO_ROOT } from '../src/config.ts';
+import { ConfigError } from '../src/errors.ts';
 
 /** Base names; NUCLEIFLOW_QUEUE_PREFIX keeps deployments (or tests) sharing one cluster apart. */
 export const MAIN_QUEUE = 'nucleiflow';

@@ -5,9 +5,9 @@
  * the CLI process; with Postgres and a Temporal cluster, the CLI uses the workers already polling
  * and only starts its own when there are none.
  */
-import type { Queues } from '../../activities/types.ts';
-import { type Config, loadConfig, requireDataDir } from '../config.ts';
-import { openStorage, type Storage } from '../storage/index.ts';
+import type { Queues } from '../activities/types.ts';
+import { type Config, loadConfig, requireDataDir } from '../src/config.ts';
+import { openStorage, type Storage } from '../src/storage/index.ts';
 import {
   hasPollers,
   openTemporal,

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { loadConfig, requireDataDir } from '../../config.ts';
-import { UserError } from '../../errors.ts';
 import { openDb } from '../../platform/session.ts';
 import { MAIN_QUEUE, openTemporal, queuePrefix, TRAIN_QUEUES } from '../../platform/temporal.ts';
 import { startWorkers } from '../../platform/worker.ts';
+import { loadConfig, requireDataDir } from '../../src/config.ts';
+import { UserError } from '../../src/errors.ts';
 import { action } from '../run-action.ts';
 
 const KNOWN = [MAIN_QUEUE, ...TRAIN_QUEUES];

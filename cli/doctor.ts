@@ -1,8 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadConfig } from '../config.ts';
-import { backendInfo } from '../model/backend.ts';
-import { openStorage } from '../storage/index.ts';
+import { loadConfig } from '../src/config.ts';
+import { backendInfo } from '../src/model/backend.ts';
+import { openStorage } from '../src/storage/index.ts';
 
 export interface Check {
   readonly name: string;

@@ -4,11 +4,11 @@
  * follower stops, the runs do not.
  */
 import cliProgress from 'cli-progress';
-import type { RunProgress } from '../../activities/types.ts';
-import type { RunSpec } from '../../experiments/schema.ts';
-import { progressQuery, runWorkflowId } from '../../workflows/index.ts';
-import type { Db } from '../storage/index.ts';
-import * as tracking from '../tracking/index.ts';
+import type { RunProgress } from '../activities/types.ts';
+import type { RunSpec } from '../experiments/schema.ts';
+import type { Db } from '../src/storage/index.ts';
+import * as tracking from '../src/tracking/index.ts';
+import { progressQuery, runWorkflowId } from '../workflows/index.ts';
 import type { TemporalHandle } from './temporal.ts';
 
 export interface FollowResult {

@@ -8,11 +8,11 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import type { Compute } from '../../activities/compute.ts';
-import { createActivities } from '../../activities/index.ts';
-import { type Config, REPO_ROOT } from '../config.ts';
-import type { Storage } from '../storage/index.ts';
-import { MlflowClient } from '../tracking/mlflow-client.ts';
+import type { Compute } from '../activities/compute.ts';
+import { createActivities } from '../activities/index.ts';
+import { type Config, REPO_ROOT } from '../src/config.ts';
+import type { Storage } from '../src/storage/index.ts';
+import { MlflowClient } from '../src/tracking/mlflow-client.ts';
 
 const WORKFLOWS = resolve(REPO_ROOT, 'workflows', 'index.ts');
 
@@ -75,7 +75,7 @@ export interface RunningWorkers {
 
 export async function startWorkers(o: WorkerOptions): Promise<RunningWorkers> {
   installRuntime();
-  const compute = o.compute ?? (await import('../../activities/pipeline.ts')).realCompute(o.config);
+  const compute = o.compute ?? (await import('../activities/pipeline.ts')).realCompute(o.config);
   const mlflow = o.config.mlflowTrackingUri ? new MlflowClient(o.config.mlflowTrackingUri) : undefined;
   const activities = createActivities({ config: o.config, db: o.storage.db, mlflow, compute });
   const connection = await NativeConnection.connect({ address: o.address });

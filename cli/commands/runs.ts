@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { openDb } from '../../platform/session.ts';
-import type { Db } from '../../storage/index.ts';
-import * as tracking from '../../tracking/index.ts';
-import { means, textTable } from '../../tracking/report.ts';
+import type { Db } from '../../src/storage/index.ts';
+import * as tracking from '../../src/tracking/index.ts';
+import { means, textTable } from '../../src/tracking/report.ts';
 import { action } from '../run-action.ts';
 
 const armText = (arm: unknown) =>

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { annotationXmlToLabels } from '../../data/annotations.ts';
-import { InputError, UserError } from '../../errors.ts';
-import { readLabels } from '../../imaging/io.ts';
-import { relabelSequential } from '../../imaging/relabel.ts';
-import type { LabelImage } from '../../imaging/types.ts';
-import { EVAL_KEYS, type EvalResult, evaluate } from '../../metrics/index.ts';
+import { annotationXmlToLabels } from '../../src/data/annotations.ts';
+import { InputError, UserError } from '../../src/errors.ts';
+import { readLabels } from '../../src/imaging/io.ts';
+import { relabelSequential } from '../../src/imaging/relabel.ts';
+import type { LabelImage } from '../../src/imaging/types.ts';
+import { EVAL_KEYS, type EvalResult, evaluate } from '../../src/metrics/index.ts';
 import { action } from '../run-action.ts';
 
 interface EvaluateOptions {

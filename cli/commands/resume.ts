@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { followRuns, workflowResult } from '../../platform/follow.ts';
 import { openSession } from '../../platform/session.ts';
 import { resolveRun, resumeRun } from '../../platform/submit.ts';
-import * as tracking from '../../tracking/index.ts';
+import * as tracking from '../../src/tracking/index.ts';
 import { action } from '../run-action.ts';
 import { printRunSummaries } from './runs.ts';
 
