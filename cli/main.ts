@@ -1,14 +1,17 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { reportError } from './run-action.ts';
 
+type CommandModule = { register?: (p: Command) => void };
+
 /**
  * Each file in commands/ exports `register(program)`; discovering them keeps this entry point
  * free of edits when a command is added. A file is named after its command, so when argv names
- * one only that file is imported: the platform commands pull in the Temporal client (about 1 s),
- * which `labels` or `evaluate` should not pay for. Help and unknown commands load them all.
+ * one only that file is imported: the platform commands pull in the Temporal client and the model
+ * commands native TensorFlow, which `labels` or `evaluate` should not pay for. Help, no command
+ * and unknown commands load them all, so commander can list them or suggest one.
  */
 async function main(argv: string[]): Promise<void> {
   const program = new Command('nucleiflow')
@@ -18,10 +21,17 @@ async function main(argv: string[]): Promise<void> {
     .showHelpAfterError()
     .configureOutput({ outputError: (s, write) => write(s) });
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
-  for (const file of readdirSync(dir)
-    .filter((f) => f.endsWith('.ts'))
-    .sort()) {
-    const mod = (await import(pathToFileURL(join(dir, file)).href)) as { register?: (p: Command) => void };
+  const named = argv[2];
+  const own = named && /^[a-z][a-z0-9-]*$/.test(named) ? join(dir, `${named}.ts`) : undefined;
+  const files =
+    own && existsSync(own)
+      ? [own]
+      : readdirSync(dir)
+          .filter((f) => f.endsWith('.ts'))
+          .sort()
+          .map((f) => join(dir, f));
+  for (const file of files) {
+    const mod = (await import(pathToFileURL(file).href)) as CommandModule;
     mod.register?.(program);
   }
   await program.parseAsync(argv);
