@@ -104,7 +104,10 @@ export const specSchema = z.strictObject({
   }),
   orchestration: z
     .strictObject({
-      /** Task queue of the training activities: `train-cpu`, or `train-gpu` on a GPU host. */
+      /**
+       * Task queue of the training activities: `train-cpu`. `train-gpu` is reserved for a GPU build of
+       * TensorFlow, which is not wired in yet: a worker refuses to poll it, so no run trains there.
+       */
       trainQueue: z.enum(['train-cpu', 'train-gpu']).default('train-cpu'),
       /** Training activities heartbeat at least this often; a dead worker is noticed after it. */
       heartbeatTimeoutSeconds: positiveInt.min(5).max(3600).default(60),

@@ -1,6 +1,6 @@
 /**
  * A NucleiFlow worker: polls the main queue (workflows and light activities) and/or a training
- * queue (train-cpu, train-gpu). Several workers on several hosts may serve the same queues; see
+ * queue (train-cpu; train-gpu is refused until a GPU build of TensorFlow is wired in). Several workers on several hosts may serve the same queues; see
  * docs/platform.md. The workflow bundle is built once per code version and cached.
  */
 import { createHash } from 'node:crypto';
@@ -11,6 +11,8 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } 
 import type { Compute } from '../activities/compute.ts';
 import { createActivities } from '../activities/index.ts';
 import { type Config, REPO_ROOT } from '../src/config.ts';
+import { UserError } from '../src/errors.ts';
+import { TF_BUILD } from '../src/model/backend.ts';
 import type { Storage } from '../src/storage/index.ts';
 import { MlflowClient } from '../src/tracking/mlflow-client.ts';
 
@@ -73,7 +75,21 @@ export interface RunningWorkers {
   shutdown(): Promise<void>;
 }
 
+/**
+ * Refuses a train-gpu queue (with or without NUCLEIFLOW_QUEUE_PREFIX) while the TensorFlow build
+ * is the CPU one: a worker polling it would take GPU work and run it on the CPU.
+ */
+export function assertQueuesServable(queues: readonly string[]): void {
+  const gpu = queues.find((q) => q.endsWith('train-gpu'));
+  if (gpu && TF_BUILD.device !== 'gpu') {
+    throw new UserError(
+      `queue ${gpu}: no GPU backend is installed (only the CPU build ${TF_BUILD.package}); GPU training is not available yet, use train-cpu`,
+    );
+  }
+}
+
 export async function startWorkers(o: WorkerOptions): Promise<RunningWorkers> {
+  assertQueuesServable(o.queues);
   installRuntime();
   const compute = o.compute ?? (await import('../activities/pipeline.ts')).realCompute(o.config);
   const mlflow = o.config.mlflowTrackingUri ? new MlflowClient(o.config.mlflowTrackingUri) : undefined;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { openDb } from '../../platform/session.ts';
 import { MAIN_QUEUE, openTemporal, queuePrefix, TRAIN_QUEUES } from '../../platform/temporal.ts';
-import { startWorkers } from '../../platform/worker.ts';
+import { assertQueuesServable, startWorkers } from '../../platform/worker.ts';
 import { loadConfig, requireDataDir } from '../../src/config.ts';
 import { UserError } from '../../src/errors.ts';
 import { action } from '../run-action.ts';
@@ -12,7 +12,7 @@ export function register(program: Command): void {
   program
     .command('worker')
     .description(
-      'Run a worker: workflows and light activities (queue nucleiflow) and/or training (train-cpu, train-gpu)',
+      'Run a worker: workflows and light activities (queue nucleiflow) and/or training (train-cpu; train-gpu is refused, no GPU backend yet)',
     )
     .option(
       '--queue <list>',
@@ -32,6 +32,7 @@ export function register(program: Command): void {
           .filter(Boolean);
         const bad = names.find((q) => !KNOWN.includes(q));
         if (bad) throw new UserError(`--queue: unknown queue '${bad}' (choose from ${KNOWN.join(', ')})`);
+        assertQueuesServable(names);
         const slots = Number.parseInt(opts.trainSlots, 10);
         if (!(slots >= 1))
           throw new UserError(`--train-slots: expected a positive integer, got '${opts.trainSlots}'`);

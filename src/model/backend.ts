@@ -7,6 +7,15 @@ const require = createRequire(import.meta.url);
 
 export type Tf = typeof import('@tensorflow/tfjs-node');
 
+/**
+ * The TensorFlow build loadTf loads. Only the CPU build is wired in: there is no GPU build
+ * (tfjs-node-gpu) behind it yet, so nothing may claim to train on a GPU.
+ */
+export const TF_BUILD: { readonly package: string; readonly device: 'cpu' | 'gpu' } = {
+  package: '@tensorflow/tfjs-node',
+  device: 'cpu',
+};
+
 export interface BackendInfo {
   readonly backend: string;
   readonly native: boolean;
@@ -33,7 +42,7 @@ export function loadTf(o: LoadOptions = {}): Tf {
   // TF_ENABLE_ONEDNN_OPTS the user set always wins.
   if (o.training) process.env.TF_ENABLE_ONEDNN_OPTS ??= '1';
   try {
-    cached = require('@tensorflow/tfjs-node') as Tf;
+    cached = require(TF_BUILD.package) as Tf;
   } catch (err) {
     throw new UserError(
       `native TensorFlow could not be loaded (${(err as Error).message.split('\n')[0]}). Run 'npm run setup:tf' to build tfjs-node against the tensorflow-cpu wheel.`,
