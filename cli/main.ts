@@ -18,7 +18,8 @@ async function main(argv: string[]): Promise<void> {
     .description(
       'Nuclei segmentation in H&E images: the two-stage U-Net of Mahbod et al. (2019), reproduced and extended.',
     )
-    .showHelpAfterError()
+    // Throw instead of exiting, so reportError gives usage errors exit 2; subcommands inherit it.
+    .exitOverride()
     .configureOutput({ outputError: (s, write) => write(s) });
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
   const named = argv[2];

@@ -1,7 +1,12 @@
+import { CommanderError } from 'commander';
 import { UserError } from '../src/errors.ts';
 
-/** Prints an error the way a user should see it and returns the exit code. */
+/**
+ * Prints an error the way a user should see it and returns the exit code. Commander has already
+ * printed its own (bad option, unknown command, help): a usage error exits 2, help 0.
+ */
 export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
   if (err instanceof UserError) {
     process.stderr.write(`nucleiflow: ${err.message}\n`);
     return err.exitCode;

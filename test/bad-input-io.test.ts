@@ -166,7 +166,7 @@ describe('nucleiflow labels with bad input', () => {
   it('--size must be WIDTHxHEIGHT', () => {
     expect(parseSize('640x480')).toEqual({ width: 640, height: 480 });
     for (const bad of ['big', '0x10', '10x', '-5x5', '1.5x2', '70000x10']) {
-      expect(() => parseSize(bad)).toThrow(/--size must be WIDTHxHEIGHT with each 1\.\.65535/);
+      expect(() => parseSize(bad)).toThrow(/Expected WIDTHxHEIGHT with each 1\.\.65535/);
     }
   });
 

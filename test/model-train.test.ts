@@ -205,7 +205,8 @@ describe('nucleiflow train flags', () => {
     const b = trainCli('--dist-epochs', '3', '--dist-minutes', '10');
     expect(b.stderr).toMatch(/--dist-minutes sets the time budget/);
     const c = trainCli('--seg-minutes', '0');
-    expect(c.stderr).toMatch(/--seg-minutes must be > 0, got '0'/);
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/option '--seg-minutes <m>' argument '0' is invalid\. Expected a number > 0/);
   });
 
   it("writes a model folder that keeps each stage's run record without the checkpoints", () => {

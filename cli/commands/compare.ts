@@ -1,10 +1,11 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { openDb } from '../../platform/session.ts';
 import { resolveRun } from '../../platform/submit.ts';
 import { UserError } from '../../src/errors.ts';
 import type { Db } from '../../src/storage/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { means, type ResultRow, SCORE_KEYS, shortId, textTable } from '../../src/tracking/report.ts';
+import { choiceList } from '../options.ts';
 import { action } from '../run-action.ts';
 
 const LABEL = { dice: 'Dice', f1: 'F1', aji: 'AJI', ajiPlus: 'AJI+', pq: 'PQ' } as const;
@@ -83,19 +84,20 @@ export function register(program: Command): void {
     .argument('[runA]', 'baseline run id (or unique prefix)')
     .argument('[runB]', 'run compared with it')
     .option('--experiment <id>', 'compare the runs of one experiment (each arm against the first)')
-    .option('--metrics <list>', 'scores to show', 'dice,f1,aji')
+    .addOption(
+      new Option('--metrics <list>', `scores to show (${SCORE_KEYS.join(', ')})`)
+        .argParser(choiceList(SCORE_KEYS))
+        .default(['dice', 'f1', 'aji'], 'dice,f1,aji'),
+    )
     .option('--json', 'print JSON')
     .action(
       action(
         async (
           runA: string | undefined,
           runB: string | undefined,
-          opts: { experiment?: string; metrics: string; json?: boolean },
+          opts: { experiment?: string; metrics: (typeof SCORE_KEYS)[number][]; json?: boolean },
         ) => {
-          const keys = opts.metrics.split(',').map((k) => k.trim()) as (typeof SCORE_KEYS)[number][];
-          const bad = keys.find((k) => !(SCORE_KEYS as readonly string[]).includes(k));
-          if (bad)
-            throw new UserError(`--metrics: unknown score '${bad}' (choose from ${SCORE_KEYS.join(', ')})`);
+          const keys = opts.metrics;
           if (!opts.experiment && (!runA || !runB))
             throw new UserError('give two runs, or --experiment <id>');
           if (opts.experiment && (runA || runB))

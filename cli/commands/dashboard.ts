@@ -2,18 +2,13 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { openStorage } from '../../src/storage/index.ts';
+import { integer } from '../options.ts';
 import { action } from '../run-action.ts';
 
 interface Options {
   host: string;
-  port: string;
+  port: number;
   token?: string;
-}
-
-function parsePort(s: string): number {
-  const n = Number(s);
-  if (!/^\d+$/.test(s) || n < 0 || n > 65535) throw new ConfigError(`--port must be 0..65535 (got '${s}')`);
-  return n;
 }
 
 function optionalUrl(name: string, v: string | undefined): string | undefined {
@@ -34,7 +29,7 @@ export function register(program: Command): void {
       'Serve the web dashboard over the tracking database: runs, run pages, comparisons, image viewer',
     )
     .option('--host <address>', 'address to bind; anything but loopback requires a token', '127.0.0.1')
-    .option('--port <n>', 'port (0 picks a free one)', '4600')
+    .option('--port <n>', 'port (0 picks a free one)', integer({ min: 0, max: 65535 }), 4600)
     .option('--token <token>', 'access token required on every request (or NUCLEIFLOW_DASHBOARD_TOKEN)')
     .addHelpText(
       'after',
@@ -43,7 +38,7 @@ export function register(program: Command): void {
     .action(
       action(async (opts: Options) => {
         const config = loadConfig();
-        const port = parsePort(opts.port);
+        const { port } = opts;
         const token = opts.token || process.env.NUCLEIFLOW_DASHBOARD_TOKEN || undefined;
         const temporalUiUrl = optionalUrl('TEMPORAL_UI_URL', process.env.TEMPORAL_UI_URL);
         const { checkExposure, startDashboard } = await import('../../dashboards/server/app.ts');

@@ -2,21 +2,15 @@ import type { Command } from 'commander';
 import { UserError } from '../../src/errors.ts';
 import { readRgb, writeRgbPng } from '../../src/imaging/io.ts';
 import { fitMacenko, LowTissueError, normalizeMacenko } from '../../src/stain/macenko.ts';
+import { decimal, nonNegativeNumber, positiveNumber } from '../options.ts';
 import { action } from '../run-action.ts';
 
 interface NormalizeCliOptions {
   reference: string;
   out: string;
-  io: string;
-  alpha: string;
-  beta: string;
-}
-
-function num(name: string, text: string, ok: (v: number) => boolean, rule: string): number {
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || !ok(v))
-    throw new UserError(`--${name} must be ${rule} (got '${text}')`);
-  return v;
+  io: number;
+  alpha: number;
+  beta: number;
 }
 
 export function register(program: Command): void {
@@ -29,16 +23,17 @@ export function register(program: Command): void {
     .argument('<image>', 'H&E image to normalise (TIFF, PNG or JPEG)')
     .requiredOption('--reference <image>', 'reference H&E image (see `nucleiflow reference`)')
     .requiredOption('--out <png>', 'output PNG')
-    .option('--io <n>', 'transmitted light intensity (white level)', '240')
-    .option('--alpha <percent>', 'angle percentile for the extreme stain vectors', '1')
-    .option('--beta <od>', 'optical-density threshold for tissue pixels', '0.15')
+    .option('--io <n>', 'transmitted light intensity (white level)', positiveNumber, 240)
+    .option(
+      '--alpha <percent>',
+      'angle percentile for the extreme stain vectors, in [0, 50)',
+      decimal({ min: 0, below: 50 }),
+      1,
+    )
+    .option('--beta <od>', 'optical-density threshold for tissue pixels', nonNegativeNumber, 0.15)
     .action(
       action(async (image: string, opts: NormalizeCliOptions) => {
-        const params = {
-          io: num('io', opts.io, (v) => v > 0, 'a number > 0'),
-          alpha: num('alpha', opts.alpha, (v) => v >= 0 && v < 50, 'a percentage in [0, 50)'),
-          beta: num('beta', opts.beta, (v) => v >= 0, 'a number >= 0'),
-        };
+        const params = { io: opts.io, alpha: opts.alpha, beta: opts.beta };
         const [img, ref] = await Promise.all([readRgb(image), readRgb(opts.reference)]);
         let target: ReturnType<typeof fitMacenko>;
         try {

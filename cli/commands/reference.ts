@@ -1,8 +1,7 @@
 import cliProgress from 'cli-progress';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, requireDataDir } from '../../src/config.ts';
 import { kumarSplit } from '../../src/data/manifest.ts';
-import { UserError } from '../../src/errors.ts';
 import { HISTOGRAM_DISTANCES, type HistogramDistance } from '../../src/stain/reference.ts';
 import { selectReferenceImage } from '../../src/stain/select-reference.ts';
 import { action } from '../run-action.ts';
@@ -20,25 +19,25 @@ export function register(program: Command): void {
       'Choose the stain-normalisation reference image as Mahbod et al. 2019: the training image whose ' +
         'ground-truth nuclei and background grayscale histograms differ most; prints the full ranking',
     )
-    .option(
-      '--split <name>',
-      'candidate images; only training images may be used: kumar-train',
-      'kumar-train',
+    .addOption(
+      new Option('--split <name>', 'candidate images; only training images may be used: kumar-train')
+        .argParser((v) => {
+          if (v !== 'kumar-train')
+            throw new InvalidArgumentError(
+              'Only kumar-train: the reference is chosen with ground truth, so only training images qualify.',
+            );
+          return v;
+        })
+        .default('kumar-train'),
     )
-    .option('--metric <name>', `histogram distance: ${HISTOGRAM_DISTANCES.join(', ')}`, 'jensen-shannon')
+    .addOption(
+      new Option('--metric <name>', 'histogram distance')
+        .choices(HISTOGRAM_DISTANCES)
+        .default('jensen-shannon'),
+    )
     .option('--json', 'print one JSON object instead of a table')
     .action(
       action(async (opts: ReferenceOptions) => {
-        if (opts.split !== 'kumar-train') {
-          throw new UserError(
-            `--split must be kumar-train (got '${opts.split}'): the reference is chosen with ground truth, so only training images qualify`,
-          );
-        }
-        if (!HISTOGRAM_DISTANCES.includes(opts.metric as HistogramDistance)) {
-          throw new UserError(
-            `--metric must be one of ${HISTOGRAM_DISTANCES.join(', ')} (got '${opts.metric}')`,
-          );
-        }
         const dataDir = requireDataDir(loadConfig());
         const { train } = await kumarSplit(dataDir);
         const bar =

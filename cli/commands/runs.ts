@@ -3,6 +3,7 @@ import { openDb } from '../../platform/session.ts';
 import type { Db } from '../../src/storage/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { means, textTable } from '../../src/tracking/report.ts';
+import { positiveInt } from '../options.ts';
 import { action } from '../run-action.ts';
 
 const armText = (arm: unknown) =>
@@ -38,15 +39,15 @@ export function register(program: Command): void {
     .command('runs')
     .description('List tracked runs, newest first, with their status and mean test scores')
     .option('--experiment <id>', 'only the runs of this experiment')
-    .option('--limit <n>', 'at most this many runs', '50')
+    .option('--limit <n>', 'at most this many runs', positiveInt, 50)
     .option('--json', 'print JSON (one array of runs with their mean scores)')
     .action(
-      action(async (opts: { experiment?: string; limit: string; json?: boolean }) => {
+      action(async (opts: { experiment?: string; limit: number; json?: boolean }) => {
         const storage = await openDb();
         try {
           const runs = await tracking.listRuns(storage.db, {
             ...(opts.experiment ? { experimentId: opts.experiment } : {}),
-            limit: Math.max(1, Number.parseInt(opts.limit, 10) || 50),
+            limit: opts.limit,
           });
           if (opts.json) {
             const rows = [];

@@ -1,6 +1,6 @@
 import { access, mkdir } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import sharp from 'sharp';
 import { REPO_ROOT } from '../../src/config.ts';
 import { InputError, UserError } from '../../src/errors.ts';
@@ -12,6 +12,7 @@ import { contourOverlay } from '../../src/imaging/overlay.ts';
 import type { LabelImage } from '../../src/imaging/types.ts';
 import { writeFileAtomic } from '../../src/io/atomic-write.ts';
 import { loadSegmenter, MIN_INPUT_SIZE } from '../../src/model/infer.ts';
+import { choiceList } from '../options.ts';
 import { action } from '../run-action.ts';
 
 /** The model shipped in the repository; `nucleiflow segment` uses it when --model is not given. */
@@ -23,7 +24,7 @@ type Format = (typeof FORMATS)[number];
 interface SegmentFlags {
   out: string;
   model?: string;
-  format: string;
+  format: Format[];
   overlay?: boolean;
   tta?: boolean;
   iterative?: boolean;
@@ -69,17 +70,17 @@ export function register(program: Command): void {
     .argument('<image...>', `RGB images (TIFF, PNG or JPEG), at least ${MIN_INPUT_SIZE}x${MIN_INPUT_SIZE} px`)
     .requiredOption('--out <dir>', 'output folder (created if missing)')
     .option('--model <dir>', 'model folder (default: the model shipped in models/)')
-    .option('--format <list>', `comma-separated outputs: ${FORMATS.join(', ')}`, 'png')
+    .addOption(
+      new Option('--format <list>', `comma-separated outputs: ${FORMATS.join(', ')}`)
+        .argParser(choiceList(FORMATS))
+        .default(['png'], 'png'),
+    )
     .option('--overlay', 'also write <name>.overlay.png with nucleus contours')
     .option('--tta', 'average the nets over 8 flips/rotations (8x slower)')
     .option('--iterative', 're-estimate the nucleus size and post-process again')
     .action(
       action(async (images: string[], f: SegmentFlags) => {
-        const formats = f.format.split(',').map((s) => s.trim());
-        for (const x of formats) {
-          if (!FORMATS.includes(x as Format))
-            throw new UserError(`--format: '${x}' is not one of ${FORMATS.join(', ')}`);
-        }
+        const formats = f.format;
         const modelDir = resolve(f.model ?? DEFAULT_MODEL);
         await access(modelDir).catch(() => {
           throw new UserError(`model ${modelDir}: folder does not exist`);

@@ -1,59 +1,44 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { loadConfig, REPO_ROOT, requireDataDir } from '../../src/config.ts';
 import { UserError } from '../../src/errors.ts';
 import type { Stage } from '../../src/model/batch.ts';
 import { SCHEDULES, type TrainingSchedule } from '../../src/model/schedule.ts';
 import { trainTwoStage } from '../../src/model/two-stage.ts';
+import { integer, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from '../options.ts';
 import { action } from '../run-action.ts';
 
+const STAGES = { seg: ['seg'], dist: ['dist'], both: ['seg', 'dist'] } as const satisfies Record<
+  string,
+  readonly Stage[]
+>;
+
 interface TrainFlags {
-  stage: string;
+  stage: keyof typeof STAGES;
   schedule: string;
-  seed: string;
+  seed: number;
   name?: string;
   runDir?: string;
   out?: string;
   erosion: boolean;
-  hed: string;
+  hed: number;
   flipRotate: boolean;
   stainNormalisation: boolean;
-  distInit: string;
-  reference: string;
-  maxTrainImages?: string;
-  segEpochs?: string;
-  distEpochs?: string;
-  stepsPerEpoch?: string;
-  inputSize?: string;
-  maxMinutesSeg?: string;
-  maxMinutesDist?: string;
-  segMinutes?: string;
-  distMinutes?: string;
+  distInit: 'seg' | 'scratch';
+  reference: 'paper' | 'first';
+  maxTrainImages?: number;
+  segEpochs?: number;
+  distEpochs?: number;
+  stepsPerEpoch?: number;
+  inputSize?: number;
+  maxMinutesSeg?: number;
+  maxMinutesDist?: number;
+  segMinutes?: number;
+  distMinutes?: number;
   dropout: boolean;
   progress?: boolean;
-}
-
-function int(name: string, v: string | undefined, min = 1): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min)
-    throw new UserError(`--${name} must be an integer >= ${min}, got '${v}'`);
-  return n;
-}
-
-function num(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new UserError(`--${name} must be a number >= 0, got '${v}'`);
-  return n;
-}
-
-function positive(name: string, v: string | undefined): number | undefined {
-  const n = num(name, v);
-  if (n === 0) throw new UserError(`--${name} must be > 0, got '${v}'`);
-  return n;
 }
 
 function override(
@@ -80,8 +65,8 @@ function override(
     ...(epochs === undefined && budgetSeconds !== undefined ? budget : {}),
     ...(f.dropout ? {} : { dropout: false }),
     epochs: e,
-    inputSize: int('input-size', f.inputSize, 16) ?? s.inputSize,
-    stepsPerEpoch: int('steps-per-epoch', f.stepsPerEpoch) ?? s.stepsPerEpoch,
+    inputSize: f.inputSize ?? s.inputSize,
+    stepsPerEpoch: f.stepsPerEpoch ?? s.stepsPerEpoch,
     // Shortened runs keep their lr drops at the same fractions of the run.
     lrSchedule: { ...s.lrSchedule, every: Math.max(1, Math.round(s.lrSchedule.every * scale)) },
   };
@@ -93,81 +78,82 @@ export function register(program: Command): void {
     .description(
       'Train the two U-Nets (segmentation, then distance map) on the Kumar training split, with a checkpoint every epoch; rerunning the same command resumes',
     )
-    .option('--stage <stage>', 'seg, dist or both', 'both')
-    .option('--schedule <name>', `training schedule: ${Object.keys(SCHEDULES).join(', ')}`, 'cpu-60min')
-    .option('--seed <n>', 'run seed (initialisation, sampling, augmentation, dropout)', '1')
+    .addOption(new Option('--stage <stage>', 'stages to train').choices(Object.keys(STAGES)).default('both'))
+    .addOption(
+      new Option('--schedule <name>', 'training schedule')
+        .choices(Object.keys(SCHEDULES))
+        .default('cpu-60min'),
+    )
+    .option('--seed <n>', 'run seed (initialisation, sampling, augmentation, dropout)', nonNegativeInt, 1)
     .option('--name <name>', 'run and model name (default <schedule>-s<seed>)')
     .option('--run-dir <dir>', 'checkpoint folder (default <cache>/runs/<name>)')
     .option('--out <dir>', 'model folder written when both stages are done (default models/<name>)')
-    .option(
-      '--reference <rule>',
-      'stain reference: paper (largest nuclei/background histogram difference) or first (first training slide)',
-      'paper',
+    .addOption(
+      new Option(
+        '--reference <rule>',
+        'stain reference: paper (largest nuclei/background histogram difference) or first (first training slide)',
+      )
+        .choices(['paper', 'first'])
+        .default('paper'),
     )
     .option('--no-erosion', 'stage-1 targets without the paper ground-truth modification (ablation)')
-    .option('--hed <scale>', 'HED colour jitter scale (bias = scale / 10); 0 turns it off', '0.05')
+    .option(
+      '--hed <scale>',
+      'HED colour jitter scale (bias = scale / 10); 0 turns it off',
+      nonNegativeNumber,
+      0.05,
+    )
     .option('--no-flip-rotate', 'no rot90/flip augmentation')
     .option('--no-stain-normalisation', 'train on raw colours')
-    .option('--dist-init <how>', 'stage-2 initialisation: seg (trained stage-1 weights) or scratch', 'seg')
-    .option('--max-train-images <n>', 'use only the first N training slides')
-    .option('--seg-epochs <n>', 'override the schedule epochs of stage 1 (lr drops scale with it)')
-    .option('--dist-epochs <n>', 'override the schedule epochs of stage 2')
-    .option('--steps-per-epoch <n>', 'override steps per epoch')
-    .option('--input-size <px>', 'override the crop size (multiple of 16)')
-    .option('--max-minutes-seg <m>', 'wall-clock cap for stage 1 (stops at an epoch boundary)')
-    .option('--max-minutes-dist <m>', 'wall-clock cap for stage 2')
+    .addOption(
+      new Option('--dist-init <how>', 'stage-2 initialisation: seg (trained stage-1 weights) or scratch')
+        .choices(['seg', 'scratch'])
+        .default('seg'),
+    )
+    .option('--max-train-images <n>', 'use only the first N training slides', positiveInt)
+    .option(
+      '--seg-epochs <n>',
+      'override the schedule epochs of stage 1 (lr drops scale with it)',
+      positiveInt,
+    )
+    .option('--dist-epochs <n>', 'override the schedule epochs of stage 2', positiveInt)
+    .option('--steps-per-epoch <n>', 'override steps per epoch', positiveInt)
+    .option('--input-size <px>', 'override the crop size', integer({ min: 16, multipleOf: 16 }))
+    .option(
+      '--max-minutes-seg <m>',
+      'wall-clock cap for stage 1 (stops at an epoch boundary)',
+      nonNegativeNumber,
+    )
+    .option('--max-minutes-dist <m>', 'wall-clock cap for stage 2', nonNegativeNumber)
     .option(
       '--seg-minutes <m>',
       'time budget of stage 1 in minutes (time-budget schedules; cpu-60min: 40); the lr drops at the same fractions of it',
+      positiveNumber,
     )
-    .option('--dist-minutes <m>', 'time budget of stage 2 in minutes (cpu-60min: 20)')
+    .option('--dist-minutes <m>', 'time budget of stage 2 in minutes (cpu-60min: 20)', positiveNumber)
     .option('--no-dropout', 'train without dropout (same architecture and parameter count)')
     .option('--no-progress', 'no progress bar even on a terminal')
     .action(
       action(async (f: TrainFlags) => {
         const config = loadConfig();
         const dataDir = requireDataDir(config);
-        if (f.reference !== 'paper' && f.reference !== 'first')
-          throw new UserError(`--reference must be paper or first, got '${f.reference}'`);
-        const stages: Stage[] =
-          f.stage === 'both' ? ['seg', 'dist'] : f.stage === 'seg' || f.stage === 'dist' ? [f.stage] : [];
-        if (stages.length === 0) throw new UserError(`--stage must be seg, dist or both, got '${f.stage}'`);
-        const base = SCHEDULES[f.schedule];
-        if (!base)
-          throw new UserError(
-            `--schedule must be one of ${Object.keys(SCHEDULES).join(', ')}, got '${f.schedule}'`,
-          );
-        if (f.distInit !== 'seg' && f.distInit !== 'scratch')
-          throw new UserError(`--dist-init must be seg or scratch, got '${f.distInit}'`);
-        const seed = int('seed', f.seed, 0)!;
-        const hedScale = num('hed', f.hed)!;
+        const stages = [...STAGES[f.stage]];
+        const base = SCHEDULES[f.schedule]!;
+        const { seed, hed: hedScale } = f;
         const name = f.name ?? `${f.schedule}-s${seed}`;
         if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name))
           throw new UserError(`--name: letters, digits, '.', '-', '_' only, got '${name}'`);
         const runDir = resolve(f.runDir ?? join(config.cacheDir, 'runs', name));
         const outDir = resolve(f.out ?? join(REPO_ROOT, 'models', name));
         const schedules = {
-          seg: override(
-            base.seg,
-            int('seg-epochs', f.segEpochs),
-            { flag: 'seg-minutes', value: positive('seg-minutes', f.segMinutes) },
-            f,
-          ),
-          dist: override(
-            base.dist,
-            int('dist-epochs', f.distEpochs),
-            { flag: 'dist-minutes', value: positive('dist-minutes', f.distMinutes) },
-            f,
-          ),
+          seg: override(base.seg, f.segEpochs, { flag: 'seg-minutes', value: f.segMinutes }, f),
+          dist: override(base.dist, f.distEpochs, { flag: 'dist-minutes', value: f.distMinutes }, f),
         };
         await mkdir(runDir, { recursive: true });
         const log = join(runDir, 'metrics.jsonl');
         const started = new Date().toISOString();
         process.stdout.write(`train ${name}: stages ${stages.join('+')}, checkpoints in ${runDir}\n`);
-        const minutes = (v: string | undefined, n: string) => {
-          const m = num(n, v);
-          return m === undefined ? undefined : m * 60;
-        };
+        const minutes = (m: number | undefined) => (m === undefined ? undefined : m * 60);
         const r = await trainTwoStage({
           dataDir,
           cacheDir: config.cacheDir,
@@ -177,15 +163,15 @@ export function register(program: Command): void {
           seed,
           schedules,
           stainNormalisation: f.stainNormalisation,
-          referenceSelection: f.reference as 'paper' | 'first',
+          referenceSelection: f.reference,
           hed: hedScale > 0 ? { scale: hedScale, bias: hedScale / 10 } : null,
           flipRotate: f.flipRotate,
           groundTruth: f.erosion ? {} : { enabled: false },
           distInit: f.distInit,
-          maxTrainImages: int('max-train-images', f.maxTrainImages),
+          maxTrainImages: f.maxTrainImages,
           maxWallSeconds: {
-            seg: minutes(f.maxMinutesSeg, 'max-minutes-seg'),
-            dist: minutes(f.maxMinutesDist, 'max-minutes-dist'),
+            seg: minutes(f.maxMinutesSeg),
+            dist: minutes(f.maxMinutesDist),
           },
           progress: f.progress === false ? false : undefined,
           provenance: { name, schedule: f.schedule, machine: hostname(), started },

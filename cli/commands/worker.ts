@@ -1,9 +1,9 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { openDb } from '../../platform/session.ts';
 import { MAIN_QUEUE, openTemporal, queuePrefix, TRAIN_QUEUES } from '../../platform/temporal.ts';
 import { assertQueuesServable, startWorkers } from '../../platform/worker.ts';
 import { loadConfig, requireDataDir } from '../../src/config.ts';
-import { UserError } from '../../src/errors.ts';
+import { choiceList, positiveInt } from '../options.ts';
 import { action } from '../run-action.ts';
 
 const KNOWN = [MAIN_QUEUE, ...TRAIN_QUEUES];
@@ -14,28 +14,20 @@ export function register(program: Command): void {
     .description(
       'Run a worker: workflows and light activities (queue nucleiflow) and/or training (train-cpu; train-gpu is refused, no GPU backend yet)',
     )
-    .option(
-      '--queue <list>',
-      `comma-separated queues to poll (${KNOWN.join(', ')})`,
-      `${MAIN_QUEUE},train-cpu`,
+    .addOption(
+      new Option('--queue <list>', `comma-separated queues to poll (${KNOWN.join(', ')})`)
+        .argParser(choiceList(KNOWN))
+        .default([MAIN_QUEUE, 'train-cpu'], `${MAIN_QUEUE},train-cpu`),
     )
-    .option('--train-slots <n>', 'training activities run at once on this worker', '2')
+    .option('--train-slots <n>', 'training activities run at once on this worker', positiveInt, 2)
     .addHelpText(
       'after',
       '\nWith TEMPORAL_ADDRESS and DATABASE_URL pointing at shared services, run workers on as many hosts as you like\n(see docs/platform.md). Ctrl-C / SIGTERM stops gracefully: running activities are retried by another worker.',
     )
     .action(
-      action(async (opts: { queue: string; trainSlots: string }) => {
-        const names = opts.queue
-          .split(',')
-          .map((q) => q.trim())
-          .filter(Boolean);
-        const bad = names.find((q) => !KNOWN.includes(q));
-        if (bad) throw new UserError(`--queue: unknown queue '${bad}' (choose from ${KNOWN.join(', ')})`);
+      action(async (opts: { queue: string[]; trainSlots: number }) => {
+        const names = opts.queue;
         assertQueuesServable(names);
-        const slots = Number.parseInt(opts.trainSlots, 10);
-        if (!(slots >= 1))
-          throw new UserError(`--train-slots: expected a positive integer, got '${opts.trainSlots}'`);
         const config = loadConfig();
         requireDataDir(config);
         const storage = await openDb(config);
@@ -49,7 +41,7 @@ export function register(program: Command): void {
             namespace: temporal.namespace,
             queues: names.map((q) => `${prefix}${q}`),
             mainQueue: `${prefix}${MAIN_QUEUE}`,
-            trainSlots: slots,
+            trainSlots: opts.trainSlots,
           });
           process.stderr.write(
             `nucleiflow worker: polling ${workers.queues.join(', ')} on ${temporal.address} (${storage.kind} ${storage.location})\n`,

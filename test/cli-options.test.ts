@@ -1,0 +1,58 @@
+import { execFile } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { choiceList, decimal, integer, nonNegativeNumber, positiveInt } from '../cli/options.ts';
+import { BIN } from './helpers/cli.ts';
+
+function cli(args: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+      done({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('CLI option values', () => {
+  it('a bad value is one line naming the option, exit 2, before the command does anything', async () => {
+    const cases: [string[], string][] = [
+      [
+        ['runs', '--limit', 'abc'],
+        "option '--limit <n>' argument 'abc' is invalid. Expected an integer >= 1.",
+      ],
+      [['cancel', 'run-1', '--wait', 'abc'], "option '--wait <seconds>' argument 'abc' is invalid."],
+      [['worker', '--train-slots', '2x'], "option '--train-slots <n>' argument '2x' is invalid."],
+      [['train', '--input-size', '100'], "option '--input-size <px>' argument '100' is invalid."],
+      [
+        ['train', '--stage', 'all'],
+        "option '--stage <stage>' argument 'all' is invalid. Allowed choices are",
+      ],
+      [['segment', 'x.png', '--out', 'o', '--format', 'png,jpg'], "'jpg' is not allowed; choose from png"],
+    ];
+    const results = await Promise.all(cases.map(([args]) => cli(args)));
+    results.forEach((r, k) => {
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining(cases[k]![1])]);
+    });
+  });
+
+  it('an unknown command exits 2 too; help exits 0', async () => {
+    const [unknown, help] = await Promise.all([cli(['lables']), cli(['runs', '--help'])]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^error: unknown command 'lables'\n\(Did you mean labels\?\)/);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--limit <n> +at most this many runs \(default: 50\)/);
+  });
+
+  it('the parsers take exactly their values', () => {
+    expect(positiveInt('12')).toBe(12);
+    for (const bad of ['0', '2x', '1.5', '', ' ', '0x10', '1e3']) expect(() => positiveInt(bad)).toThrow();
+    expect(integer({ min: 16, multipleOf: 16 })('256')).toBe(256);
+    expect(() => integer({ min: 16, multipleOf: 16 })('0')).toThrow(/a multiple of 16 >= 16/);
+    expect(nonNegativeNumber('0')).toBe(0);
+    expect(nonNegativeNumber('.5')).toBe(0.5);
+    for (const bad of ['-1', 'abc', 'Infinity', '1e999']) expect(() => nonNegativeNumber(bad)).toThrow();
+    expect(() => decimal({ min: 0, below: 50 })('50')).toThrow(/>= 0 and < 50/);
+    expect(choiceList(['png', 'tiff'])('tiff, png,tiff')).toEqual(['tiff', 'png']);
+    expect(() => choiceList(['png', 'tiff'])(',')).toThrow(/Empty list/);
+  });
+});
