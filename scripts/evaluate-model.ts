@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
 import { kumarSplit, type Slide } from '../src/data/manifest.ts';
 import { readLabels, readRgb } from '../src/imaging/io.ts';
@@ -278,14 +278,13 @@ if (!args['no-docs']) {
 /** The `nucleiflow train` command that reproduces the model's recorded config under today's CLI defaults. */
 function trainCommand(): string {
   const t = modelJson.training;
+  // A named schedule that is exactly the recorded recipe needs no per-field flags.
+  const named = Object.keys(SCHEDULES).find((k) => isDeepStrictEqual(SCHEDULES[k], t?.schedules));
   const minutes = (stage: 'seg' | 'dist') => {
     const m = budgetWallMinutes(stage);
     return m === undefined ? [] : [`--${stage}-minutes`, String(m)];
   };
-  return [
-    'node bin/nucleiflow.mjs train',
-    ...['--schedule', t?.schedule ?? 'cpu-60min', '--seed', String(t?.seed ?? 1), '--name', name],
-    ...(t?.referenceSelection === 'first' ? ['--reference', 'first'] : []),
+  const fields = [
     ...minutes('seg'),
     ...minutes('dist'),
     ...(t?.schedules?.seg?.dropout === false ? ['--no-dropout'] : []),
@@ -293,6 +292,12 @@ function trainCommand(): string {
     ...(crop.stepsPerEpoch === baseSeg?.stepsPerEpoch
       ? []
       : ['--steps-per-epoch', String(crop.stepsPerEpoch)]),
+  ];
+  return [
+    'node bin/nucleiflow.mjs train',
+    ...['--schedule', named ?? t?.schedule ?? 'cpu-60min', '--seed', String(t?.seed ?? 1), '--name', name],
+    ...(t?.referenceSelection === 'first' ? ['--reference', 'first'] : []),
+    ...(named ? [] : fields),
   ].join(' ');
 }
 

@@ -6,7 +6,7 @@ import { loadConfig, REPO_ROOT, requireDataDir } from '../../src/config.ts';
 import { UserError } from '../../src/errors.ts';
 import type { Stage } from '../../src/model/batch.ts';
 import { SCHEDULES, type TrainingSchedule } from '../../src/model/schedule.ts';
-import { trainTwoStage } from '../../src/model/two-stage.ts';
+import { type TwoStageOptions, trainTwoStage } from '../../src/model/two-stage.ts';
 import { integer, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from '../options.ts';
 import { action } from '../run-action.ts';
 
@@ -15,7 +15,7 @@ const STAGES = { seg: ['seg'], dist: ['dist'], both: ['seg', 'dist'] } as const 
   readonly Stage[]
 >;
 
-interface TrainFlags {
+export interface TrainFlags {
   stage: keyof typeof STAGES;
   schedule: string;
   seed: number;
@@ -33,13 +33,16 @@ interface TrainFlags {
   distEpochs?: number;
   stepsPerEpoch?: number;
   inputSize?: number;
-  maxMinutesSeg?: number;
-  maxMinutesDist?: number;
   segMinutes?: number;
   distMinutes?: number;
   dropout: boolean;
   progress?: boolean;
 }
+
+/** Time-budget schedules and their stage-1 / stage-2 wall minutes, for the help and the errors. */
+const BUDGETS = Object.entries(SCHEDULES)
+  .filter(([, s]) => s.seg.budgetWallSeconds !== undefined)
+  .map(([k, s]) => ({ name: k, seg: s.seg.budgetWallSeconds! / 60, dist: s.dist.budgetWallSeconds! / 60 }));
 
 function override(
   s: TrainingSchedule,
@@ -53,7 +56,7 @@ function override(
   const { budgetSeconds, budgetWallSeconds, ...rest } = s;
   if (minutes.value !== undefined && (budgetSeconds === undefined || epochs !== undefined)) {
     throw new UserError(
-      `--${minutes.flag} sets the time budget of a time-budget schedule (cpu-60min); it cannot be combined with an epoch schedule or an epoch count`,
+      `--${minutes.flag} sets the time budget of a time-budget schedule (${BUDGETS.map((b) => b.name).join(', ')}); it cannot be combined with an epoch schedule or an epoch count`,
     );
   }
   const budget =
@@ -69,6 +72,40 @@ function override(
     stepsPerEpoch: f.stepsPerEpoch ?? s.stepsPerEpoch,
     // Shortened runs keep their lr drops at the same fractions of the run.
     lrSchedule: { ...s.lrSchedule, every: Math.max(1, Math.round(s.lrSchedule.every * scale)) },
+  };
+}
+
+/** What the flags ask trainTwoStage for: the recipe, without the paths, logging and provenance. */
+export type TrainRecipe = Pick<
+  TwoStageOptions,
+  | 'stages'
+  | 'seed'
+  | 'schedules'
+  | 'stainNormalisation'
+  | 'referenceSelection'
+  | 'hed'
+  | 'flipRotate'
+  | 'groundTruth'
+  | 'distInit'
+  | 'maxTrainImages'
+>;
+
+export function trainRecipe(f: TrainFlags): TrainRecipe {
+  const base = SCHEDULES[f.schedule]!;
+  return {
+    stages: [...STAGES[f.stage]],
+    seed: f.seed,
+    schedules: {
+      seg: override(base.seg, f.segEpochs, { flag: 'seg-minutes', value: f.segMinutes }, f),
+      dist: override(base.dist, f.distEpochs, { flag: 'dist-minutes', value: f.distMinutes }, f),
+    },
+    stainNormalisation: f.stainNormalisation,
+    referenceSelection: f.reference,
+    hed: f.hed > 0 ? { scale: f.hed, bias: f.hed / 10 } : null,
+    flipRotate: f.flipRotate,
+    groundTruth: f.erosion ? {} : { enabled: false },
+    distInit: f.distInit,
+    maxTrainImages: f.maxTrainImages,
   };
 }
 
@@ -120,59 +157,38 @@ export function register(program: Command): void {
     .option('--steps-per-epoch <n>', 'override steps per epoch', positiveInt)
     .option('--input-size <px>', 'override the crop size', integer({ min: 16, multipleOf: 16 }))
     .option(
-      '--max-minutes-seg <m>',
-      'wall-clock cap for stage 1 (stops at an epoch boundary)',
-      nonNegativeNumber,
-    )
-    .option('--max-minutes-dist <m>', 'wall-clock cap for stage 2', nonNegativeNumber)
-    .option(
       '--seg-minutes <m>',
-      'time budget of stage 1 in minutes (time-budget schedules; cpu-60min: 40); the lr drops at the same fractions of it',
+      `time budget of stage 1 in minutes (time-budget schedules; ${BUDGETS.map((b) => `${b.name}: ${b.seg}`).join(', ')}); the lr drops at the same fractions of it`,
       positiveNumber,
     )
-    .option('--dist-minutes <m>', 'time budget of stage 2 in minutes (cpu-60min: 20)', positiveNumber)
+    .option(
+      '--dist-minutes <m>',
+      `time budget of stage 2 in minutes (${BUDGETS.map((b) => `${b.name}: ${b.dist}`).join(', ')})`,
+      positiveNumber,
+    )
     .option('--no-dropout', 'train without dropout (same architecture and parameter count)')
     .option('--no-progress', 'no progress bar even on a terminal')
     .action(
       action(async (f: TrainFlags) => {
         const config = loadConfig();
         const dataDir = requireDataDir(config);
-        const stages = [...STAGES[f.stage]];
-        const base = SCHEDULES[f.schedule]!;
-        const { seed, hed: hedScale } = f;
-        const name = f.name ?? `${f.schedule}-s${seed}`;
+        const recipe = trainRecipe(f);
+        const { stages } = recipe;
+        const name = f.name ?? `${f.schedule}-s${f.seed}`;
         if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name))
           throw new UserError(`--name: letters, digits, '.', '-', '_' only, got '${name}'`);
         const runDir = resolve(f.runDir ?? join(config.cacheDir, 'runs', name));
         const outDir = resolve(f.out ?? join(REPO_ROOT, 'models', name));
-        const schedules = {
-          seg: override(base.seg, f.segEpochs, { flag: 'seg-minutes', value: f.segMinutes }, f),
-          dist: override(base.dist, f.distEpochs, { flag: 'dist-minutes', value: f.distMinutes }, f),
-        };
         await mkdir(runDir, { recursive: true });
         const log = join(runDir, 'metrics.jsonl');
         const started = new Date().toISOString();
         process.stdout.write(`train ${name}: stages ${stages.join('+')}, checkpoints in ${runDir}\n`);
-        const minutes = (m: number | undefined) => (m === undefined ? undefined : m * 60);
         const r = await trainTwoStage({
           dataDir,
           cacheDir: config.cacheDir,
           runDir,
           outDir,
-          stages,
-          seed,
-          schedules,
-          stainNormalisation: f.stainNormalisation,
-          referenceSelection: f.reference,
-          hed: hedScale > 0 ? { scale: hedScale, bias: hedScale / 10 } : null,
-          flipRotate: f.flipRotate,
-          groundTruth: f.erosion ? {} : { enabled: false },
-          distInit: f.distInit,
-          maxTrainImages: f.maxTrainImages,
-          maxWallSeconds: {
-            seg: minutes(f.maxMinutesSeg),
-            dist: minutes(f.maxMinutesDist),
-          },
+          ...recipe,
           progress: f.progress === false ? false : undefined,
           provenance: { name, schedule: f.schedule, machine: hostname(), started },
           onEpoch: async (m) => {

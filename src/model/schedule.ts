@@ -1,4 +1,4 @@
-// Step learning-rate schedules of Mahbod et al., ISBI 2019 (Adam, lr 1e-3, x0.4 at fixed epochs), plus the CPU-budget variant.
+// Step learning-rate schedules of Mahbod et al., ISBI 2019 (Adam, lr 1e-3, x0.4 at fixed epochs), plus the CPU-budget variants.
 //
 // Field names follow the experiment spec's `training.seg|dist` (experiments/schema.ts). An "epoch"
 // is `stepsPerEpoch` optimiser steps of `batchSize` crops; the paper's epoch is one pass over the
@@ -81,9 +81,34 @@ export const CPU60_DIST: TrainingSchedule = {
   budgetWallSeconds: 20 * 60,
 };
 
+/**
+ * cpu-60min-c256, segmentation: the recipe of the shipped model (models/cpu-60min-c256-s2-epyc,
+ * seed 2): the same hour split 45 + 15 minutes, 256x256 crops with 128 steps per epoch (256
+ * crops, the same pixels per epoch as cpu-60min's 32 steps at 512^2), no dropout.
+ */
+export const CPU60_C256_SEG: TrainingSchedule = {
+  ...CPU60_SEG,
+  inputSize: 256,
+  stepsPerEpoch: 128,
+  budgetSeconds: 45 * 60,
+  budgetWallSeconds: 45 * 60,
+  dropout: false,
+};
+
+/** cpu-60min-c256, distance: 15 minutes, crops and dropout as its segmentation stage. */
+export const CPU60_C256_DIST: TrainingSchedule = {
+  ...CPU60_DIST,
+  inputSize: 256,
+  stepsPerEpoch: 128,
+  budgetSeconds: 15 * 60,
+  budgetWallSeconds: 15 * 60,
+  dropout: false,
+};
+
 export const SCHEDULES: Readonly<Record<string, { seg: TrainingSchedule; dist: TrainingSchedule }>> = {
   paper: { seg: PAPER_SEG, dist: PAPER_DIST },
   'cpu-60min': { seg: CPU60_SEG, dist: CPU60_DIST },
+  'cpu-60min-c256': { seg: CPU60_C256_SEG, dist: CPU60_C256_DIST },
 };
 
 /** Time-budget mode: lr after `fraction` (0..1) of the budget is spent. */
