@@ -96,6 +96,21 @@ describe('MLflow outbox', () => {
     );
     for (let e = 0; e < 1200; e++)
       await tracking.putStepMetrics(s.db, runId, 'seg', e, { loss: 1 / (e + 1) });
+    await tracking.putImageResults(s.db, runId, [
+      {
+        image: 'TCGA-A7-A13E-01Z-00-DX1',
+        organ: 'Breast',
+        subset: 'seen',
+        dice: 0.8,
+        f1: 0.7,
+        aji: 0.5,
+        ajiPlus: 0.55,
+        pq: 0.45,
+        nGt: 10,
+        nPred: 9,
+      },
+    ]);
+    await tracking.addTimings(s.db, runId, { split: 1.5, train_seg: 12.25 });
     writeFileSync(join(home, 'card.json'), '{"ok":true}');
     await tracking.putArtifact(s.db, runId, 'report', join(home, 'card.json'), 'model/card.json');
     await tracking.setRunStatus(s.db, runId, 'completed');
@@ -103,12 +118,12 @@ describe('MLflow outbox', () => {
     const down = new MlflowClient('http://127.0.0.1:9', { timeoutMs: 2000 });
     const r1 = await tracking.drainOutbox(s.db, down);
     expect(r1.delivered).toBe(0);
-    expect(r1.pending).toBe(1204);
+    expect(r1.pending).toBe(1206);
     expect(r1.error).toMatch(/unreachable/);
 
     const up = new MlflowClient(services().mlflowUri);
     const r2 = await tracking.drainOutbox(s.db, up);
-    expect(r2).toEqual({ delivered: 1204, pending: 0 });
+    expect(r2).toEqual({ delivered: 1206, pending: 0 });
     const run = await tracking.getRun(s.db, runId);
     const ml = await up.getRun(run!.mlflowRunId!);
     expect(ml.info.status).toBe('FINISHED');
@@ -116,6 +131,11 @@ describe('MLflow outbox', () => {
     expect(ml.data.params?.find((p) => p.key === 'training.seg.epochs')?.value).toBe('3');
     const hist = await up.getMetricHistory(ml.info.run_id, 'seg.loss');
     expect(hist.map((m) => m.step).sort((a, b) => a - b)).toEqual([...Array(1200).keys()]);
+    const latest = Object.fromEntries((ml.data.metrics ?? []).map((m) => [m.key, m.value]));
+    expect(latest['timing.split']).toBe(1.5);
+    expect(latest['timing.train_seg']).toBe(12.25);
+    expect(latest['image.TCGA-A7-A13E-01Z-00-DX1.ajiPlus']).toBe(0.55);
+    expect(latest['image.TCGA-A7-A13E-01Z-00-DX1.nPred']).toBe(9);
     expect((await up.listArtifacts(ml.info.run_id, 'model')).map((f) => f.path)).toEqual(['model/card.json']);
     const expName = mlflowExperimentName({ id: expId, specName: 'quick-test' });
     expect(await up.getExperimentByName(expName)).toBe(ml.info.experiment_id);

@@ -39,6 +39,7 @@ async function exercise(s: Storage) {
         nPred: 9,
       },
     ]);
+    await tracking.addTimings(db, run.id, { split: 1.5 });
   }
   const dir = mkdtempSync(join(tmpdir(), 'nf-art-'));
   writeFileSync(join(dir, 'x.txt'), 'hello');
@@ -61,8 +62,8 @@ async function exercise(s: Storage) {
   expect(await count('metrics')).toBe(6);
   expect(await count('image_results')).toBe(1);
   expect(await count('artifacts')).toBe(1);
-  // 1 params + 3 metric steps + 1 artifact, each queued once despite the retries.
-  expect(await count('mlflow_outbox')).toBe(5);
+  // 1 params + 3 metric steps + 1 image-results + 1 timings + 1 artifact, each queued once despite the retries.
+  expect(await count('mlflow_outbox')).toBe(7);
   const m = await tracking.getMetrics(db, run.id, 'seg');
   expect(m.filter((r) => r.key === 'loss').map((r) => r.step)).toEqual([0, 1, 2]);
 
