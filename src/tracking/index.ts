@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { EvalResult } from '../metrics/index.ts';
 import { type Db, schema } from '../storage/index.ts';
 
@@ -425,6 +425,22 @@ export async function pendingOutbox(db: Db, runId?: string): Promise<number> {
         : isNull(mlflowOutbox.deliveredAt),
     )) as [{ n: number }];
   return n;
+}
+
+/** Pending outbox rows whose last delivery attempt failed, oldest first, with the recorded reason. */
+export async function outboxFailures(db: Db, runId?: string) {
+  const failed = and(isNull(mlflowOutbox.deliveredAt), isNotNull(mlflowOutbox.lastError));
+  return db
+    .select({
+      id: mlflowOutbox.id,
+      runId: mlflowOutbox.runId,
+      kind: mlflowOutbox.kind,
+      attempts: mlflowOutbox.attempts,
+      lastError: mlflowOutbox.lastError,
+    })
+    .from(mlflowOutbox)
+    .where(runId ? and(failed, eq(mlflowOutbox.runId, runId)) : failed)
+    .orderBy(asc(mlflowOutbox.id));
 }
 
 /** Resolves a run id given in full or as an unambiguous prefix. */
