@@ -5,8 +5,9 @@
  * only after MLflow accepted it; an MLflow failure stops that run's delivery (order is kept) and is
  * recorded on the row. An artifact whose file cannot be read stays pending with the reason on its
  * row (shown by `nucleiflow doctor` and `show`) and is tried again on every drain; the run's later
- * rows still go out, so one lost file does not hold back the rest. Re-sending is harmless: metrics carry their original timestamps, params are
- * re-sent with the same value, runs are found by tag before they are created.
+ * rows still go out, so one lost file does not hold back the rest. Re-sending is harmless: metrics
+ * carry their original timestamps, params are re-sent with the same value, runs are found by tag
+ * before they are created.
  */
 import { readFile } from 'node:fs/promises';
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
