@@ -7,7 +7,7 @@
  * worker).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { activityInfo, Context, heartbeat } from '@temporalio/activity';
@@ -15,6 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { RunSpec } from '../experiments/index.ts';
 import { type Config, REPO_ROOT } from '../src/config.ts';
 import { UserError } from '../src/errors.ts';
+import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import type { Db } from '../src/storage/index.ts';
 import * as tracking from '../src/tracking/index.ts';
 import type { MlflowClient } from '../src/tracking/mlflow-client.ts';
@@ -290,9 +291,9 @@ export function createActivities(deps: ActivityDeps) {
       const md = join(dir, 'report.md');
       const csv = join(dir, 'results.csv');
       const card = join(dir, 'run-card.json');
-      await writeFile(md, renderReport(run, params, rows));
-      await writeFile(csv, resultsCsv(rows));
-      await writeFile(
+      await writeFileAtomic(md, renderReport(run, params, rows));
+      await writeFileAtomic(csv, resultsCsv(rows));
+      await writeFileAtomic(
         card,
         `${JSON.stringify(
           {

@@ -18,7 +18,7 @@ import { contourOverlay } from '../src/imaging/overlay.ts';
 import type { LabelImage } from '../src/imaging/types.ts';
 import { evaluate } from '../src/metrics/index.ts';
 import { CHECKPOINT_FILE, type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
-import { normalisedImage, type SlideFiles, TrainingSet } from '../src/model/dataset.ts';
+import { loadNormalised, type SlideFiles, TrainingSet } from '../src/model/dataset.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import { saveModel } from '../src/model/model-dir.ts';
 import { train } from '../src/model/train.ts';
@@ -122,11 +122,12 @@ export function realCompute(config: Config): Compute {
       const target = toStainModel(stain);
       if (!target) return { cached: 0, computed: 0 };
       let i = 0;
+      let cached = 0;
       for (const s of slides) {
-        await normalisedImage(s.image, target, config.cacheDir);
+        if ((await loadNormalised(s.image, target, config.cacheDir)).cached) cached++;
         onImage(++i);
       }
-      return { cached: 0, computed: slides.length };
+      return { cached, computed: slides.length - cached };
     },
 
     async train(call) {

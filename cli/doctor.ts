@@ -2,7 +2,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig } from '../src/config.ts';
 import { backendInfo } from '../src/model/backend.ts';
-import { openStorage } from '../src/storage/index.ts';
+import { type Db, openStorage } from '../src/storage/index.ts';
+import { outboxFailures, pendingOutbox } from '../src/tracking/index.ts';
 
 export interface Check {
   readonly name: string;
@@ -60,6 +61,19 @@ async function checkMlflow(uri: string | undefined): Promise<Check> {
   }
 }
 
+/** MLflow records that could not be delivered: a row with a recorded failure fails the check. */
+async function checkOutbox(db: Db): Promise<Check> {
+  const [pending, failures] = await Promise.all([pendingOutbox(db), outboxFailures(db)]);
+  const first = failures[0];
+  return {
+    name: 'outbox',
+    ok: failures.length === 0,
+    detail: first
+      ? `${failures.length} of ${pending} pending MLflow records failed; first: run ${first.runId} ${first.kind} (${first.attempts} attempts): ${first.lastError}`
+      : `${pending} MLflow records pending, none failed`,
+  };
+}
+
 /** Runs every check, prints a table (or JSON) and returns whether all passed. */
 export async function runDoctor(opts: { json: boolean }): Promise<boolean> {
   const config = loadConfig();
@@ -81,7 +95,17 @@ export async function runDoctor(opts: { json: boolean }): Promise<boolean> {
       ok: true,
       detail: `${storage.kind} at ${storage.location}, migrations applied`,
     });
-    await storage.close();
+    try {
+      checks.push(await checkOutbox(storage.db));
+    } catch (err) {
+      checks.push({
+        name: 'outbox',
+        ok: false,
+        detail: `cannot read mlflow_outbox: ${(err as Error).message}`,
+      });
+    } finally {
+      await storage.close();
+    }
   } catch (err) {
     checks.push({ name: 'database', ok: false, detail: (err as Error).message });
   }

@@ -6,7 +6,7 @@ export function register(program: Command): void {
   program
     .command('doctor')
     .description(
-      'Check the TensorFlow backend, the services (database, Temporal, MLflow) and the data folder',
+      'Check the TensorFlow backend, the services (database, Temporal, MLflow), undelivered MLflow records and the data folder',
     )
     .option('--json', 'print one JSON object instead of a table')
     .action(

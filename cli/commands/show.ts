@@ -17,15 +17,18 @@ export function register(program: Command): void {
         try {
           const { db } = storage;
           const run = await resolveRun(db, id);
-          const [params, metrics, results, artifacts] = await Promise.all([
+          const [params, metrics, results, artifacts, pending, failures] = await Promise.all([
             tracking.getParams(db, run.id),
             tracking.getMetrics(db, run.id),
             tracking.getImageResults(db, run.id),
             tracking.getArtifacts(db, run.id),
+            tracking.pendingOutbox(db, run.id),
+            tracking.outboxFailures(db, run.id),
           ]);
+          const outbox = { pending, failures };
           if (opts.json) {
             process.stdout.write(
-              `${JSON.stringify({ run, params, metrics, results, artifacts }, null, 2)}\n`,
+              `${JSON.stringify({ run, params, metrics, results, artifacts, outbox }, null, 2)}\n`,
             );
             return;
           }
@@ -40,6 +43,7 @@ export function register(program: Command): void {
           w(`data        ${run.dataHash ?? '-'}`);
           w(`worker      ${run.workerHost ?? '-'}`);
           w(`mlflow run  ${run.mlflowRunId ?? '-'}`);
+          w(`outbox      ${pending} pending, ${failures.length} failed`);
           w(
             `timings     ${Object.entries(run.timings as Record<string, number>)
               .map(([k, v]) => (k.endsWith('_resumed_from') ? `${k} epoch ${v}` : `${k} ${v.toFixed(1)}s`))
@@ -79,6 +83,15 @@ export function register(program: Command): void {
               textTable(
                 ['Kind', 'Path', 'sha256'],
                 artifacts.map((a) => [a.kind, a.path, a.sha256.slice(0, 16)]),
+              ),
+            );
+          }
+          if (failures.length) {
+            w('\nMLflow records not delivered');
+            w(
+              textTable(
+                ['Kind', 'Attempts', 'Reason'],
+                failures.map((f) => [f.kind, String(f.attempts), f.lastError ?? '']),
               ),
             );
           }

@@ -69,8 +69,17 @@ export async function normalisedImage(
   target: StainModel | null,
   cacheDir: string,
 ): Promise<RgbImage> {
+  return (await loadNormalised(file, target, cacheDir)).image;
+}
+
+/** As normalisedImage, and says whether the normalised copy came from the cache. */
+export async function loadNormalised(
+  file: string,
+  target: StainModel | null,
+  cacheDir: string,
+): Promise<{ image: RgbImage; cached: boolean }> {
   const img = await readRgb(file);
-  if (!target) return img;
+  if (!target) return { image: img, cached: false };
   const bytes = await readFile(file);
   const key = createHash('sha256').update(CACHE_VERSION).update(stainKey(target)).update(bytes).digest('hex');
   const dir = join(cacheDir, 'stain-normalised');
@@ -79,9 +88,12 @@ export async function normalisedImage(
     const cached = await readFile(path);
     if (cached.length === img.data.length)
       return {
-        width: img.width,
-        height: img.height,
-        data: new Uint8Array(cached.buffer, cached.byteOffset, cached.length),
+        image: {
+          width: img.width,
+          height: img.height,
+          data: new Uint8Array(cached.buffer, cached.byteOffset, cached.length),
+        },
+        cached: true,
       };
   } catch {
     // Not cached yet.
@@ -89,7 +101,7 @@ export async function normalisedImage(
   const out = normalizeMacenko(img, target);
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(path, out.data);
-  return out;
+  return { image: out, cached: false };
 }
 
 async function prepare(s: SlideFiles, o: DatasetOptions): Promise<Prepared> {

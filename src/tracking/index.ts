@@ -1,14 +1,18 @@
 /**
  * Tracking repository: the only code that writes experiments, runs, params, metrics, per-image
  * results and artifacts. Every write is keyed by its natural key (upsert or insert-or-ignore), so an
- * activity retried after a crash leaves exactly the rows one clean attempt would have left. Each
- * write also queues its MLflow mirror in `mlflow_outbox`, in the same transaction, so the two
- * stores cannot disagree about what is pending.
+ * activity retried after a crash leaves exactly the rows one clean attempt would have left. Run
+ * writes queue their MLflow mirror in `mlflow_outbox`, in the same transaction, so the two stores
+ * cannot disagree about what is pending: start and data hash as tags, params, step metrics,
+ * timings (`timing.<stage>`) and per-image results (`image.<id>.<score>`) as metrics, a terminal
+ * status as the run's end, and artifacts given an MLflow path as files. Not mirrored: experiment
+ * rows and their status (the MLflow experiment is created when its first run is delivered and has
+ * no status), and artifacts without an MLflow path (checkpoints, weights, label maps: local only).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { EvalResult } from '../metrics/index.ts';
 import { type Db, schema } from '../storage/index.ts';
 
@@ -27,6 +31,16 @@ export type OutboxPayload =
   | { kind: 'tags'; tags: Array<{ key: string; value: string }> }
   | { kind: 'artifact'; file: string; artifactPath: string; sha256: string }
   | { kind: 'terminate'; status: 'FINISHED' | 'FAILED' | 'KILLED'; endTime: number };
+
+/** Short content hash for dedupe keys: the same write repeated is queued once, a changed one again. */
+const digest = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 16);
+
+/** MLflow metric points at step 0; non-finite values are left out (JSON, and so the payload, has no NaN). */
+function pointsAtZero(values: Record<string, number>, prefix: string, timestamp: number) {
+  return Object.entries(values)
+    .filter(([, v]) => Number.isFinite(v))
+    .map(([key, value]) => ({ key: `${prefix}${key}`, value, step: 0, timestamp }));
+}
 
 async function enqueue(tx: Exec, runId: string, dedupeKey: string, payload: OutboxPayload): Promise<void> {
   await tx
@@ -120,12 +134,21 @@ export async function setDataHash(db: Db, runId: string, dataHash: string): Prom
   });
 }
 
-/** Merges stage timings (seconds) into runs.timings. */
+/**
+ * Merges stage timings (seconds) into runs.timings and queues them as MLflow metrics
+ * `timing.<key>` at step 0. A retry that measured another value overwrites the row and queues the
+ * new value with a later timestamp, which MLflow then reports as the latest.
+ */
 export async function addTimings(db: Db, runId: string, timings: Record<string, number>): Promise<void> {
-  await db
-    .update(runs)
-    .set({ timings: sql`${runs.timings} || ${JSON.stringify(timings)}::jsonb` })
-    .where(eq(runs.id, runId));
+  await db.transaction(async (tx) => {
+    await tx
+      .update(runs)
+      .set({ timings: sql`${runs.timings} || ${JSON.stringify(timings)}::jsonb` })
+      .where(eq(runs.id, runId));
+    const points = pointsAtZero(timings, 'timing.', Date.now());
+    if (points.length)
+      await enqueue(tx, runId, `timings:${runId}:${digest(timings)}`, { kind: 'metrics', metrics: points });
+  });
 }
 
 /** Sets a run's status; a terminal status also records the end time and closes the MLflow run. */
@@ -184,8 +207,7 @@ export async function putParams(db: Db, runId: string, values: Record<string, st
       .onConflictDoNothing({ target: [params.runId, params.key] });
     for (let i = 0; i < entries.length; i += 100) {
       const chunk = entries.slice(i, i + 100);
-      const h = createHash('sha256').update(JSON.stringify(chunk)).digest('hex').slice(0, 16);
-      await enqueue(tx, runId, `params:${runId}:${h}`, {
+      await enqueue(tx, runId, `params:${runId}:${digest(chunk)}`, {
         kind: 'params',
         params: chunk.map(([key, value]) => ({ key, value })),
       });
@@ -255,7 +277,10 @@ export function imageResultRow(
   };
 }
 
-/** Per-image evaluation rows, upserted by (run, image). */
+/**
+ * Per-image evaluation rows, upserted by (run, image), and queued as MLflow metrics
+ * `image.<id>.<score>` (dice, f1, aji, ajiPlus, pq, nGt, nPred) at step 0.
+ */
 export async function putImageResults(db: Db, runId: string, rows: readonly ImageResultRow[]): Promise<void> {
   if (rows.length === 0) return;
   await db.transaction(async (tx) => {
@@ -275,6 +300,19 @@ export async function putImageResults(db: Db, runId: string, rows: readonly Imag
           nGt: sql`excluded.n_gt`,
           nPred: sql`excluded.n_pred`,
         },
+      });
+    const timestamp = Date.now();
+    const points = rows.flatMap((r) =>
+      pointsAtZero(
+        { dice: r.dice, f1: r.f1, aji: r.aji, ajiPlus: r.ajiPlus, pq: r.pq, nGt: r.nGt, nPred: r.nPred },
+        `image.${r.image}.`,
+        timestamp,
+      ),
+    );
+    if (points.length)
+      await enqueue(tx, runId, `image-results:${runId}:${digest(rows)}`, {
+        kind: 'metrics',
+        metrics: points,
       });
   });
 }
@@ -387,6 +425,22 @@ export async function pendingOutbox(db: Db, runId?: string): Promise<number> {
         : isNull(mlflowOutbox.deliveredAt),
     )) as [{ n: number }];
   return n;
+}
+
+/** Pending outbox rows whose last delivery attempt failed, oldest first, with the recorded reason. */
+export async function outboxFailures(db: Db, runId?: string) {
+  const failed = and(isNull(mlflowOutbox.deliveredAt), isNotNull(mlflowOutbox.lastError));
+  return db
+    .select({
+      id: mlflowOutbox.id,
+      runId: mlflowOutbox.runId,
+      kind: mlflowOutbox.kind,
+      attempts: mlflowOutbox.attempts,
+      lastError: mlflowOutbox.lastError,
+    })
+    .from(mlflowOutbox)
+    .where(runId ? and(failed, eq(mlflowOutbox.runId, runId)) : failed)
+    .orderBy(asc(mlflowOutbox.id));
 }
 
 /** Resolves a run id given in full or as an unambiguous prefix. */

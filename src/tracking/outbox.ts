@@ -2,9 +2,12 @@
  * Delivers pending `mlflow_outbox` rows to MLflow in the order they were written. Consecutive
  * metrics/params/tags rows of a run go out as one log-batch (split at the server's limits), files
  * through the artifact proxy, and a terminate row closes the MLflow run. A row is marked delivered
- * only after MLflow accepted it; a failure stops that run's delivery (order is kept) and is
- * recorded on the row. Re-sending is harmless: metrics carry their original timestamps, params are
- * re-sent with the same value, runs are found by tag before they are created.
+ * only after MLflow accepted it; an MLflow failure stops that run's delivery (order is kept) and is
+ * recorded on the row. An artifact whose file cannot be read stays pending with the reason on its
+ * row (shown by `nucleiflow doctor` and `show`) and is tried again on every drain; the run's later
+ * rows still go out, so one lost file does not hold back the rest. Re-sending is harmless: metrics
+ * carry their original timestamps, params are re-sent with the same value, runs are found by tag
+ * before they are created.
  */
 import { readFile } from 'node:fs/promises';
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
@@ -66,6 +69,14 @@ async function ensureMlflowRun(db: Db, client: MlflowClient, runId: string): Pro
   return run.info;
 }
 
+/** Counts a failed delivery attempt of one row and keeps why. */
+async function recordFailure(db: Db, id: number, message: string): Promise<void> {
+  await db
+    .update(mlflowOutbox)
+    .set({ attempts: sql`${mlflowOutbox.attempts} + 1`, lastError: message.slice(0, 1000) })
+    .where(eq(mlflowOutbox.id, id));
+}
+
 async function markDelivered(db: Db, ids: readonly number[]): Promise<void> {
   if (ids.length)
     await db
@@ -121,14 +132,20 @@ export async function drainOutbox(
           await markDelivered(db, ids);
           delivered += ids.length;
         } else if (p.kind === 'artifact') {
-          let data: Buffer | undefined;
+          const id = list[i]!.id;
+          let data: Buffer;
           try {
             data = await readFile(p.file);
-          } catch {
-            // The file is gone (a cleaned cache): nothing can be delivered, and retrying will not help.
+          } catch (err) {
+            // Not delivered, so not marked delivered: the row keeps the reason until the file is back.
+            const message = `artifact ${p.artifactPath}: cannot read ${p.file}: ${(err as Error).message}`;
+            firstError ??= message;
+            await recordFailure(db, id, message);
+            i++;
+            continue;
           }
-          if (data) await client.uploadArtifact(info, p.artifactPath, data);
-          await markDelivered(db, [list[i]!.id]);
+          await client.uploadArtifact(info, p.artifactPath, data);
+          await markDelivered(db, [id]);
           delivered++;
           i++;
         } else {
@@ -142,12 +159,7 @@ export async function drainOutbox(
       const message = err instanceof Error ? err.message : String(err);
       firstError ??= message;
       const row = list[i];
-      if (row) {
-        await db
-          .update(mlflowOutbox)
-          .set({ attempts: sql`${mlflowOutbox.attempts} + 1`, lastError: message.slice(0, 1000) })
-          .where(eq(mlflowOutbox.id, row.id));
-      }
+      if (row) await recordFailure(db, row.id, message);
       if (!(err instanceof MlflowError)) throw err;
     }
   }

@@ -1,5 +1,7 @@
 // PostgreSQL restarted in the middle of training: writes retry through the outage, the run
-// completes, and no epoch row is lost or doubled.
+// completes, and no epoch row is lost or doubled. The worker logs at WARN, so the test also sees
+// the tracking writes that failed during the outage and were retried (activities/index.ts persist).
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
 import { freePort } from '../helpers/mlflow-server.ts';
@@ -16,10 +18,11 @@ import { type PostgresServer, startPostgres } from '../helpers/postgres-server.t
 describe('Postgres restarted mid-run', { timeout: 900_000 }, () => {
   let cli: Cli;
   let pg: PostgresServer;
+  let worker: ChildProcess;
   beforeAll(async () => {
     pg = startPostgres(await freePort());
     cli = await platformCli({ DATABASE_URL: pg.url });
-    await cli.startWorker();
+    worker = await cli.startWorker({ NUCLEIFLOW_TEMPORAL_LOG: 'WARN' });
   });
   afterAll(async () => {
     await cli?.cleanup();
@@ -31,10 +34,17 @@ describe('Postgres restarted mid-run', { timeout: 900_000 }, () => {
     const { runId } = await startQuickRun(cli, { epochs });
     const { db } = cli.storage;
     await waitFor('two seg epochs', async () => (await lastSegEpoch(cli, runId)) >= 2);
+    let log = '';
+    worker.stderr!.on('data', (d) => {
+      log += d;
+    });
     // Down for 4 s: several epochs' writes (and activity starts) hit the outage.
     pg.restart(4000);
     const run = await waitForTerminal(cli, runId, 'the run to finish');
     expect(run.status, run.error ?? '').toBe('completed');
+    // The outage was felt: at least one epoch's metrics write failed and was retried.
+    const retries = log.match(/metrics of (seg|dist) epoch \d+ failed, retrying in \d+ ms: [^\n]*/g) ?? [];
+    expect(retries.length, log.slice(-4000)).toBeGreaterThan(0);
     for (const stage of ['seg', 'dist']) {
       const steps = (await tracking.getMetrics(db, runId, stage))
         .filter((m) => m.key === 'loss')

@@ -6,6 +6,7 @@ import { openStorage, type Storage } from '../../src/storage/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { chunkBatch, MlflowClient } from '../../src/tracking/mlflow-client.ts';
 import { mlflowExperimentName, RUN_ID_TAG } from '../../src/tracking/outbox.ts';
+import { runCli } from '../helpers/cli.ts';
 import { createTestDatabase, services, token } from '../helpers/services.ts';
 
 describe('MLflow REST client against the real server', () => {
@@ -64,7 +65,8 @@ describe('MLflow outbox', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
-  it('keeps records while MLflow is unreachable and delivers all of them once, in order, when it is back', async () => {
+  /** A fresh experiment with one run; returns both ids. */
+  async function newRun(arm: Record<string, unknown>) {
     const expId = `e${token()}`;
     const runId = `${expId}-r0`;
     await tracking.createExperiment(s.db, {
@@ -73,17 +75,13 @@ describe('MLflow outbox', () => {
       specName: 'quick-test',
       spec: {},
       workflowId: `exp-${expId}`,
-      runs: [
-        {
-          id: runId,
-          arm: { 'groundTruth.erosion': true },
-          spec: {},
-          configHash: 'h',
-          seed: 1,
-          workflowId: `run-${runId}`,
-        },
-      ],
+      runs: [{ id: runId, arm, spec: {}, configHash: 'h', seed: 1, workflowId: `run-${runId}` }],
     });
+    return { expId, runId };
+  }
+
+  it('keeps records while MLflow is unreachable and delivers all of them once, in order, when it is back', async () => {
+    const { expId, runId } = await newRun({ 'groundTruth.erosion': true });
     await tracking.markRunStarted(s.db, runId, {
       codeCommit: 'abc',
       workerHost: 'h',
@@ -96,6 +94,21 @@ describe('MLflow outbox', () => {
     );
     for (let e = 0; e < 1200; e++)
       await tracking.putStepMetrics(s.db, runId, 'seg', e, { loss: 1 / (e + 1) });
+    await tracking.putImageResults(s.db, runId, [
+      {
+        image: 'TCGA-A7-A13E-01Z-00-DX1',
+        organ: 'Breast',
+        subset: 'seen',
+        dice: 0.8,
+        f1: 0.7,
+        aji: 0.5,
+        ajiPlus: 0.55,
+        pq: 0.45,
+        nGt: 10,
+        nPred: 9,
+      },
+    ]);
+    await tracking.addTimings(s.db, runId, { split: 1.5, train_seg: 12.25 });
     writeFileSync(join(home, 'card.json'), '{"ok":true}');
     await tracking.putArtifact(s.db, runId, 'report', join(home, 'card.json'), 'model/card.json');
     await tracking.setRunStatus(s.db, runId, 'completed');
@@ -103,12 +116,12 @@ describe('MLflow outbox', () => {
     const down = new MlflowClient('http://127.0.0.1:9', { timeoutMs: 2000 });
     const r1 = await tracking.drainOutbox(s.db, down);
     expect(r1.delivered).toBe(0);
-    expect(r1.pending).toBe(1204);
+    expect(r1.pending).toBe(1206);
     expect(r1.error).toMatch(/unreachable/);
 
     const up = new MlflowClient(services().mlflowUri);
     const r2 = await tracking.drainOutbox(s.db, up);
-    expect(r2).toEqual({ delivered: 1204, pending: 0 });
+    expect(r2).toEqual({ delivered: 1206, pending: 0 });
     const run = await tracking.getRun(s.db, runId);
     const ml = await up.getRun(run!.mlflowRunId!);
     expect(ml.info.status).toBe('FINISHED');
@@ -116,10 +129,58 @@ describe('MLflow outbox', () => {
     expect(ml.data.params?.find((p) => p.key === 'training.seg.epochs')?.value).toBe('3');
     const hist = await up.getMetricHistory(ml.info.run_id, 'seg.loss');
     expect(hist.map((m) => m.step).sort((a, b) => a - b)).toEqual([...Array(1200).keys()]);
+    const latest = Object.fromEntries((ml.data.metrics ?? []).map((m) => [m.key, m.value]));
+    expect(latest['timing.split']).toBe(1.5);
+    expect(latest['timing.train_seg']).toBe(12.25);
+    expect(latest['image.TCGA-A7-A13E-01Z-00-DX1.ajiPlus']).toBe(0.55);
+    expect(latest['image.TCGA-A7-A13E-01Z-00-DX1.nPred']).toBe(9);
     expect((await up.listArtifacts(ml.info.run_id, 'model')).map((f) => f.path)).toEqual(['model/card.json']);
     const expName = mlflowExperimentName({ id: expId, specName: 'quick-test' });
     expect(await up.getExperimentByName(expName)).toBe(ml.info.experiment_id);
     // Nothing left, nothing sent twice.
     expect(await tracking.drainOutbox(s.db, up)).toEqual({ delivered: 0, pending: 0 });
+  });
+
+  it('keeps an artifact whose file vanished pending with the reason, shown by doctor and show', async () => {
+    const { runId } = await newRun({});
+    const file = join(home, `${runId}-report.md`);
+    writeFileSync(file, '# report');
+    await tracking.putArtifact(s.db, runId, 'report', file, 'report/report.md');
+    await tracking.putStepMetrics(s.db, runId, 'seg', 1, { loss: 0.5 });
+    rmSync(file);
+
+    const up = new MlflowClient(services().mlflowUri);
+    const r1 = await tracking.drainOutbox(s.db, up, { runId });
+    // The metrics row after the lost file still goes out; the artifact stays pending.
+    expect(r1.delivered).toBe(1);
+    expect(r1.pending).toBe(1);
+    expect(r1.error).toContain(`artifact report/report.md: cannot read ${file}`);
+    const [failure, ...rest] = await tracking.outboxFailures(s.db, runId);
+    expect(rest).toEqual([]);
+    expect(failure).toMatchObject({ kind: 'artifact', attempts: 1 });
+    expect(failure!.lastError).toContain('ENOENT');
+
+    const env = { ...process.env, DATABASE_URL: db.url, NUCLEIFLOW_HOME: home };
+    const show = runCli(['show', runId], { env, timeoutMs: 60_000 });
+    expect(show.status, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(/^outbox\s+1 pending, 1 failed$/m);
+    expect(show.stdout).toContain('MLflow records not delivered');
+    expect(show.stdout).toContain(`cannot read ${file}`);
+    const doctor = runCli(['doctor', '--json'], { env, timeoutMs: 60_000 });
+    expect(doctor.status).toBe(1);
+    const checks = (JSON.parse(doctor.stdout) as { checks: { name: string; ok: boolean; detail: string }[] })
+      .checks;
+    const outbox = checks.find((c) => c.name === 'outbox');
+    expect(outbox?.ok).toBe(false);
+    expect(outbox?.detail).toContain(`run ${runId} artifact (1 attempts): artifact report/report.md`);
+
+    // The file is back: the next drain delivers it.
+    writeFileSync(file, '# report');
+    expect(await tracking.drainOutbox(s.db, up, { runId })).toEqual({ delivered: 1, pending: 0 });
+    const ml = await up.getRun((await tracking.getRun(s.db, runId))!.mlflowRunId!);
+    expect((await up.listArtifacts(ml.info.run_id, 'report')).map((f) => f.path)).toEqual([
+      'report/report.md',
+    ]);
+    expect(await tracking.outboxFailures(s.db, runId)).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStorage, type Storage, schema } from '../../src/storage/index.ts';
+import { openStorage, type Storage } from '../../src/storage/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { createTestDatabase } from '../helpers/services.ts';
 
@@ -39,6 +39,7 @@ async function exercise(s: Storage) {
         nPred: 9,
       },
     ]);
+    await tracking.addTimings(db, run.id, { split: 1.5 });
   }
   const dir = mkdtempSync(join(tmpdir(), 'nf-art-'));
   writeFileSync(join(dir, 'x.txt'), 'hello');
@@ -61,19 +62,21 @@ async function exercise(s: Storage) {
   expect(await count('metrics')).toBe(6);
   expect(await count('image_results')).toBe(1);
   expect(await count('artifacts')).toBe(1);
-  // 1 params + 3 metric steps + 1 artifact, each queued once despite the retries.
-  expect(await count('mlflow_outbox')).toBe(5);
+  // 1 params + 3 metric steps + 1 image-results + 1 timings + 1 artifact, each queued once despite the retries.
+  expect(await count('mlflow_outbox')).toBe(7);
   const m = await tracking.getMetrics(db, run.id, 'seg');
   expect(m.filter((r) => r.key === 'loss').map((r) => r.step)).toEqual([0, 1, 2]);
 
-  // A failing transaction leaves neither the tracking row nor its outbox row.
-  await expect(
-    db.transaction(async (tx) => {
-      await tx.insert(schema.params).values({ runId: run.id, key: 'x', value: 'y' });
-      throw new Error('boom');
-    }),
-  ).rejects.toThrow('boom');
+  // A tracking write that fails inside its transaction leaves neither its rows nor its outbox rows.
+  // putParams inserts all 150 params and queues the first outbox chunk (100) before the second
+  // chunk fails: its payload holds a lone surrogate, which the text column takes (as U+FFFD) but
+  // jsonb rejects.
+  const bad = Object.fromEntries(
+    Array.from({ length: 150 }, (_, i) => [`bad.${i}`, i === 120 ? '\ud800' : 'v']),
+  );
+  await expect(tracking.putParams(db, run.id, bad)).rejects.toThrow(/insert into "mlflow_outbox"/);
   expect(await count('params')).toBe(2);
+  expect(await count('mlflow_outbox')).toBe(7);
 }
 
 describe('tracking store', () => {
