@@ -116,5 +116,6 @@ export function machineLine(): string {
     ['amx_tile', 'avx512_bf16', 'avx512_vnni', 'avx512f', 'avx2', 'avx']
       .filter((f) => flags.has(f))
       .join(' ') || '-';
+  // TensorFlow's own switch (see src/model/backend.ts), reported because it changes the timings.
   return `${cpus()[0]?.model ?? '-'}, ${cpus().length} cores, ${vector}; TF_ENABLE_ONEDNN_OPTS=${process.env.TF_ENABLE_ONEDNN_OPTS ?? 'unset (a training process sets 1)'}`;
 }

@@ -13,8 +13,8 @@ export async function run(): Promise<BenchRow[]> {
   const home = mkdtempSync(join(tmpdir(), 'nf-bench-platform-'));
   process.env.NUCLEIFLOW_HOME = home;
   process.env.NUCLEIFLOW_QUEUE_PREFIX = `bench-${process.pid}/`;
-  const mode = process.env.TEMPORAL_ADDRESS && process.env.DATABASE_URL ? 'services' : 'embedded';
   const session = await openSession({ worker: 'always', quiet: true });
+  const mode = session.config.temporalAddress && session.config.databaseUrl ? 'services' : 'embedded';
   try {
     const loaded = await loadSpec('quick');
     const t0 = performance.now();

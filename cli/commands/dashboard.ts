@@ -16,17 +16,6 @@ function parsePort(s: string): number {
   return n;
 }
 
-function optionalUrl(name: string, v: string | undefined): string | undefined {
-  if (!v) return undefined;
-  try {
-    const u = new URL(v);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-  } catch {
-    throw new ConfigError(`${name} must be an http(s) URL (got '${v}')`);
-  }
-  return v.replace(/\/+$/, '');
-}
-
 export function register(program: Command): void {
   program
     .command('dashboard')
@@ -44,8 +33,7 @@ export function register(program: Command): void {
       action(async (opts: Options) => {
         const config = loadConfig();
         const port = parsePort(opts.port);
-        const token = opts.token || process.env.NUCLEIFLOW_DASHBOARD_TOKEN || undefined;
-        const temporalUiUrl = optionalUrl('TEMPORAL_UI_URL', process.env.TEMPORAL_UI_URL);
+        const token = opts.token || config.dashboardToken;
         const { checkExposure, startDashboard } = await import('../../dashboards/server/app.ts');
         checkExposure(opts.host, token || undefined);
         const storage = await openStorage({ databaseUrl: config.databaseUrl, home: config.home });
@@ -58,7 +46,7 @@ export function register(program: Command): void {
             host: opts.host,
             port,
             token,
-            temporalUiUrl,
+            temporalUiUrl: config.temporalUiUrl,
             temporalNamespace: config.temporalNamespace,
             mlflowUri: config.mlflowTrackingUri,
           });

@@ -28,7 +28,7 @@ export interface DashboardData {
 
 export async function dashboardData(opts: { runs?: number } = {}): Promise<DashboardData> {
   const config = loadConfig();
-  if (process.env.NUCLEIFLOW_DASHBOARD_REAL === '1') {
+  if (config.dashboardReal) {
     const storage = await openStorage({ databaseUrl: config.databaseUrl, home: config.home });
     const { runs, imageResults, artifacts } = schema;
     const finished = await storage.db
