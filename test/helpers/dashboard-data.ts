@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { loadConfig } from '../../src/config.ts';
 import { openStorage, type Storage, schema } from '../../src/storage/index.ts';
-import { seedDashboard, testImages } from './dashboard-seed.ts';
+import { seedDashboard, testImages } from '../../testing/dashboard-seed.ts';
 
 export interface DashboardData {
   storage: Storage;

@@ -1,6 +1,6 @@
 // Debian's Chromium driven by playwright-core, as every browser test launches it.
 import { type BrowserContext, chromium } from 'playwright-core';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../src/config.ts';
 
 export const CHROMIUM = loadConfig().chromiumPath;
 
