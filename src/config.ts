@@ -34,7 +34,7 @@ export const MIN_DASHBOARD_TOKEN_LENGTH = 12;
 /** Values never echoed in an error message. */
 const SECRETS = new Set(['NUCLEIFLOW_DASHBOARD_TOKEN']);
 
-/** An unset and an empty variable mean the same: the default. */
+/** For the variables wrapped in this, empty means unset (e.g. `NUCLEIFLOW_DASHBOARD_TOKEN=` for no token). */
 const emptyIsUnset = (v: unknown) => (v === '' ? undefined : v);
 
 const flag = z.enum(['0', '1', 'true', 'false']).optional();
