@@ -1,6 +1,6 @@
 /**
  * Dashboard page loads with 200 runs in the database (goal: every page under 1 s). A fresh
- * PGlite database is seeded through the storage module (test/helpers/dashboard-seed.ts), the
+ * PGlite database is seeded through the storage module (testing/dashboard-seed.ts), the
  * server runs in this process, and each page is timed two ways: the HTTP response (server
  * render + transfer, median of 7 after one warm-up) and, when Chromium is installed, a real
  * browser load until the page is usable (charts drawn, viewer ready).
@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { startDashboard } from '../dashboards/server/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { openStorage } from '../src/storage/index.ts';
-import { CHROMIUM, launchChromium } from '../test/helpers/chromium.ts';
-import { seedDashboard, testImages } from '../test/helpers/dashboard-seed.ts';
+import { CHROMIUM, launchChromium } from '../testing/chromium.ts';
+import { seedDashboard, testImages } from '../testing/dashboard-seed.ts';
 import type { BenchRow } from './harness.ts';
 
 const RUNS = 200;

@@ -4,16 +4,9 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../src/config.ts';
+import type { Machine } from './results.ts';
 
-/** One benchmark result: our time, and the reference implementation's time measured in the same run. */
-export interface BenchRow {
-  name: string;
-  oursMs: number;
-  refName?: string;
-  refMs?: number;
-  peakRssMB?: number;
-  note?: string;
-}
+export type { BenchRow } from './results.ts';
 
 export interface Timing {
   /** Fastest repetition (least disturbed by other load on the machine). */
@@ -98,11 +91,10 @@ export function runPython<T = unknown>(script: string, args: string[] = []): T {
 }
 
 /**
- * The machine in one line: model, cores, widest vector extension and the oneDNN setting. Model
- * ratios differ by about 2x between an AVX512 and an AVX2-only CPU of the same name, so a result
- * without this line cannot be compared with another.
+ * Model, cores, vector extensions and the oneDNN setting. Model ratios differ by about 2x between an
+ * AVX512 and an AVX2-only CPU of the same name, so a result without these cannot be compared with another.
  */
-export function machineLine(): string {
+export function machine(): Machine {
   let flags = new Set<string>();
   try {
     const line = readFileSync('/proc/cpuinfo', 'utf8')
@@ -110,11 +102,17 @@ export function machineLine(): string {
       .find((l) => l.startsWith('flags'));
     flags = new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
   } catch {
-    // Not Linux: the line says '-' for the vector extensions.
+    // Not Linux: no vector extensions are listed.
   }
-  const vector =
-    ['amx_tile', 'avx512_bf16', 'avx512_vnni', 'avx512f', 'avx2', 'avx']
-      .filter((f) => flags.has(f))
-      .join(' ') || '-';
-  return `${cpus()[0]?.model ?? '-'}, ${cpus().length} cores, ${vector}; TF_ENABLE_ONEDNN_OPTS=${process.env.TF_ENABLE_ONEDNN_OPTS ?? 'unset (a training process sets 1)'}`;
+  return {
+    cpu: cpus()[0]?.model ?? '-',
+    cores: cpus().length,
+    vector: ['amx_tile', 'avx512_bf16', 'avx512_vnni', 'avx512f', 'avx2', 'avx'].filter((f) => flags.has(f)),
+    onednn: process.env.TF_ENABLE_ONEDNN_OPTS ?? 'unset (a training process sets 1)',
+  };
+}
+
+/** The machine in one line, as the bench prints it above its table. */
+export function machineLine(m: Machine = machine()): string {
+  return `${m.cpu}, ${m.cores} cores, ${m.vector.join(' ') || '-'}; TF_ENABLE_ONEDNN_OPTS=${m.onednn}`;
 }

@@ -12,7 +12,7 @@ import {
   CROSSCHECK_DIR,
   loadPostprocessCase,
   readCrosscheckManifest,
-} from '../test/helpers/crosscheck-fixtures.ts';
+} from '../testing/crosscheck-fixtures.ts';
 import { type BenchRow, peakRssMB, runPython, timeIt } from './harness.ts';
 
 const REPS = 3;

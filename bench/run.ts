@@ -1,11 +1,15 @@
 // Runs every bench/*.bench.ts (each in its own process, so peak memory is per file) and prints one table.
 // Usage: npm run bench [-- --only <substring>]   (matches bench file names, else row names)
+// Every run writes bench/last-results.json (not committed). A full run with no failed bench also writes
+// bench/results/latest.json, the committed source of the README's speed table (npm run bench:readme);
+// an --only run never touches it, so a partial run cannot replace the full one.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type BenchRow, machineLine } from './harness.ts';
+import { REPO_ROOT } from '../src/config.ts';
+import { type BenchRow, machine, machineLine } from './harness.ts';
+import { type BenchResults, LAST_RESULTS_FILE, RESULTS_FILE } from './results.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const MARK = '@@bench-rows@@';
@@ -43,7 +47,24 @@ function table(rows: BenchRow[]): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
+function gitCommit(): string {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  try {
+    return `${git('rev-parse', 'HEAD')}${git('status', '--porcelain') ? '+dirty' : ''}`;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
+function writeAtomically(file: string, results: BenchResults): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(results, null, 1)}\n`);
+  renameSync(tmp, file);
+}
+
 async function main(argv: string[]): Promise<void> {
+  const started = new Date();
   const ci = argv.indexOf('--child');
   if (ci >= 0) return child(argv[ci + 1]!);
   const oi = argv.indexOf('--only');
@@ -72,15 +93,27 @@ async function main(argv: string[]): Promise<void> {
     }
   }
   const shown = only && byFile.length === 0 ? rows.filter((r) => r.name.includes(only)) : rows;
-  const machine = machineLine();
-  process.stdout.write(`machine: ${machine}\n${table(shown)}\n`);
-  const out = join(HERE, 'last-results.json');
-  const tmp = `${out}.tmp-${process.pid}`;
-  writeFileSync(
-    tmp,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, machine, rows: shown, failed }, null, 1)}\n`,
-  );
-  renameSync(tmp, out);
+  const m = machine();
+  process.stdout.write(`machine: ${machineLine(m)}\n${table(shown)}\n`);
+  const results: BenchResults = {
+    date: started.toISOString(),
+    wallS: (Date.now() - started.getTime()) / 1000,
+    // What the package.json script runs, with this run's arguments.
+    command: ['node --import tsx bench/run.ts', ...argv].join(' '),
+    commit: gitCommit(),
+    node: process.version,
+    machine: m,
+    complete: only === undefined && failed.length === 0,
+    rows: shown,
+    failed,
+  };
+  writeAtomically(LAST_RESULTS_FILE, results);
+  if (results.complete) {
+    writeAtomically(RESULTS_FILE, results);
+    process.stderr.write(
+      `[bench] wrote ${relative(REPO_ROOT, RESULTS_FILE)}; 'npm run bench:readme' puts it in README.md\n`,
+    );
+  }
   if (failed.length > 0) {
     process.stderr.write(`[bench] ${failed.length} bench file(s) failed:\n  ${failed.join('\n  ')}\n`);
     process.exitCode = 1;

@@ -5,6 +5,7 @@
  * the CLI process; with Postgres and a Temporal cluster, the CLI uses the workers already polling
  * and only starts its own when there are none.
  */
+import type { Compute } from '../activities/compute.ts';
 import type { Queues } from '../activities/types.ts';
 import { type Config, loadConfig, requireDataDir } from '../src/config.ts';
 import { openStorage, type Storage } from '../src/storage/index.ts';
@@ -33,6 +34,8 @@ export interface SessionOptions {
   /** Train queue the in-process worker also serves (default train-cpu). */
   readonly trainQueue?: string;
   readonly quiet?: boolean;
+  /** The science the in-process worker runs; default the real pipeline (a bench wraps it to time it). */
+  readonly compute?: Compute;
 }
 
 /** Opens storage only (commands that just read the tracking database). */
@@ -79,6 +82,7 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
         namespace: temporal.namespace,
         queues: [queues.main, queues.train],
         mainQueue: queues.main,
+        compute: opts.compute,
       });
     } catch (err) {
       await session.close();

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Queues } from '../activities/types.ts';
-import { type Config, REPO_ROOT } from '../src/config.ts';
+import { type Config, loadConfig, REPO_ROOT } from '../src/config.ts';
 import { ConfigError } from '../src/errors.ts';
 
 /** Base names; NUCLEIFLOW_QUEUE_PREFIX keeps deployments (or tests) sharing one cluster apart. */
@@ -18,7 +18,7 @@ export const MAIN_QUEUE = 'nucleiflow';
 export const TRAIN_QUEUES = ['train-cpu', 'train-gpu'] as const;
 
 export function queuePrefix(env: NodeJS.ProcessEnv = process.env): string {
-  return env.NUCLEIFLOW_QUEUE_PREFIX ?? '';
+  return loadConfig(env).queuePrefix;
 }
 
 export function queuesFor(trainQueue: string, prefix = queuePrefix()): Queues {
@@ -48,9 +48,8 @@ async function freePort(): Promise<number> {
 }
 
 /** The `temporal` CLI: NUCLEIFLOW_TEMPORAL_BIN, else the tools venv (created on first use). */
-export function temporalBinary(): string {
-  const fromEnv = process.env.NUCLEIFLOW_TEMPORAL_BIN;
-  if (fromEnv) return fromEnv;
+export function temporalBinary(config: Config): string {
+  if (config.temporalBin) return config.temporalBin;
   let venv: string;
   try {
     venv = execFileSync('bash', [resolve(REPO_ROOT, 'scripts', 'setup-tools-venv.sh')], {
@@ -113,7 +112,7 @@ export async function openTemporal(config: Config, opts: { quiet?: boolean } = {
   const address = `127.0.0.1:${port}`;
   const log = openSync(join(dir, 'dev-server.log'), 'a');
   const child = spawn(
-    temporalBinary(),
+    temporalBinary(config),
     [
       'server',
       'start-dev',

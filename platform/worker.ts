@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Compute } from '../activities/compute.ts';
 import { createActivities } from '../activities/index.ts';
-import { type Config, REPO_ROOT } from '../src/config.ts';
+import { type Config, loadConfig, REPO_ROOT } from '../src/config.ts';
 import { UserError } from '../src/errors.ts';
 import { TF_BUILD } from '../src/model/backend.ts';
 import type { Storage } from '../src/storage/index.ts';
@@ -19,12 +19,14 @@ import { MlflowClient } from '../src/tracking/mlflow-client.ts';
 const WORKFLOWS = resolve(REPO_ROOT, 'workflows', 'index.ts');
 
 let runtimeInstalled = false;
-/** SDK logs at WARN, and no signal handlers of the SDK's own: the CLI decides what Ctrl-C means. */
-export function installRuntime(): void {
+/**
+ * SDK logs at NUCLEIFLOW_TEMPORAL_LOG (default ERROR), and no signal handlers of the SDK's own: the
+ * CLI decides what Ctrl-C means.
+ */
+export function installRuntime(config: Config = loadConfig()): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  const level = (process.env.NUCLEIFLOW_TEMPORAL_LOG ?? 'ERROR') as 'ERROR';
-  Runtime.install({ logger: new DefaultLogger(level), shutdownSignals: [] });
+  Runtime.install({ logger: new DefaultLogger(config.temporalLogLevel), shutdownSignals: [] });
 }
 
 let bundle: Promise<{ code: string }> | undefined;
@@ -90,7 +92,7 @@ export function assertQueuesServable(queues: readonly string[]): void {
 
 export async function startWorkers(o: WorkerOptions): Promise<RunningWorkers> {
   assertQueuesServable(o.queues);
-  installRuntime();
+  installRuntime(o.config);
   const compute = o.compute ?? (await import('../activities/pipeline.ts')).realCompute(o.config);
   const mlflow = o.config.mlflowTrackingUri ? new MlflowClient(o.config.mlflowTrackingUri) : undefined;
   const activities = createActivities({ config: o.config, db: o.storage.db, mlflow, compute });

@@ -11,7 +11,7 @@ import { fillHolesPerInstance } from '../src/postprocess/fill-holes.ts';
 import { gaussianBlur } from '../src/postprocess/gaussian.ts';
 import { peakLocalMax } from '../src/postprocess/peaks.ts';
 import { postprocess } from '../src/postprocess/pipeline.ts';
-import { loadPostprocessCase, readCrosscheckManifest } from '../test/helpers/crosscheck-fixtures.ts';
+import { loadPostprocessCase, readCrosscheckManifest } from '../testing/crosscheck-fixtures.ts';
 
 const [fixDir, outDir] = process.argv.slice(2);
 if (!fixDir || !outDir) {

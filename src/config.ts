@@ -28,6 +28,18 @@ const hostPort = z
   .trim()
   .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233');
 
+/** The dashboard refuses shorter access tokens, from --token or NUCLEIFLOW_DASHBOARD_TOKEN. */
+export const MIN_DASHBOARD_TOKEN_LENGTH = 12;
+
+/** Values never echoed in an error message. */
+const SECRETS = new Set(['NUCLEIFLOW_DASHBOARD_TOKEN']);
+
+/** For the variables wrapped in this, empty means unset (e.g. `NUCLEIFLOW_DASHBOARD_TOKEN=` for no token). */
+const emptyIsUnset = (v: unknown) => (v === '' ? undefined : v);
+
+const flag = z.enum(['0', '1', 'true', 'false']).optional();
+const isOn = (v: string | undefined) => v === '1' || v === 'true';
+
 const schema = z.object({
   NUCLEIFLOW_HOME: z.string().min(1).optional(),
   NUCLEIFLOW_DATA: z.string().min(1).optional(),
@@ -36,8 +48,35 @@ const schema = z.object({
   TEMPORAL_ADDRESS: hostPort.optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   MLFLOW_TRACKING_URI: url(['http:', 'https:']).optional(),
-  NUCLEIFLOW_ALLOW_JS_BACKEND: z.enum(['0', '1', 'true', 'false']).optional(),
+  NUCLEIFLOW_ALLOW_JS_BACKEND: flag,
+  NUCLEIFLOW_TEMPORAL_LOG: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('ERROR'),
+  // Task queue names end up in URLs of the Temporal UI and in log lines: keep them plain.
+  NUCLEIFLOW_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._/-]*$/, 'may contain only letters, digits and . _ / -')
+    .default(''),
+  NUCLEIFLOW_TEMPORAL_BIN: z.preprocess(
+    emptyIsUnset,
+    z
+      .string()
+      .refine((v) => existsSync(v), 'must be the path of an existing temporal CLI binary')
+      .optional(),
+  ),
+  NUCLEIFLOW_DASHBOARD_TOKEN: z.preprocess(
+    emptyIsUnset,
+    z
+      .string()
+      .min(MIN_DASHBOARD_TOKEN_LENGTH, `must be at least ${MIN_DASHBOARD_TOKEN_LENGTH} characters`)
+      .optional(),
+  ),
+  TEMPORAL_UI_URL: z.preprocess(emptyIsUnset, url(['http:', 'https:']).optional()),
+  // Read only by the test and benchmark harness, never by the CLI.
+  NUCLEIFLOW_TEST_DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  NUCLEIFLOW_DASHBOARD_REAL: flag,
+  CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
 });
+
+export type TemporalLogLevel = z.infer<typeof schema>['NUCLEIFLOW_TEMPORAL_LOG'];
 
 export interface Config {
   /** Where NucleiFlow keeps its state: embedded database, checkpoints, outputs, service logs. */
@@ -55,6 +94,22 @@ export interface Config {
   readonly mlflowTrackingUri: string | undefined;
   /** Allow training on the pure-JS tfjs backend (about 1000x slower). */
   readonly allowJsBackend: boolean;
+  /** Level of the Temporal SDK's own log lines. */
+  readonly temporalLogLevel: TemporalLogLevel;
+  /** Prepended to every task queue name, so deployments (or tests) can share one cluster. */
+  readonly queuePrefix: string;
+  /** The `temporal` CLI for the embedded dev server, or undefined for the one in the tools venv. */
+  readonly temporalBin: string | undefined;
+  /** Access token the dashboard requires when --token is not given. */
+  readonly dashboardToken: string | undefined;
+  /** Temporal Web UI, for links on the dashboard's run pages. */
+  readonly temporalUiUrl: string | undefined;
+  /** Harness only: the Postgres cluster in which platform tests create their databases. */
+  readonly testDatabaseUrl: string | undefined;
+  /** Harness only: dashboard tests read the configured tracking database instead of seeded rows. */
+  readonly dashboardReal: boolean;
+  /** Harness only: the Chromium that browser tests and the dashboard bench drive. */
+  readonly chromiumPath: string;
 }
 
 /** Default MoNuSeg location: the shared data folder beside the repository. */
@@ -71,7 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    const value = typeof env[name] === 'string' ? ` (got '${env[name]}')` : '';
+    const value = typeof env[name] === 'string' && !SECRETS.has(name) ? ` (got '${env[name]}')` : '';
     throw new ConfigError(`${name} ${issue.message}${value}`);
   }
   const e = parsed.data;
@@ -84,7 +139,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalAddress: e.TEMPORAL_ADDRESS,
     temporalNamespace: e.TEMPORAL_NAMESPACE,
     mlflowTrackingUri: e.MLFLOW_TRACKING_URI?.replace(/\/+$/, ''),
-    allowJsBackend: e.NUCLEIFLOW_ALLOW_JS_BACKEND === '1' || e.NUCLEIFLOW_ALLOW_JS_BACKEND === 'true',
+    allowJsBackend: isOn(e.NUCLEIFLOW_ALLOW_JS_BACKEND),
+    temporalLogLevel: e.NUCLEIFLOW_TEMPORAL_LOG,
+    queuePrefix: e.NUCLEIFLOW_QUEUE_PREFIX,
+    temporalBin: e.NUCLEIFLOW_TEMPORAL_BIN,
+    dashboardToken: e.NUCLEIFLOW_DASHBOARD_TOKEN,
+    temporalUiUrl: e.TEMPORAL_UI_URL?.replace(/\/+$/, ''),
+    testDatabaseUrl: e.NUCLEIFLOW_TEST_DATABASE_URL,
+    dashboardReal: isOn(e.NUCLEIFLOW_DASHBOARD_REAL),
+    chromiumPath: e.CHROMIUM_PATH,
   };
 }
 

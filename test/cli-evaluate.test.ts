@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { EVAL_KEYS } from '../src/metrics/index.ts';
+import { CROSSCHECK_DIR, readCrosscheckManifest } from '../testing/crosscheck-fixtures.ts';
 import { BIN } from './helpers/cli.ts';
-import { CROSSCHECK_DIR, readCrosscheckManifest } from './helpers/crosscheck-fixtures.ts';
 
 function cli(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

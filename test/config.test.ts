@@ -10,7 +10,44 @@ describe('loadConfig', () => {
     expect(c.mlflowTrackingUri).toBeUndefined();
     expect(c.home.endsWith('.nucleiflow')).toBe(true);
     expect(c.allowJsBackend).toBe(false);
+    expect(c.temporalLogLevel).toBe('ERROR');
+    expect(c.queuePrefix).toBe('');
+    expect(c.temporalBin).toBeUndefined();
+    expect(c.dashboardToken).toBeUndefined();
+    expect(c.temporalUiUrl).toBeUndefined();
+    expect(c.testDatabaseUrl).toBeUndefined();
+    expect(c.dashboardReal).toBe(false);
+    expect(c.chromiumPath).toBe('/usr/bin/chromium');
   });
+
+  it('takes the platform, dashboard and harness settings from the environment', () => {
+    const c = loadConfig({
+      NUCLEIFLOW_TEMPORAL_LOG: 'WARN',
+      NUCLEIFLOW_QUEUE_PREFIX: 'test-abc/',
+      NUCLEIFLOW_TEMPORAL_BIN: process.execPath,
+      NUCLEIFLOW_DASHBOARD_TOKEN: '0123456789abcdef',
+      TEMPORAL_UI_URL: 'http://127.0.0.1:8233/',
+      NUCLEIFLOW_TEST_DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/nucleiflow_test',
+      NUCLEIFLOW_DASHBOARD_REAL: '1',
+      CHROMIUM_PATH: '/opt/chromium/chrome',
+    });
+    expect(c.temporalLogLevel).toBe('WARN');
+    expect(c.queuePrefix).toBe('test-abc/');
+    expect(c.temporalBin).toBe(process.execPath);
+    expect(c.dashboardToken).toBe('0123456789abcdef');
+    expect(c.temporalUiUrl).toBe('http://127.0.0.1:8233');
+    expect(c.testDatabaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/nucleiflow_test');
+    expect(c.dashboardReal).toBe(true);
+    expect(c.chromiumPath).toBe('/opt/chromium/chrome');
+  });
+
+  it.each(['NUCLEIFLOW_TEMPORAL_BIN', 'NUCLEIFLOW_DASHBOARD_TOKEN', 'TEMPORAL_UI_URL'])(
+    'treats an empty %s as unset',
+    (name) => {
+      const c = loadConfig({ [name]: '' });
+      expect([c.temporalBin, c.dashboardToken, c.temporalUiUrl]).toEqual([undefined, undefined, undefined]);
+    },
+  );
 
   it('takes the real services from the environment', () => {
     const c = loadConfig({
@@ -28,6 +65,13 @@ describe('loadConfig', () => {
     ['TEMPORAL_ADDRESS', 'localhost'],
     ['MLFLOW_TRACKING_URI', 'not a url'],
     ['NUCLEIFLOW_ALLOW_JS_BACKEND', 'maybe'],
+    ['NUCLEIFLOW_TEMPORAL_LOG', 'LOUD'],
+    ['NUCLEIFLOW_QUEUE_PREFIX', 'my queue/'],
+    ['NUCLEIFLOW_TEMPORAL_BIN', '/nonexistent/bin/temporal'],
+    ['TEMPORAL_UI_URL', 'ftp://127.0.0.1:8233'],
+    ['NUCLEIFLOW_TEST_DATABASE_URL', 'http://127.0.0.1:5432/x'],
+    ['NUCLEIFLOW_DASHBOARD_REAL', 'yes'],
+    ['CHROMIUM_PATH', ''],
   ])('rejects a bad %s with a one-line error naming it', (name, value) => {
     let err: unknown;
     try {
@@ -40,6 +84,13 @@ describe('loadConfig', () => {
     expect(msg.startsWith(name)).toBe(true);
     expect(msg).toContain(value);
     expect(msg).not.toContain('\n');
+  });
+
+  it('rejects a short NUCLEIFLOW_DASHBOARD_TOKEN without echoing the secret', () => {
+    expect(() => loadConfig({ NUCLEIFLOW_DASHBOARD_TOKEN: 'hunter2' })).toThrow(ConfigError);
+    expect(() => loadConfig({ NUCLEIFLOW_DASHBOARD_TOKEN: 'hunter2' })).toThrow(
+      /^NUCLEIFLOW_DASHBOARD_TOKEN must be at least 12 characters$/,
+    );
   });
 
   it('names NUCLEIFLOW_DATA when the data folder is missing', () => {

@@ -15,7 +15,7 @@ import { deltaPct, pct } from '../dashboards/server/format.ts';
 import { PAPER_AJI } from '../dashboards/server/paper.ts';
 import { REPO_ROOT } from '../src/config.ts';
 import { schema } from '../src/storage/index.ts';
-import { CHROMIUM, launchChromium } from './helpers/chromium.ts';
+import { CHROMIUM, launchChromium } from '../testing/chromium.ts';
 import { type DashboardData, dashboardData } from './helpers/dashboard-data.ts';
 import { showViewerMap } from './helpers/viewer.ts';
 

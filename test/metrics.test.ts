@@ -5,7 +5,7 @@ import { readLabels } from '../src/imaging/io.ts';
 import type { LabelImage } from '../src/imaging/types.ts';
 import { aggregate, EVAL_KEYS, evaluate, evaluateDetailed } from '../src/metrics/index.ts';
 import { linearSumAssignmentMax } from '../src/metrics/lsap.ts';
-import { CROSSCHECK_DIR, readCrosscheckManifest } from './helpers/crosscheck-fixtures.ts';
+import { CROSSCHECK_DIR, readCrosscheckManifest } from '../testing/crosscheck-fixtures.ts';
 
 const manifest = readCrosscheckManifest();
 const COUNTS = new Set(['tp', 'fp', 'fn', 'nGt', 'nPred']);

@@ -17,7 +17,7 @@ import {
   CROSSCHECK_DIR,
   loadPostprocessCase,
   readCrosscheckManifest,
-} from './helpers/crosscheck-fixtures.ts';
+} from '../testing/crosscheck-fixtures.ts';
 
 const manifest = readCrosscheckManifest();
 

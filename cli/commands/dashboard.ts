@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../src/config.ts';
-import { ConfigError } from '../../src/errors.ts';
 import { openStorage } from '../../src/storage/index.ts';
 import { integer } from '../options.ts';
 import { action } from '../run-action.ts';
@@ -9,17 +8,6 @@ interface Options {
   host: string;
   port: number;
   token?: string;
-}
-
-function optionalUrl(name: string, v: string | undefined): string | undefined {
-  if (!v) return undefined;
-  try {
-    const u = new URL(v);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-  } catch {
-    throw new ConfigError(`${name} must be an http(s) URL (got '${v}')`);
-  }
-  return v.replace(/\/+$/, '');
 }
 
 export function register(program: Command): void {
@@ -39,8 +27,7 @@ export function register(program: Command): void {
       action(async (opts: Options) => {
         const config = loadConfig();
         const { port } = opts;
-        const token = opts.token || process.env.NUCLEIFLOW_DASHBOARD_TOKEN || undefined;
-        const temporalUiUrl = optionalUrl('TEMPORAL_UI_URL', process.env.TEMPORAL_UI_URL);
+        const token = opts.token || config.dashboardToken;
         const { checkExposure, startDashboard } = await import('../../dashboards/server/app.ts');
         checkExposure(opts.host, token || undefined);
         const storage = await openStorage({ databaseUrl: config.databaseUrl, home: config.home });
@@ -53,7 +40,7 @@ export function register(program: Command): void {
             host: opts.host,
             port,
             token,
-            temporalUiUrl,
+            temporalUiUrl: config.temporalUiUrl,
             temporalNamespace: config.temporalNamespace,
             mlflowUri: config.mlflowTrackingUri,
           });

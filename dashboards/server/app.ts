@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REPO_ROOT } from '../../src/config.ts';
+import { MIN_DASHBOARD_TOKEN_LENGTH, REPO_ROOT } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { readLabels } from '../../src/imaging/io.ts';
 import type { Db } from '../../src/storage/index.ts';
@@ -53,7 +53,6 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
   '.html': 'text/plain; charset=utf-8',
 };
-const MIN_TOKEN_LENGTH = 12;
 /** Image and run names as they appear in routes: no separators, no leading dot. */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
 
@@ -158,8 +157,8 @@ export function checkExposure(host: string, token: string | undefined): void {
       `dashboard: binding to ${host} exposes it beyond this machine; pass --token or set NUCLEIFLOW_DASHBOARD_TOKEN`,
     );
   }
-  if (token && token.length < MIN_TOKEN_LENGTH) {
-    throw new ConfigError(`dashboard: the token must be at least ${MIN_TOKEN_LENGTH} characters`);
+  if (token && token.length < MIN_DASHBOARD_TOKEN_LENGTH) {
+    throw new ConfigError(`dashboard: the token must be at least ${MIN_DASHBOARD_TOKEN_LENGTH} characters`);
   }
 }
 

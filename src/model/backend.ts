@@ -33,6 +33,7 @@ export interface LoadOptions {
 /** Loads @tensorflow/tfjs-node, or throws a UserError that says how to build its addon. */
 export function loadTf(o: LoadOptions = {}): Tf {
   if (cached) return cached;
+  // TensorFlow's own C++ log filter (2: warnings and errors only), not NucleiFlow configuration.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   // TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX512-VNNI/BF16 or AMX.
   // On an AVX2-only 2-core EPYC they make the 512^2 train step (batch 2) 1.6x faster, 3.0 -> 1.9 s,

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { loadConfig } from '../../src/config.ts';
 import { openStorage, type Storage, schema } from '../../src/storage/index.ts';
-import { seedDashboard, testImages } from './dashboard-seed.ts';
+import { seedDashboard, testImages } from '../../testing/dashboard-seed.ts';
 
 export interface DashboardData {
   storage: Storage;
@@ -28,7 +28,7 @@ export interface DashboardData {
 
 export async function dashboardData(opts: { runs?: number } = {}): Promise<DashboardData> {
   const config = loadConfig();
-  if (process.env.NUCLEIFLOW_DASHBOARD_REAL === '1') {
+  if (config.dashboardReal) {
     const storage = await openStorage({ databaseUrl: config.databaseUrl, home: config.home });
     const { runs, imageResults, artifacts } = schema;
     const finished = await storage.db

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { loadConfig } from '../../src/config.ts';
 
 export interface Services {
   readonly databaseUrl: string;
@@ -14,13 +15,13 @@ export interface Services {
 }
 
 export function services(): Services {
-  const { DATABASE_URL, TEMPORAL_ADDRESS, MLFLOW_TRACKING_URI } = process.env;
-  if (!DATABASE_URL || !TEMPORAL_ADDRESS || !MLFLOW_TRACKING_URI) {
+  const { databaseUrl, temporalAddress, mlflowTrackingUri } = loadConfig();
+  if (!databaseUrl || !temporalAddress || !mlflowTrackingUri) {
     throw new Error(
       'platform tests need the real services: bash scripts/services.sh up && source .nucleiflow/services/env.sh',
     );
   }
-  return { databaseUrl: DATABASE_URL, temporalAddress: TEMPORAL_ADDRESS, mlflowUri: MLFLOW_TRACKING_URI };
+  return { databaseUrl, temporalAddress, mlflowUri: mlflowTrackingUri };
 }
 
 /** A unique lowercase token for names (databases, task queues, experiment ids). */
@@ -32,7 +33,7 @@ export async function createTestDatabase(): Promise<{
   name: string;
   drop: () => Promise<void>;
 }> {
-  const base = new URL(process.env.NUCLEIFLOW_TEST_DATABASE_URL ?? services().databaseUrl);
+  const base = new URL(loadConfig().testDatabaseUrl ?? services().databaseUrl);
   const name = `nf_test_${token()}`;
   const admin = new URL(base);
   admin.pathname = '/postgres';

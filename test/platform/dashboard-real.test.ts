@@ -10,7 +10,7 @@ import { type Dashboard, startDashboard } from '../../dashboards/server/app.ts';
 import { deltaPct } from '../../dashboards/server/format.ts';
 import { loadConfig, REPO_ROOT } from '../../src/config.ts';
 import * as tracking from '../../src/tracking/index.ts';
-import { launchChromium } from '../helpers/chromium.ts';
+import { launchChromium } from '../../testing/chromium.ts';
 import { type Cli, platformCli, runErosionAblation } from '../helpers/platform.ts';
 import { showViewerMap } from '../helpers/viewer.ts';
 

@@ -1,7 +1,8 @@
 // Debian's Chromium driven by playwright-core, as every browser test launches it.
 import { type BrowserContext, chromium } from 'playwright-core';
+import { loadConfig } from '../src/config.ts';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM = loadConfig().chromiumPath;
 
 /** Headless Chromium with a fresh profile folder (passed to Chromium as --user-data-dir). */
 export function launchChromium(profile: string): Promise<BrowserContext> {

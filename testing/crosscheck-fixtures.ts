@@ -1,9 +1,9 @@
 // Reader for test/fixtures/crosscheck (written by tools/python/crosscheck_postprocess_metrics.py --generate).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readLabels } from '../../src/imaging/io.ts';
-import type { FloatImage } from '../../src/imaging/types.ts';
-import type { EvalResult } from '../../src/metrics/index.ts';
+import { readLabels } from '../src/imaging/io.ts';
+import type { FloatImage } from '../src/imaging/types.ts';
+import type { EvalResult } from '../src/metrics/index.ts';
 
 export interface PairFixture {
   name: string;
@@ -36,7 +36,7 @@ export interface CrosscheckManifest {
   postprocess: PostprocessFixture[];
 }
 
-export const CROSSCHECK_DIR = join(import.meta.dirname, '..', 'fixtures', 'crosscheck');
+export const CROSSCHECK_DIR = join(import.meta.dirname, '..', 'test', 'fixtures', 'crosscheck');
 
 export function readCrosscheckManifest(dir = CROSSCHECK_DIR): CrosscheckManifest {
   return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as CrosscheckManifest;

@@ -12,10 +12,10 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
-import { imageArtifactPath, type Layer } from '../../dashboards/server/artifacts.ts';
-import { readLabels, writeLabelsPng } from '../../src/imaging/io.ts';
-import type { Db } from '../../src/storage/index.ts';
-import { schema } from '../../src/storage/index.ts';
+import { imageArtifactPath, type Layer } from '../dashboards/server/artifacts.ts';
+import { readLabels, writeLabelsPng } from '../src/imaging/io.ts';
+import type { Db } from '../src/storage/index.ts';
+import { schema } from '../src/storage/index.ts';
 
 export interface TestImage {
   image: string;
