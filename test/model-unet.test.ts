@@ -10,16 +10,26 @@ import { createUNet, unetLayers, unetParamCount, unetParamShapes } from '../src/
 const tf = loadTf();
 
 describe('U-Net layout', () => {
-  it('has exactly 1,941,105 trainable parameters, split as NOTES.md says', () => {
+  // The split, written out from the layer list in docs/model.md: a k x k conv (or transposed conv)
+  // from cin to cout channels has k*k*cin*cout weights and cout biases.
+  it('has exactly 1,941,105 trainable parameters (docs/model.md), split by block as the layers imply', () => {
+    const conv = (k: number, cin: number, cout: number) => k * k * cin * cout + cout;
+    const filters = [16, 32, 64, 128, 256];
+    const enc = filters.reduce((s, f, i) => s + conv(3, i ? filters[i - 1]! : 3, f) + conv(3, f, f), 0);
+    const dec = [128, 64, 32, 16];
+    const up = dec.reduce((s, f) => s + conv(2, 2 * f, f), 0);
+    // Each decoder block sees the upsampled map concatenated with the skip: 2f channels in.
+    const decConvs = dec.reduce((s, f) => s + conv(3, 2 * f, f) + conv(3, f, f), 0);
+    expect([enc, up, decConvs, conv(1, 16, 1)]).toEqual([1_178_768, 174_320, 588_000, 17]);
     expect(unetParamCount()).toBe(1_941_105);
     const count = (pred: (n: string) => boolean) =>
       unetParamShapes()
         .filter((p) => pred(p.name))
         .reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
-    expect(count((n) => n.startsWith('enc'))).toBe(1_178_768);
-    expect(count((n) => n.includes('_up/'))).toBe(174_320);
-    expect(count((n) => n.startsWith('dec') && !n.includes('_up/'))).toBe(588_000);
-    expect(count((n) => n.startsWith('out/'))).toBe(17);
+    expect(count((n) => n.startsWith('enc'))).toBe(enc);
+    expect(count((n) => n.includes('_up/'))).toBe(up);
+    expect(count((n) => n.startsWith('dec') && !n.includes('_up/'))).toBe(decConvs);
+    expect(count((n) => n.startsWith('out/'))).toBe(conv(1, 16, 1));
   });
 
   it('follows the Keras U-Net starter layer sequence', () => {
