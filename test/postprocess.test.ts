@@ -13,6 +13,7 @@ import { iterativePostprocess, postprocess } from '../src/postprocess/pipeline.t
 import { removeSmallInstances, removeSmallObjects } from '../src/postprocess/remove-small.ts';
 import { sigmaFromRadius } from '../src/postprocess/sigma.ts';
 import { watershed } from '../src/postprocess/watershed.ts';
+import { differ } from './helpers/arrays.ts';
 import {
   CROSSCHECK_DIR,
   loadPostprocessCase,
@@ -21,13 +22,6 @@ import {
 
 const manifest = readCrosscheckManifest();
 
-/** Number of positions where two equally long arrays differ (deep equality on 1M values is slow). */
-function differ(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Math.max(a.length, b.length);
-  let n = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
-  return n;
-}
 const read = (p: string) => readLabels(join(CROSSCHECK_DIR, p));
 /** Ids renamed 1, 2, ... in raster order of first appearance: equal iff the two maps are the same instances. */
 function firstPixelOrder(d: ArrayLike<number>): Int32Array {
