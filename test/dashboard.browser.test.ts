@@ -3,6 +3,9 @@
  * renders, the runs list updates live, the compare table shows the deltas computed from the
  * database rows, the viewer toggles its layers. Screenshots go to artifacts/screenshots/.
  * Data: a seeded PGlite database, or a real one with NUCLEIFLOW_DASHBOARD_REAL=1 (helpers/dashboard-data.ts).
+ * Every assertion holds unconditionally for the seeded data: runs A and B are finished, carry
+ * Temporal and MLflow ids, have results for the same 14 Kumar test images (8 seen, 6 unseen) and A
+ * has all four image layers. Real runs must have all of that too, or the test says which is missing.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,16 +85,25 @@ describe('runs list', () => {
 
     await page.click('th a[data-sort="aji"]');
     await page.waitForURL(/sort=aji/);
+    const withResults = new Set(
+      (await d.storage.db.select({ runId: schema.imageResults.runId }).from(schema.imageResults)).map(
+        (r) => r.runId,
+      ),
+    );
     const shown = await page
       .locator('#runs-body tr[data-run]')
       .evaluateAll((trs) =>
         trs.map((tr) => Number((tr.querySelectorAll('td.num')[0] as HTMLElement).textContent)),
       );
     const numbers = shown.filter((x) => !Number.isNaN(x));
+    // Runs without results (running, failed) show no AJI; every other run shows one, best first.
+    expect(numbers).toHaveLength(withResults.size);
     expect(numbers).toEqual([...numbers].sort((x, y) => y - x));
 
     await page.selectOption('select[name="status"]', 'running');
     const running = rows.filter((r) => r.status === 'running').length;
+    expect(running).toBeGreaterThan(0);
+    expect(running).toBeLessThan(rows.length);
     await expect.poll(() => page.locator('#runs-body tr[data-run]').count()).toBe(running);
     await page.selectOption('select[name="status"]', '');
     await expect.poll(() => page.locator('#runs-body tr[data-run]').count()).toBe(rows.length);
@@ -135,28 +147,26 @@ describe('run page', () => {
     await page.locator('[data-chart="chart-seg"][data-drawn] canvas').first().waitFor();
     await page.locator('[data-chart="chart-dist"][data-drawn] canvas').first().waitFor();
     const [run] = await d.storage.db.select().from(schema.runs).where(eq(schema.runs.id, d.runA));
-    if (run!.workflowId) {
-      expect(await page.locator('#temporal-link').getAttribute('href')).toBe(
-        `http://127.0.0.1:8233/namespaces/default/workflows/${run!.workflowId}`,
-      );
-    }
-    if (run!.mlflowRunId)
-      expect(await page.locator('#mlflow-link').getAttribute('href')).toContain(run!.mlflowRunId);
+    expect(run!.workflowId, 'run A has a Temporal workflow id').toBeTruthy();
+    expect(await page.locator('#temporal-link').getAttribute('href')).toBe(
+      `http://127.0.0.1:8233/namespaces/default/workflows/${run!.workflowId}`,
+    );
+    expect(run!.mlflowRunId, 'run A has an MLflow run id').toBeTruthy();
+    expect(await page.locator('#mlflow-link').getAttribute('href')).toContain(run!.mlflowRunId);
     const results = await resultsOf(d.runA);
     const seen = results.filter((r) => r.subset === 'seen');
     const unseen = results.filter((r) => r.subset === 'unseen');
+    expect([seen.length, unseen.length]).toEqual([8, 6]);
     expect(await page.locator('#table1 tbody tr[data-image]').count()).toBe(results.length);
     expect(await page.locator('[data-cell="aji-all"]').textContent()).toBe(
       pct(mean(results.map((r) => r.aji))),
     );
-    if (seen.length)
-      expect(await page.locator('[data-cell="aji-seen"]').textContent()).toBe(
-        pct(mean(seen.map((r) => r.aji))),
-      );
-    if (unseen.length)
-      expect(await page.locator('[data-cell="aji-unseen"]').textContent()).toBe(
-        pct(mean(unseen.map((r) => r.aji))),
-      );
+    expect(await page.locator('[data-cell="aji-seen"]').textContent()).toBe(
+      pct(mean(seen.map((r) => r.aji))),
+    );
+    expect(await page.locator('[data-cell="aji-unseen"]').textContent()).toBe(
+      pct(mean(unseen.map((r) => r.aji))),
+    );
     const table = await page.locator('#table1').textContent();
     for (const v of [PAPER_AJI.all, PAPER_AJI.seen, PAPER_AJI.unseen]) expect(table).toContain(pct(v));
     const csv = await page.request.get(`${dash.url}/runs/${d.runA}/results.csv`);
@@ -207,23 +217,25 @@ describe('compare page', () => {
     await page.locator('[data-chart="compare-seg"][data-drawn] canvas').first().waitFor();
     const a = new Map((await resultsOf(d.runA)).map((r) => [r.image, r]));
     const b = new Map((await resultsOf(d.runB)).map((r) => [r.image, r]));
-    let checked = 0;
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    expect(a.size).toBe(14);
+    const signs = { better: 0, worse: 0 };
     for (const [image, ra] of a) {
-      const rb = b.get(image);
-      if (!rb) continue;
       const cell = page.locator(`[data-cell="img-${image}-delta-1"]`);
-      const delta = rb.aji - ra.aji;
+      const delta = b.get(image)!.aji - ra.aji;
       expect(await cell.textContent(), image).toBe(deltaPct(delta));
       const bg = await cell.evaluate((el) => getComputedStyle(el).backgroundColor);
-      if (Math.abs(delta) >= 0.0001)
-        expect(bg, image).toMatch(delta > 0 ? /rgba\(22, 163, 74/ : /rgba\(220, 38, 38/);
-      checked++;
+      // deltaColour: green when B is better, red when worse, alpha 0.1 + 0.55 * min(1, |delta| / 0.05).
+      const alpha = Number((Math.min(1, Math.abs(delta) / 0.05) * 0.55 + 0.1).toFixed(2));
+      expect(bg, image).toBe(delta > 0 ? `rgba(22, 163, 74, ${alpha})` : `rgba(220, 38, 38, ${alpha})`);
+      signs[delta > 0 ? 'better' : 'worse']++;
     }
-    expect(checked).toBeGreaterThan(0);
+    // The two arms differ both ways on some images, so both colours are checked.
+    expect(signs.better).toBeGreaterThan(0);
+    expect(signs.worse).toBeGreaterThan(0);
     for (const subset of ['seen', 'unseen', 'all'] as const) {
       const pick = (m: Map<string, { subset: string; aji: number }>) =>
         [...m.values()].filter((r) => subset === 'all' || r.subset === subset).map((r) => r.aji);
-      if (pick(a).length === 0 || pick(b).length === 0) continue;
       const delta = mean(pick(b)) - mean(pick(a));
       expect(await page.locator(`[data-cell="avg-${subset}-delta-1"]`).textContent(), subset).toBe(
         deltaPct(delta),
@@ -281,7 +293,7 @@ describe('image viewer', () => {
     await page.check('#layer-gt');
 
     for (const map of ['prob', 'distance', 'markers']) {
-      if (await page.locator(`#map-${map}`).isDisabled()) continue;
+      expect(await page.locator(`#map-${map}`).isDisabled(), `#map-${map} is enabled`).toBe(false);
       await showViewerMap(page, map);
       await page.screenshot({ path: join(SHOTS, `viewer-${map}.png`) });
     }
@@ -292,6 +304,7 @@ describe('image viewer', () => {
       await page.request.get(`${dash.url}/data/${d.runA}/images/${d.image}/nuclei.json`)
     ).json();
     const k = table.id.findIndex((_: number, i: number) => table.gt[i] > 0 && table.area[i] > 150);
+    expect(k, 'a predicted nucleus over 150 px that matches a GT one').toBeGreaterThanOrEqual(0);
     const view = await page.evaluate(() => {
       const r = (document.getElementById('stage') as HTMLElement).getBoundingClientRect();
       return { left: r.left, top: r.top, width: r.width, height: r.height };

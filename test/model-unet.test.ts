@@ -10,16 +10,26 @@ import { createUNet, unetLayers, unetParamCount, unetParamShapes } from '../src/
 const tf = loadTf();
 
 describe('U-Net layout', () => {
-  it('has exactly 1,941,105 trainable parameters, split as NOTES.md says', () => {
+  // The split, written out from the layer list in docs/model.md: a k x k conv (or transposed conv)
+  // from cin to cout channels has k*k*cin*cout weights and cout biases.
+  it('has exactly 1,941,105 trainable parameters (docs/model.md), split by block as the layers imply', () => {
+    const conv = (k: number, cin: number, cout: number) => k * k * cin * cout + cout;
+    const filters = [16, 32, 64, 128, 256];
+    const enc = filters.reduce((s, f, i) => s + conv(3, i ? filters[i - 1]! : 3, f) + conv(3, f, f), 0);
+    const dec = [128, 64, 32, 16];
+    const up = dec.reduce((s, f) => s + conv(2, 2 * f, f), 0);
+    // Each decoder block sees the upsampled map concatenated with the skip: 2f channels in.
+    const decConvs = dec.reduce((s, f) => s + conv(3, 2 * f, f) + conv(3, f, f), 0);
+    expect([enc, up, decConvs, conv(1, 16, 1)]).toEqual([1_178_768, 174_320, 588_000, 17]);
     expect(unetParamCount()).toBe(1_941_105);
     const count = (pred: (n: string) => boolean) =>
       unetParamShapes()
         .filter((p) => pred(p.name))
         .reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
-    expect(count((n) => n.startsWith('enc'))).toBe(1_178_768);
-    expect(count((n) => n.includes('_up/'))).toBe(174_320);
-    expect(count((n) => n.startsWith('dec') && !n.includes('_up/'))).toBe(588_000);
-    expect(count((n) => n.startsWith('out/'))).toBe(17);
+    expect(count((n) => n.startsWith('enc'))).toBe(enc);
+    expect(count((n) => n.includes('_up/'))).toBe(up);
+    expect(count((n) => n.startsWith('dec') && !n.includes('_up/'))).toBe(decConvs);
+    expect(count((n) => n.startsWith('out/'))).toBe(conv(1, 16, 1));
   });
 
   it('follows the Keras U-Net starter layer sequence', () => {
@@ -139,28 +149,59 @@ describe('schedules', () => {
 });
 
 describe('float16 weights', () => {
-  it('round-trips within half precision and keeps specials', () => {
-    const x = Float32Array.from([
-      0,
-      -0,
-      1,
-      -2.5,
+  // Expected bits cross-checked with numpy: np.float32(v).astype(np.float16).view(np.uint16).
+  const cases: [number, number][] = [
+    [0, 0x0000],
+    [-0, 0x8000],
+    [1, 0x3c00],
+    [-2.5, 0xc100],
+    [0.1, 0x2e66],
+    [65504, 0x7bff], // largest finite half
+    [65519, 0x7bff], // just below the halfway point to 65536
+    [65520, 0x7c00], // halfway, 0x7bff is odd: rounds up to +Inf
+    [1e6, 0x7c00],
+    [Number.POSITIVE_INFINITY, 0x7c00],
+    [Number.NEGATIVE_INFINITY, 0xfc00],
+    [Number.NaN, 0x7e00],
+    [2 ** -24, 0x0001], // smallest subnormal
+    [2 ** -25, 0x0000], // halfway between 0 and 2^-24: to even, 0
+    [2 ** -25 * (1 + 2 ** -20), 0x0001], // just above that halfway point
+    [1.5 * 2 ** -24, 0x0002], // halfway between 1 and 2 subnormal units: to even, 2
+    [2.5 * 2 ** -24, 0x0002], // halfway between 2 and 3: to even, 2
+    [1023 * 2 ** -24, 0x03ff], // largest subnormal
+    [1023.5 * 2 ** -24, 0x0400], // halfway, rounds up into the smallest normal
+    [2 ** -14, 0x0400], // smallest normal
+    [2 ** -26, 0x0000], // underflow keeps the sign
+    [-(2 ** -26), 0x8000],
+    [1e-40, 0x0000], // a float32 subnormal
+    [1 + 2 ** -11, 0x3c00], // halfway above 1: to even, 1
+    [1 + 3 * 2 ** -11, 0x3c02], // halfway between 0x3c01 and 0x3c02: to even
+    [1 + 2 ** -11 + 2 ** -20, 0x3c01], // just above halfway
+    [2 - 2 ** -11, 0x4000], // halfway, 0x3bff is odd: the mantissa carries into the exponent
+  ];
+  it('packs to the exact IEEE binary16 bits: signed zeros, subnormals, ties to even, overflow, Inf, NaN', () => {
+    const bits = toFloat16(Float32Array.from(cases, ([v]) => v));
+    expect(Array.from(bits, (b) => b.toString(16))).toEqual(cases.map(([, b]) => b.toString(16)));
+  });
+  it('unpacks every one of the 65,536 bit patterns exactly and packs it back to the same bits', () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    const f = fromFloat16(all);
+    expect(Object.is(f[0x8000], -0)).toBe(true);
+    expect([f[0x0001], f[0x03ff], f[0x0400], f[0x7bff], f[0xfc00]]).toEqual([
+      2 ** -24,
+      1023 * 2 ** -24,
+      2 ** -14,
       65504,
-      1e-8,
-      6.1e-5,
-      0.1,
-      2.5625,
-      Number.POSITIVE_INFINITY,
-      1e6,
+      Number.NEGATIVE_INFINITY,
     ]);
-    const y = fromFloat16(toFloat16(x));
-    expect(y[2]).toBe(1);
-    expect(y[3]).toBe(-2.5);
-    expect(y[4]).toBe(65504);
-    expect(y[7]).toBeCloseTo(0.1, 3);
-    expect(y[8]).toBeCloseTo(2.5625, 2);
-    expect(y[9]).toBe(Number.POSITIVE_INFINITY);
-    expect(y[10]).toBe(Number.POSITIVE_INFINITY);
-    expect(Math.abs(y[6]! - 6.1e-5)).toBeLessThan(1e-7);
+    expect(Number.isNaN(f[0x7c01]!) && Number.isNaN(f[0xfe00]!)).toBe(true);
+    const back = toFloat16(f);
+    let bad = 0;
+    for (let h = 0; h < 65536; h++) {
+      const nan = (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
+      // NaN payloads and signs are not kept: fromFloat16 gives the one JS NaN, which packs to 0x7e00.
+      if (back[h] !== (nan ? 0x7e00 : h)) bad++;
+    }
+    expect(bad).toBe(0);
   });
 });

@@ -76,47 +76,39 @@ describe('native TensorFlow', () => {
         }),
       ],
     });
-    const opt = tf.train.adam(0.05);
     const x = tf.randomUniform([2, 16, 16, 3], 0, 1, 'float32', 3);
     const y = tf.tidy(() => x.mean(3, true).greater(0.5).toFloat());
-    const lossOf = () =>
-      tf.tidy(() =>
-        tf.losses.sigmoidCrossEntropy(y, model.apply(x) as import('@tensorflow/tfjs-node').Tensor),
-      );
-    const before = lossOf().dataSync()[0]!;
-    const tensorsBefore = tf.memory().numTensors;
-    for (let i = 0; i < 5; i++) {
+    type Tensor = import('@tensorflow/tfjs-node').Tensor;
+    const lossOf = () => {
+      const t = tf.tidy(() => tf.losses.sigmoidCrossEntropy(y, model.apply(x) as Tensor));
+      const v = t.dataSync()[0]!;
+      t.dispose();
+      return v;
+    };
+    const start = tf.memory().numTensors;
+    const opt = tf.train.adam(0.05);
+    const step = () =>
       tf.tidy(() => {
         opt.minimize(
           () =>
             tf.metrics
-              .binaryCrossentropy(y, model.apply(x) as import('@tensorflow/tfjs-node').Tensor)
+              .binaryCrossentropy(y, model.apply(x) as Tensor)
               .mean() as import('@tensorflow/tfjs-node').Scalar,
         );
       });
-    }
-    const after = lossOf().dataSync()[0]!;
+    const before = lossOf();
+    for (let i = 0; i < 5; i++) step();
+    const after = lossOf();
     expect(Number.isFinite(after)).toBe(true);
     expect(after).toBeLessThan(before);
-    // Adam creates its slot variables on the first step only; later steps must not leak.
-    tf.tidy(() => {
-      opt.minimize(
-        () =>
-          tf.metrics
-            .binaryCrossentropy(y, model.apply(x) as import('@tensorflow/tfjs-node').Tensor)
-            .mean() as import('@tensorflow/tfjs-node').Scalar,
-      );
-    });
-    const settled = tf.memory().numTensors;
-    tf.tidy(() => {
-      opt.minimize(
-        () =>
-          tf.metrics
-            .binaryCrossentropy(y, model.apply(x) as import('@tensorflow/tfjs-node').Tensor)
-            .mean() as import('@tensorflow/tfjs-node').Scalar,
-      );
-    });
-    expect(tf.memory().numTensors).toBe(settled);
-    expect(settled).toBeGreaterThanOrEqual(tensorsBefore);
+    // Adam holds two scalars (its beta powers) and, from the first step on, two moments per weight;
+    // nothing else may survive a step.
+    const kept = 2 + 2 * model.trainableWeights.length;
+    expect(model.trainableWeights.length).toBe(4);
+    expect(tf.memory().numTensors).toBe(start + kept);
+    step();
+    expect(tf.memory().numTensors).toBe(start + kept);
+    opt.dispose();
+    expect(tf.memory().numTensors).toBe(start);
   });
 });

@@ -26,7 +26,8 @@ function checkShape(
  * order, so the result is skimage's. The one tie we cannot reproduce: skimage queues every marker
  * with age 0, so markers of equal value leave its heap in an order set by the heap layout; we
  * queue markers in raster order. That only matters when such markers compete for the same
- * pixels at the same level (on the MoNuSeg cross-check fixtures: 0 pixels differ). Markers outside
+ * pixels at the same level (on the four MoNuSeg cross-check fixtures 0 pixels differ from skimage's
+ * basins, ids included; test/postprocess.test.ts asserts that count). Markers outside
  * the mask are dropped (skimage multiplies markers by the mask); mask pixels no basin can reach
  * stay 0. Marker ids are kept as given. `negate`: flood over -image (basins grow from maxima,
  * e.g. of a distance map) without a negated copy. Returns a new label map; inputs are unchanged.
