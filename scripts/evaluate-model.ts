@@ -15,6 +15,7 @@ import { kumarSplit, type Slide } from '../src/data/manifest.ts';
 import { readLabels, readRgb } from '../src/imaging/io.ts';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { aggregate, type EvalResult, type EvalTotals, evaluateDetailed } from '../src/metrics/index.ts';
+import { PAPER_AJI } from '../src/metrics/paper.ts';
 import { type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import type { TunedPostprocess } from '../src/model/model-dir.ts';
@@ -51,7 +52,6 @@ const { values: args } = parseArgs({
   },
 });
 
-const PAPER = { aji: { all: 0.5687, seen: 0.5668, unseen: 0.5713 } };
 const PYTORCH_CALIBRATION_AJI = 0.572;
 /** Overrides every tunable field with the library default (src/postprocess/pipeline.ts). */
 const LIBRARY_DEFAULTS = {
@@ -256,7 +256,7 @@ const card = {
     seen: pick(means.seen),
     unseen: pick(means.unseen),
     all: pick(means.all),
-    paperAji: PAPER.aji,
+    paperAji: PAPER_AJI,
     pytorchCalibrationAji: PYTORCH_CALIBRATION_AJI,
   },
 };
@@ -353,7 +353,7 @@ ${avg('All (14)', means.all)}
 | **NucleiFlow \`${name}\` (this model)** | **${pct(means.all.mean.aji)}** | **${pct(means.seen.mean.aji)}** | **${pct(means.unseen.mean.aji)}** | ${(s.machineSeconds / 60).toFixed(1)} + ${(d.machineSeconds / 60).toFixed(1)} min machine time, ${(s.wallSeconds / 60).toFixed(1)} + ${(d.wallSeconds / 60).toFixed(1)} min wall |
 ${extras.map((x) => `| ${x.label} | ${pct(x.all.aji)} | ${pct(x.seen.aji)} | ${pct(x.unseen.aji)} | ${x.compute ?? `same model, evaluation ${x.seconds} s for 14 images`} |\n`).join('')}
 Difference to the PyTorch calibration: **${diff >= 0 ? '+' : ''}${(100 * diff).toFixed(2)} AJI points** (${pct(means.all.mean.aji)} vs 57.20);
-to the paper: ${(100 * (means.all.mean.aji - PAPER.aji.all)) >= 0 ? '+' : ''}${(100 * (means.all.mean.aji - PAPER.aji.all)).toFixed(2)} points.
+to the paper: ${(100 * (means.all.mean.aji - PAPER_AJI.all)) >= 0 ? '+' : ''}${(100 * (means.all.mean.aji - PAPER_AJI.all)).toFixed(2)} points.
 ${
   diff >= 0
     ? `**The model beats the PyTorch calibration by ${(100 * diff).toFixed(2)} AJI points with ${((s.machineSeconds + d.machineSeconds) / 60).toFixed(1)} machine-minutes (${((s.wallSeconds + d.wallSeconds) / 60).toFixed(1)} wall-minutes) of training against the calibration's 60.**`

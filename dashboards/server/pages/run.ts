@@ -1,8 +1,8 @@
+import { PAPER_AJI, PAPER_CITATION } from '../../../src/metrics/paper.ts';
 import { imageLayers, isDownloadable, LAYERS, type Layer } from '../artifacts.ts';
 import { runCharts } from '../charts.ts';
 import { armLabel, bytes, deltaPct, duration, isoTime, pct } from '../format.ts';
 import { html, jsonBlock, type SafeHtml } from '../html.ts';
-import { PAPER_AJI, PAPER_CITATION } from '../paper.ts';
 import type { ImageResultRecord, RunDetail } from '../queries.ts';
 import { layout, statusBadge } from './layout.ts';
 
