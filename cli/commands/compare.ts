@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { openDb } from '../../platform/session.ts';
 import { resolveRun } from '../../platform/submit.ts';
 import { UserError } from '../../src/errors.ts';
+import { meanOf } from '../../src/metrics/subsets.ts';
 import type { Db } from '../../src/storage/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
-import { means, type ResultRow, SCORE_KEYS, shortId, textTable } from '../../src/tracking/report.ts';
+import { type ResultRow, SCORE_KEYS, shortId, textTable } from '../../src/tracking/report.ts';
 import { action } from '../run-action.ts';
 
 const LABEL = { dice: 'Dice', f1: 'F1', aji: 'AJI', ajiPlus: 'AJI+', pq: 'PQ' } as const;
@@ -44,8 +45,14 @@ export async function compareRuns(db: Db, a: tracking.RunRow, b: tracking.RunRow
     ['Average, all', undefined],
   ] as const) {
     const sel = images.filter((i) => !subset || i.subset === subset);
-    const ma = means(sel.map((i) => i.a));
-    const mb = means(sel.map((i) => i.b));
+    const ma = meanOf(
+      sel.map((i) => i.a),
+      SCORE_KEYS,
+    );
+    const mb = meanOf(
+      sel.map((i) => i.b),
+      SCORE_KEYS,
+    );
     if (ma && mb) averages.push({ label, a: ma, b: mb });
   }
   return { a: a.id, b: b.id, differences, images, averages };

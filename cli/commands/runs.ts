@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { openDb } from '../../platform/session.ts';
+import { meanOf } from '../../src/metrics/subsets.ts';
 import type { Db } from '../../src/storage/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
-import { means, textTable } from '../../src/tracking/report.ts';
+import { SCORE_KEYS, textTable } from '../../src/tracking/report.ts';
 import { action } from '../run-action.ts';
 
 const armText = (arm: unknown) =>
@@ -19,7 +20,7 @@ const seconds = (r: tracking.RunRow) =>
 export async function printRunSummaries(db: Db, runs: readonly tracking.RunRow[]): Promise<void> {
   const body: string[][] = [];
   for (const r of runs) {
-    const m = means(await tracking.getImageResults(db, r.id));
+    const m = meanOf(await tracking.getImageResults(db, r.id), SCORE_KEYS);
     body.push([
       r.id,
       r.status,
@@ -65,7 +66,7 @@ export function register(program: Command): void {
                 createdAt: r.createdAt,
                 startedAt: r.startedAt,
                 finishedAt: r.finishedAt,
-                means: means(await tracking.getImageResults(storage.db, r.id)),
+                means: meanOf(await tracking.getImageResults(storage.db, r.id), SCORE_KEYS),
               });
             }
             process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
