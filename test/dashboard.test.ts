@@ -17,10 +17,10 @@ import { imageArtifactPath } from '../dashboards/server/artifacts.ts';
 import { compareRuns } from '../dashboards/server/compare.ts';
 import { deltaPct } from '../dashboards/server/format.ts';
 import { readGrey } from '../dashboards/server/images.ts';
-import { listRuns } from '../dashboards/server/queries.ts';
 import { isLoopbackHost, isSafeRelativePath } from '../dashboards/server/security.ts';
 import { ConfigError } from '../src/errors.ts';
 import { schema } from '../src/storage/index.ts';
+import { listRunSummaries } from '../src/tracking/queries.ts';
 import { BIN } from './helpers/cli.ts';
 import { type DashboardData, dashboardData } from './helpers/dashboard-data.ts';
 
@@ -280,13 +280,13 @@ describe('queries are parameterised', () => {
   const hostile = ["' OR 1=1 --", "x'; DROP TABLE runs; --", '%', '_', "run-0001' OR '1'='1"];
 
   it('treats hostile filter values as plain values', async () => {
-    const all = await listRuns(d.storage.db);
+    const all = await listRunSummaries(d.storage.db);
     for (const v of hostile) {
-      expect(await listRuns(d.storage.db, { status: v })).toHaveLength(0);
-      expect(await listRuns(d.storage.db, { spec: v })).toHaveLength(0);
-      expect(await listRuns(d.storage.db, { experiment: v })).toHaveLength(0);
+      expect(await listRunSummaries(d.storage.db, { status: v })).toHaveLength(0);
+      expect(await listRunSummaries(d.storage.db, { spec: v })).toHaveLength(0);
+      expect(await listRunSummaries(d.storage.db, { experiment: v })).toHaveLength(0);
       // LIKE wildcards in a search are literal characters.
-      expect(await listRuns(d.storage.db, { q: v })).toHaveLength(0);
+      expect(await listRunSummaries(d.storage.db, { q: v })).toHaveLength(0);
       const r = await get(dash.url, `/api/runs?status=${encodeURIComponent(v)}&q=${encodeURIComponent(v)}`);
       expect(JSON.parse(r.body)).toEqual([]);
       const cmp = await get(dash.url, `/compare?runs=${encodeURIComponent(`${d.runA},${v}`)}`);

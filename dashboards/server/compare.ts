@@ -3,7 +3,7 @@
  * (the baseline), and per-subset averages. A run's average is over its own images; the delta of
  * an average is the difference of the two averages. Images missing from a run show no value.
  */
-import type { ImageResultRecord } from './queries.ts';
+import type { ImageResultRecord } from '../../src/tracking/queries.ts';
 
 export const COMPARE_METRICS = ['aji', 'dice', 'f1', 'ajiPlus', 'pq'] as const;
 export type CompareMetric = (typeof COMPARE_METRICS)[number];

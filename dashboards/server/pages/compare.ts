@@ -1,13 +1,13 @@
+import type { ExperimentRow, RunRow, RunSummary } from '../../../src/tracking/queries.ts';
 import type { ChartSpec } from '../charts.ts';
 import { COMPARE_METRICS, type Comparison, METRIC_TITLES } from '../compare.ts';
 import { armLabel, deltaColour, deltaPct, pct } from '../format.ts';
 import { html, jsonBlock, type SafeHtml } from '../html.ts';
-import type { ExperimentRecord, RunListRow, RunRecord } from '../queries.ts';
 import { layout, statusBadge } from './layout.ts';
 
 export interface CompareRun {
-  run: RunRecord;
-  experiment: ExperimentRecord;
+  run: RunRow;
+  experiment: ExperimentRow;
 }
 
 export function runLabel(c: CompareRun): string {
@@ -61,7 +61,7 @@ ${jsonBlock('charts-data', charts)}
   );
 }
 
-export function comparePicker(recent: RunListRow[], message?: string): SafeHtml {
+export function comparePicker(recent: RunSummary[], message?: string): SafeHtml {
   return layout(
     { title: 'Compare', active: 'compare' },
     html`<h1>Compare runs</h1>

@@ -1,11 +1,11 @@
 import { PAPER_AJI, PAPER_CITATION } from '../../../src/metrics/paper.ts';
 import { inSubset, type SubsetName, subsetMeans } from '../../../src/metrics/subsets.ts';
+import type { ImageResultRecord, RunDetail } from '../../../src/tracking/queries.ts';
 import { SCORE_KEYS } from '../../../src/tracking/report.ts';
 import { imageLayers, isDownloadable, LAYERS, type Layer } from '../artifacts.ts';
 import { runCharts } from '../charts.ts';
 import { armLabel, bytes, deltaPct, duration, isoTime, pct } from '../format.ts';
 import { html, jsonBlock, type SafeHtml } from '../html.ts';
-import type { ImageResultRecord, RunDetail } from '../queries.ts';
 import { layout, statusBadge } from './layout.ts';
 
 export interface Links {
@@ -78,7 +78,7 @@ function lineage(d: RunDetail, links: Links): SafeHtml {
     r.workflowId && links.temporalUiUrl
       ? html`<a href="${links.temporalUiUrl}/namespaces/${encodeURIComponent(links.temporalNamespace)}/workflows/${encodeURIComponent(r.workflowId)}" target="_blank" rel="noopener" id="temporal-link">${r.workflowId}</a>`
       : (r.workflowId ?? '—');
-  const mlflowExp = d.params.find((p) => p.key === 'mlflow.experiment_id')?.value;
+  const mlflowExp = d.params['mlflow.experiment_id'];
   const mlflowHref =
     r.mlflowRunId && links.mlflowUri
       ? mlflowExp
@@ -125,8 +125,8 @@ ${r.error ? html`<pre class="error">${r.error}</pre>` : ''}
 <div class="cols">
 <section><h2>Lineage</h2>${lineage(d, links)}</section>
 <section><h2>Parameters</h2>
-<table class="params"><tbody>${d.params.map((p) => html`<tr><th class="mono">${p.key}</th><td class="mono">${p.value}</td></tr>`)}</tbody></table>
-${d.params.length === 0 ? html`<p class="sub">No parameters recorded.</p>` : ''}
+<table class="params"><tbody>${Object.entries(d.params).map(([key, value]) => html`<tr><th class="mono">${key}</th><td class="mono">${value}</td></tr>`)}</tbody></table>
+${Object.keys(d.params).length === 0 ? html`<p class="sub">No parameters recorded.</p>` : ''}
 </section>
 </div>
 <section><h2>Training curves</h2>
