@@ -11,7 +11,14 @@ export type ResultRow = Omit<ImageResultRow, 'subset'> & { readonly subset: stri
 
 export const SCORE_KEYS = ['dice', 'f1', 'aji', 'ajiPlus', 'pq'] as const;
 export type ScoreKey = (typeof SCORE_KEYS)[number];
-const LABEL: Record<ScoreKey, string> = { dice: 'Dice', f1: 'F1', aji: 'AJI', ajiPlus: 'AJI+', pq: 'PQ' };
+/** Column titles of the scores. */
+export const SCORE_LABEL: Record<ScoreKey, string> = {
+  dice: 'Dice',
+  f1: 'F1',
+  aji: 'AJI',
+  ajiPlus: 'AJI+',
+  pq: 'PQ',
+};
 
 /** Row labels of the three averages of Table 1. */
 export const AVERAGE_LABEL: Record<SubsetName, string> = {
@@ -25,7 +32,7 @@ export const shortId = (id: string) => id.replace(/^TCGA-/, '').replace(/-01Z-00
 
 /** Rows of a Table-1-style table: one per image (seen organs first), then the three averages. */
 export function table1(rows: readonly ResultRow[]): { header: string[]; body: string[][] } {
-  const header = ['Organ', 'Image', 'Organ seen', ...SCORE_KEYS.map((k) => LABEL[k]), 'GT', 'Pred'];
+  const header = ['Organ', 'Image', 'Organ seen', ...SCORE_KEYS.map((k) => SCORE_LABEL[k]), 'GT', 'Pred'];
   const fmt = (v: number) => (100 * v).toFixed(2);
   const sorted = [...rows].sort(
     (a, b) =>
