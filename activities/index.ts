@@ -16,10 +16,11 @@ import type { RunSpec } from '../experiments/index.ts';
 import { type Config, REPO_ROOT } from '../src/config.ts';
 import { UserError } from '../src/errors.ts';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
+import { subsetMeans } from '../src/metrics/subsets.ts';
 import type { Db } from '../src/storage/index.ts';
 import * as tracking from '../src/tracking/index.ts';
 import type { MlflowClient } from '../src/tracking/mlflow-client.ts';
-import { renderReport, resultsCsv } from '../src/tracking/report.ts';
+import { renderReport, resultsCsv, SCORE_KEYS } from '../src/tracking/report.ts';
 import type { Compute } from './compute.ts';
 import type {
   EvalSummary,
@@ -386,15 +387,6 @@ export type Activities = ReturnType<typeof createActivities>;
 
 /** Means of each score over rows, for all images and for seen / unseen organs. */
 export function summarise(rows: readonly tracking.ImageResultRow[]): EvalSummary {
-  const keys = ['dice', 'f1', 'aji', 'ajiPlus', 'pq'] as const;
-  const mean = (rs: readonly tracking.ImageResultRow[]) =>
-    rs.length === 0
-      ? null
-      : Object.fromEntries(keys.map((k) => [k, rs.reduce((s, r) => s + r[k], 0) / rs.length]));
-  return {
-    n: rows.length,
-    all: mean(rows) ?? {},
-    seen: mean(rows.filter((r) => r.subset === 'seen')),
-    unseen: mean(rows.filter((r) => r.subset === 'unseen')),
-  };
+  const m = subsetMeans(rows, SCORE_KEYS);
+  return { n: rows.length, all: m.all ?? {}, seen: m.seen, unseen: m.unseen };
 }

@@ -14,7 +14,15 @@ import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
 import { kumarSplit, type Slide } from '../src/data/manifest.ts';
 import { readLabels, readRgb } from '../src/imaging/io.ts';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
-import { aggregate, type EvalResult, type EvalTotals, evaluateDetailed } from '../src/metrics/index.ts';
+import {
+  type Aggregate,
+  aggregate,
+  type EvalResult,
+  type EvalTotals,
+  evaluateDetailed,
+} from '../src/metrics/index.ts';
+import { PAPER_AJI } from '../src/metrics/paper.ts';
+import { inSubset, perSubset } from '../src/metrics/subsets.ts';
 import { type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import type { TunedPostprocess } from '../src/model/model-dir.ts';
@@ -51,7 +59,6 @@ const { values: args } = parseArgs({
   },
 });
 
-const PAPER = { aji: { all: 0.5687, seen: 0.5668, unseen: 0.5713 } };
 const PYTORCH_CALIBRATION_AJI = 0.572;
 /** Overrides every tunable field with the library default (src/postprocess/pipeline.ts). */
 const LIBRARY_DEFAULTS = {
@@ -66,7 +73,7 @@ interface Row extends EvalResult {
   totals: EvalTotals;
   id: string;
   organ: string;
-  group: 'seen' | 'unseen';
+  subset: 'seen' | 'unseen';
   seconds: number;
 }
 
@@ -79,7 +86,7 @@ const split = await kumarSplit(dataDir);
 const segmenter = await loadSegmenter(modelDir);
 const rows: Row[] = [];
 const evalStart = performance.now();
-for (const [group, slides] of [
+for (const [subset, slides] of [
   ['seen', split.testSeen],
   ['unseen', split.testUnseen],
 ] as ['seen' | 'unseen', Slide[]][]) {
@@ -93,7 +100,7 @@ for (const [group, slides] of [
     });
     const seconds = (performance.now() - t0) / 1000;
     const e = evaluateDetailed(gt, r.labels);
-    rows.push({ ...e, id: s.id, organ: s.organ, group, seconds });
+    rows.push({ ...e, id: s.id, organ: s.organ, subset, seconds });
     process.stderr.write(
       `${s.id} ${s.organ.padEnd(9)} dice ${e.dice.toFixed(4)} f1 ${e.f1.toFixed(4)} aji ${e.aji.toFixed(4)} (${seconds.toFixed(1)} s)\n`,
     );
@@ -101,9 +108,8 @@ for (const [group, slides] of [
 }
 segmenter.dispose();
 const evalSeconds = (performance.now() - evalStart) / 1000;
-const agg = (g?: 'seen' | 'unseen') => aggregate(rows.filter((r) => !g || r.group === g));
-const means = { seen: agg('seen'), unseen: agg('unseen'), all: agg() };
-const pick = (a: ReturnType<typeof agg>) => ({
+const means = perSubset(rows, aggregate);
+const pick = (a: Aggregate) => ({
   dice: a.mean.dice,
   f1: a.mean.f1,
   aji: a.mean.aji,
@@ -250,13 +256,13 @@ const card = {
     postprocess: `src/postprocess/pipeline.ts postprocess() with the model's tuned parameters (${tunedText}; min size 20), no TTA, whole image in one tile`,
     seconds: Math.round(evalSeconds),
     perImage: rows.map((r) => ({
-      ...imageResultRow({ id: r.id, organ: r.organ, subset: r.group }, r),
+      ...imageResultRow({ id: r.id, organ: r.organ, subset: r.subset }, r),
       seconds: +r.seconds.toFixed(2),
     })),
     seen: pick(means.seen),
     unseen: pick(means.unseen),
     all: pick(means.all),
-    paperAji: PAPER.aji,
+    paperAji: PAPER_AJI,
     pytorchCalibrationAji: PYTORCH_CALIBRATION_AJI,
   },
 };
@@ -313,7 +319,7 @@ function pct(x: number): string {
 
 function resultsMd(): string {
   const line = (r: Row) => `| ${r.organ} | ${r.id} | ${pct(r.dice)} | ${pct(r.f1)} | ${pct(r.aji)} |`;
-  const avg = (label: string, a: ReturnType<typeof agg>) =>
+  const avg = (label: string, a: Aggregate) =>
     `| **${label}** | | **${pct(a.mean.dice)}** | **${pct(a.mean.f1)}** | **${pct(a.mean.aji)}** |`;
   const s = segInfo;
   const d = distInfo;
@@ -337,15 +343,9 @@ detection F1 (a predicted nucleus matches a GT nucleus at IoU > 0.5), AJI = Aggr
 
 | Organ | Image | Dice | F1 | AJI |
 |---|---|---|---|---|
-${rows
-  .filter((r) => r.group === 'seen')
-  .map(line)
-  .join('\n')}
+${inSubset(rows, 'seen').map(line).join('\n')}
 ${avg('Same organs (8)', means.seen)}
-${rows
-  .filter((r) => r.group === 'unseen')
-  .map(line)
-  .join('\n')}
+${inSubset(rows, 'unseen').map(line).join('\n')}
 ${avg('Different organs (6)', means.unseen)}
 ${avg('All (14)', means.all)}
 
@@ -358,7 +358,7 @@ ${avg('All (14)', means.all)}
 | **NucleiFlow \`${name}\` (this model)** | **${pct(means.all.mean.aji)}** | **${pct(means.seen.mean.aji)}** | **${pct(means.unseen.mean.aji)}** | ${(s.machineSeconds / 60).toFixed(1)} + ${(d.machineSeconds / 60).toFixed(1)} min machine time, ${(s.wallSeconds / 60).toFixed(1)} + ${(d.wallSeconds / 60).toFixed(1)} min wall |
 ${extras.map((x) => `| ${x.label} | ${pct(x.all.aji)} | ${pct(x.seen.aji)} | ${pct(x.unseen.aji)} | ${x.compute ?? `same model, evaluation ${x.seconds} s for 14 images`} |\n`).join('')}
 Difference to the PyTorch calibration: **${diff >= 0 ? '+' : ''}${(100 * diff).toFixed(2)} AJI points** (${pct(means.all.mean.aji)} vs 57.20);
-to the paper: ${(100 * (means.all.mean.aji - PAPER.aji.all)) >= 0 ? '+' : ''}${(100 * (means.all.mean.aji - PAPER.aji.all)).toFixed(2)} points.
+to the paper: ${(100 * (means.all.mean.aji - PAPER_AJI.all)) >= 0 ? '+' : ''}${(100 * (means.all.mean.aji - PAPER_AJI.all)).toFixed(2)} points.
 ${
   diff >= 0
     ? `**The model beats the PyTorch calibration by ${(100 * diff).toFixed(2)} AJI points with ${((s.machineSeconds + d.machineSeconds) / 60).toFixed(1)} machine-minutes (${((s.wallSeconds + d.wallSeconds) / 60).toFixed(1)} wall-minutes) of training against the calibration's 60.**`

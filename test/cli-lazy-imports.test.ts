@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../src/config.ts';
+import { CROSSCHECK_DIR, readCrosscheckManifest } from '../testing/crosscheck-fixtures.ts';
 import { BIN } from './helpers/cli.ts';
-import { CROSSCHECK_DIR, readCrosscheckManifest } from './helpers/crosscheck-fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nucleiflow-imports-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

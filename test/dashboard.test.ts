@@ -1,6 +1,6 @@
 /**
  * Dashboard server without a browser: the token, the Host guard, path traversal on every file
- * route, parameterised queries, the compare arithmetic and the CLI's refusal to expose itself
+ * route, parameterised queries, delta formatting and the CLI's refusal to expose itself
  * without a token. Runs against a seeded PGlite database (see helpers/dashboard-data.ts).
  */
 import { execFile } from 'node:child_process';
@@ -14,13 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeImageLayer } from '../dashboards/layer-writer.ts';
 import { type Dashboard, startDashboard } from '../dashboards/server/app.ts';
 import { imageArtifactPath } from '../dashboards/server/artifacts.ts';
-import { compareRuns } from '../dashboards/server/compare.ts';
 import { deltaPct } from '../dashboards/server/format.ts';
 import { readGrey } from '../dashboards/server/images.ts';
-import { listRuns } from '../dashboards/server/queries.ts';
 import { isLoopbackHost, isSafeRelativePath } from '../dashboards/server/security.ts';
 import { ConfigError } from '../src/errors.ts';
 import { schema } from '../src/storage/index.ts';
+import { listRunSummaries } from '../src/tracking/queries.ts';
 import { BIN } from './helpers/cli.ts';
 import { type DashboardData, dashboardData } from './helpers/dashboard-data.ts';
 
@@ -280,13 +279,13 @@ describe('queries are parameterised', () => {
   const hostile = ["' OR 1=1 --", "x'; DROP TABLE runs; --", '%', '_', "run-0001' OR '1'='1"];
 
   it('treats hostile filter values as plain values', async () => {
-    const all = await listRuns(d.storage.db);
+    const all = await listRunSummaries(d.storage.db);
     for (const v of hostile) {
-      expect(await listRuns(d.storage.db, { status: v })).toHaveLength(0);
-      expect(await listRuns(d.storage.db, { spec: v })).toHaveLength(0);
-      expect(await listRuns(d.storage.db, { experiment: v })).toHaveLength(0);
+      expect(await listRunSummaries(d.storage.db, { status: v })).toHaveLength(0);
+      expect(await listRunSummaries(d.storage.db, { spec: v })).toHaveLength(0);
+      expect(await listRunSummaries(d.storage.db, { experiment: v })).toHaveLength(0);
       // LIKE wildcards in a search are literal characters.
-      expect(await listRuns(d.storage.db, { q: v })).toHaveLength(0);
+      expect(await listRunSummaries(d.storage.db, { q: v })).toHaveLength(0);
       const r = await get(dash.url, `/api/runs?status=${encodeURIComponent(v)}&q=${encodeURIComponent(v)}`);
       expect(JSON.parse(r.body)).toEqual([]);
       const cmp = await get(dash.url, `/compare?runs=${encodeURIComponent(`${d.runA},${v}`)}`);
@@ -305,40 +304,8 @@ describe('queries are parameterised', () => {
   });
 });
 
-describe('compare arithmetic', () => {
-  it('computes per-image and per-subset deltas against the first run', () => {
-    const row = (runId: string, image: string, subset: string, aji: number) => ({
-      runId,
-      image,
-      organ: 'Breast',
-      subset,
-      aji,
-      dice: 0,
-      f1: 0,
-      ajiPlus: 0,
-      pq: 0,
-      nGt: 1,
-      nPred: 1,
-    });
-    const c = compareRuns(
-      ['a', 'b'],
-      [
-        row('a', 'i1', 'seen', 0.5),
-        row('b', 'i1', 'seen', 0.55),
-        row('a', 'i2', 'unseen', 0.6),
-        row('b', 'i2', 'unseen', 0.58),
-        row('a', 'i3', 'unseen', 0.7),
-      ],
-      'aji',
-    );
-    expect(c.rows.map((r) => r.image)).toEqual(['i1', 'i2', 'i3']);
-    expect(c.rows[0]!.deltas[1]).toBeCloseTo(0.05, 12);
-    expect(c.rows[1]!.deltas[1]).toBeCloseTo(-0.02, 12);
-    expect(c.rows[2]!.deltas[1]).toBeNull();
-    const unseen = c.averages.find((a) => a.subset === 'unseen')!;
-    expect(unseen.values[0]).toBeCloseTo(0.65, 12);
-    expect(unseen.values[1]).toBeCloseTo(0.58, 12);
-    expect(unseen.counts).toEqual([2, 1]);
+describe('delta formatting', () => {
+  it('signs deltas in percentage points and shows a vanishing one as zero', () => {
     expect(deltaPct(0.05)).toBe('+5.00');
     expect(deltaPct(-0.0000001)).toBe('0.00');
   });

@@ -13,12 +13,12 @@ import { iterativePostprocess, postprocess } from '../src/postprocess/pipeline.t
 import { removeSmallInstances, removeSmallObjects } from '../src/postprocess/remove-small.ts';
 import { sigmaFromRadius } from '../src/postprocess/sigma.ts';
 import { watershed } from '../src/postprocess/watershed.ts';
-import { differ } from './helpers/arrays.ts';
 import {
   CROSSCHECK_DIR,
   loadPostprocessCase,
   readCrosscheckManifest,
 } from '../testing/crosscheck-fixtures.ts';
+import { differ } from './helpers/arrays.ts';
 
 const manifest = readCrosscheckManifest();
 

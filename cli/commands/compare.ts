@@ -2,88 +2,82 @@ import { type Command, Option } from 'commander';
 import { openDb } from '../../platform/session.ts';
 import { resolveRun } from '../../platform/submit.ts';
 import { UserError } from '../../src/errors.ts';
-import type { Db } from '../../src/storage/index.ts';
+import { type Comparison, compareResults, type Scores } from '../../src/tracking/compare.ts';
 import * as tracking from '../../src/tracking/index.ts';
-import { means, type ResultRow, SCORE_KEYS, shortId, textTable } from '../../src/tracking/report.ts';
+import { AVERAGE_LABEL, SCORE_KEYS, SCORE_LABEL, shortId, textTable } from '../../src/tracking/report.ts';
 import { choiceList } from '../options.ts';
 import { action } from '../run-action.ts';
 
-const LABEL = { dice: 'Dice', f1: 'F1', aji: 'AJI', ajiPlus: 'AJI+', pq: 'PQ' } as const;
+type Differences = Record<string, [string | undefined, string | undefined]>;
 
-export interface Comparison {
-  readonly a: string;
-  readonly b: string;
-  /** Spec fields that differ (dotted path: [A, B]). */
-  readonly differences: Record<string, [string | undefined, string | undefined]>;
-  readonly images: Array<{ image: string; organ: string; subset: string; a: ResultRow; b: ResultRow }>;
-  readonly averages: Array<{ label: string; a: Record<string, number>; b: Record<string, number> }>;
-}
+/** The comparison, plus per run the params that differ from the baseline's ([baseline, run]). */
+type CliComparison = Comparison & { readonly differences: Differences[] };
 
-/** Per-image and averaged scores of two runs on the images both evaluated. */
-export async function compareRuns(db: Db, a: tracking.RunRow, b: tracking.RunRow): Promise<Comparison> {
-  const [ra, rb, pa, pb] = await Promise.all([
-    tracking.getImageResults(db, a.id),
-    tracking.getImageResults(db, b.id),
-    tracking.getParams(db, a.id),
-    tracking.getParams(db, b.id),
-  ]);
-  if (ra.length === 0) throw new UserError(`run ${a.id} has no per-image results (status ${a.status})`);
-  if (rb.length === 0) throw new UserError(`run ${b.id} has no per-image results (status ${b.status})`);
-  const byImage = new Map(rb.map((r) => [r.image, r]));
-  const images = ra
-    .filter((r) => byImage.has(r.image))
-    .map((r) => ({ image: r.image, organ: r.organ, subset: r.subset, a: r, b: byImage.get(r.image)! }));
-  const differences: Comparison['differences'] = {};
-  for (const k of new Set([...Object.keys(pa), ...Object.keys(pb)])) {
+function differences(base: Record<string, string>, other: Record<string, string>): Differences {
+  const out: Differences = {};
+  for (const k of new Set([...Object.keys(base), ...Object.keys(other)])) {
     if (k === 'name' || k === 'description') continue;
-    if (pa[k] !== pb[k]) differences[k] = [pa[k], pb[k]];
+    if (base[k] !== other[k]) out[k] = [base[k], other[k]];
   }
-  const averages: Comparison['averages'] = [];
-  for (const [label, subset] of [
-    ['Average, seen organs', 'seen'],
-    ['Average, unseen organs', 'unseen'],
-    ['Average, all', undefined],
-  ] as const) {
-    const sel = images.filter((i) => !subset || i.subset === subset);
-    const ma = means(sel.map((i) => i.a));
-    const mb = means(sel.map((i) => i.b));
-    if (ma && mb) averages.push({ label, a: ma, b: mb });
-  }
-  return { a: a.id, b: b.id, differences, images, averages };
+  return out;
 }
 
-function printComparison(c: Comparison, keys: readonly (typeof SCORE_KEYS)[number][]): void {
+/** Run letters of the table: A is the baseline. */
+const letter = (i: number) => String.fromCharCode(65 + i);
+
+function printComparison(c: CliComparison, keys: readonly (typeof SCORE_KEYS)[number][]): void {
   const w = (s: string) => process.stdout.write(`${s}\n`);
-  w(`A = ${c.a}\nB = ${c.b}`);
-  const diffs = Object.entries(c.differences);
-  w(diffs.length ? `differs in: ${diffs.map(([k, [x, y]]) => `${k} ${x} -> ${y}`).join('; ')}` : 'same spec');
-  const header = ['Image', 'Organ', 'Seen', ...keys.flatMap((k) => [`${LABEL[k]} A`, `${LABEL[k]} B`, 'Δ'])];
-  const pct = (v: number) => (100 * v).toFixed(2);
-  const delta = (x: number, y: number) => `${y - x >= 0 ? '+' : ''}${(100 * (y - x)).toFixed(2)}`;
-  const body = c.images.map((i) => [
-    shortId(i.image),
-    i.organ,
-    i.subset === 'seen' ? 'yes' : 'no',
-    ...keys.flatMap((k) => [pct(i.a[k]), pct(i.b[k]), delta(i.a[k], i.b[k])]),
+  for (const [i, id] of c.runIds.entries()) w(`${letter(i)} = ${id}`);
+  for (const [i, d] of c.differences.entries()) {
+    if (i === 0) continue;
+    const diffs = Object.entries(d);
+    w(
+      `${letter(i)} ${diffs.length ? `differs in: ${diffs.map(([k, [x, y]]) => `${k} ${x} -> ${y}`).join('; ')}` : 'same spec'}`,
+    );
+  }
+  const header = [
+    'Image',
+    'Organ',
+    'Seen',
+    ...keys.flatMap((k) =>
+      c.runIds.flatMap((_, i) =>
+        i === 0 ? [`${SCORE_LABEL[k]} A`] : [`${SCORE_LABEL[k]} ${letter(i)}`, 'Δ'],
+      ),
+    ),
+  ];
+  const pct = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(2));
+  const delta = (v: number | undefined) =>
+    v === undefined ? '-' : `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)}`;
+  const cells = (scores: readonly (Scores | null)[], deltas: readonly (Scores | null)[]) =>
+    keys.flatMap((k) =>
+      scores.flatMap((s, i) => (i === 0 ? [pct(s?.[k])] : [pct(s?.[k]), delta(deltas[i]?.[k])])),
+    );
+  const body = c.rows.map((r) => [
+    shortId(r.image),
+    r.organ,
+    r.subset === 'seen' ? 'yes' : 'no',
+    ...cells(r.scores, r.deltas),
   ]);
-  for (const av of c.averages) {
-    body.push([
-      av.label,
-      '',
-      '',
-      ...keys.flatMap((k) => [pct(av.a[k]!), pct(av.b[k]!), delta(av.a[k]!, av.b[k]!)]),
-    ]);
+  for (const a of c.averages) {
+    if (a.nImages > 0)
+      body.push([`${AVERAGE_LABEL[a.subset]} (${a.nImages})`, '', '', ...cells(a.means, a.deltas)]);
   }
   w(textTable(header, body));
+  if (c.droppedImages.length) {
+    w(
+      `averages are over the images every run scored; left out: ${c.droppedImages.map(shortId).join(', ')} (${c.runIds.map((_, i) => `${letter(i)} ${c.dropped[i]}`).join(', ')} images)`,
+    );
+  }
 }
 
 export function register(program: Command): void {
   program
     .command('compare')
-    .description('Compare two runs side by side: per-image and averaged scores with deltas (B - A)')
-    .argument('[runA]', 'baseline run id (or unique prefix)')
-    .argument('[runB]', 'run compared with it')
-    .option('--experiment <id>', 'compare the runs of one experiment (each arm against the first)')
+    .description(
+      'Compare runs side by side: per-image scores and seen / unseen / all averages (over the images every run scored), with deltas against the first run',
+    )
+    .argument('[runs...]', 'two or more run ids (or unique prefixes); the first is the baseline')
+    .option('--experiment <id>', 'compare the runs of one experiment (each against the first created)')
     .addOption(
       new Option('--metrics <list>', `scores to show (${SCORE_KEYS.join(', ')})`)
         .argParser(choiceList(SCORE_KEYS))
@@ -93,42 +87,46 @@ export function register(program: Command): void {
     .action(
       action(
         async (
-          runA: string | undefined,
-          runB: string | undefined,
+          given: string[],
           opts: { experiment?: string; metrics: (typeof SCORE_KEYS)[number][]; json?: boolean },
         ) => {
           const keys = opts.metrics;
-          if (!opts.experiment && (!runA || !runB))
-            throw new UserError('give two runs, or --experiment <id>');
-          if (opts.experiment && (runA || runB))
-            throw new UserError('give either two runs or --experiment, not both');
+          if (opts.experiment && given.length)
+            throw new UserError('give either runs or --experiment, not both');
+          if (!opts.experiment && given.length < 2)
+            throw new UserError('give two or more runs, or --experiment <id>');
           const storage = await openDb();
           try {
             const { db } = storage;
-            let pairs: Array<[tracking.RunRow, tracking.RunRow]>;
+            let runs: tracking.RunRow[];
             if (opts.experiment) {
-              const runs = (await tracking.listRuns(db, { experimentId: opts.experiment })).sort((x, y) =>
-                x.id.localeCompare(y.id),
-              );
-              if (runs.length < 2) {
+              const ids = await tracking.runIdsOfExperiment(db, opts.experiment);
+              if (ids.length < 2)
                 throw new UserError(
-                  `experiment ${opts.experiment} has ${runs.length} run(s); compare needs two`,
+                  `experiment ${opts.experiment} has ${ids.length} run(s); compare needs two`,
                 );
-              }
-              pairs = runs.slice(1).map((r) => [runs[0]!, r]);
+              runs = (await tracking.getRunsBrief(db, ids)).map((r) => r.run);
             } else {
-              pairs = [[await resolveRun(db, runA!), await resolveRun(db, runB!)]];
+              runs = [];
+              for (const id of given) runs.push(await resolveRun(db, id));
             }
-            const comparisons = [];
-            for (const [a, b] of pairs) comparisons.push(await compareRuns(db, a, b));
+            const ids = runs.map((r) => r.id);
+            if (new Set(ids).size < ids.length)
+              throw new UserError(`a run is given twice: ${ids.join(', ')}`);
+            const results = await tracking.getImageResults(db, ids);
+            const empty = runs.find((r) => !results.some((x) => x.runId === r.id));
+            if (empty)
+              throw new UserError(`run ${empty.id} has no per-image results (status ${empty.status})`);
+            const params = await Promise.all(ids.map((id) => tracking.getParams(db, id)));
+            const c: CliComparison = {
+              ...compareResults(ids, results),
+              differences: params.map((p) => differences(params[0]!, p)),
+            };
             if (opts.json) {
-              process.stdout.write(`${JSON.stringify(comparisons, null, 2)}\n`);
+              process.stdout.write(`${JSON.stringify(c, null, 2)}\n`);
               return;
             }
-            comparisons.forEach((c, i) => {
-              if (i) process.stdout.write('\n');
-              printComparison(c, keys);
-            });
+            printComparison(c, keys);
           } finally {
             await storage.close();
           }

@@ -29,8 +29,8 @@ export function register(program: Command): void {
           const f = await followRuns(db, session.temporal, [run.id], { until: result.promise });
           if (f.detached) return;
           await result.promise.catch(() => {});
-          const after = await tracking.getRun(db, run.id);
-          if (after) await printRunSummaries(db, [after]);
+          const [after] = await tracking.listRunSummaries(db, { ids: [run.id] });
+          if (after) printRunSummaries([after]);
           if (after?.status !== 'completed') process.exitCode = 1;
         } finally {
           abortResult();

@@ -72,12 +72,10 @@ export function register(program: Command): void {
             return;
           }
           await result.promise.catch(() => {});
-          const runs = await Promise.all(sub.runIds.map((id) => tracking.getRun(session.storage.db, id)));
-          await printRunSummaries(
-            session.storage.db,
-            runs.filter((r) => r !== undefined),
-          );
-          if (runs.some((r) => r?.status !== 'completed')) process.exitCode = 1;
+          const runs = await tracking.listRunSummaries(session.storage.db, { ids: sub.runIds });
+          printRunSummaries(runs);
+          if (runs.length < sub.runIds.length || runs.some((r) => r.status !== 'completed'))
+            process.exitCode = 1;
         } finally {
           abortResult();
           await session.close();

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { openDb } from '../../platform/session.ts';
-import type { Db } from '../../src/storage/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
-import { means, textTable } from '../../src/tracking/report.ts';
+import { textTable } from '../../src/tracking/report.ts';
 import { positiveInt } from '../options.ts';
 import { action } from '../run-action.ts';
 
@@ -11,26 +10,18 @@ const armText = (arm: unknown) =>
     .map(([k, v]) => `${k.split('.').at(-1)}=${JSON.stringify(v)}`)
     .join(',');
 
-const seconds = (r: tracking.RunRow) =>
-  r.startedAt && r.finishedAt
-    ? `${((r.finishedAt.getTime() - r.startedAt.getTime()) / 1000).toFixed(0)}s`
-    : '';
-
 /** One line per run: id, status, arm, mean AJI / Dice / F1 over the test images, duration. */
-export async function printRunSummaries(db: Db, runs: readonly tracking.RunRow[]): Promise<void> {
-  const body: string[][] = [];
-  for (const r of runs) {
-    const m = means(await tracking.getImageResults(db, r.id));
-    body.push([
-      r.id,
-      r.status,
-      armText(r.arm),
-      m ? (100 * m.aji).toFixed(2) : '',
-      m ? (100 * m.dice).toFixed(2) : '',
-      m ? (100 * m.f1).toFixed(2) : '',
-      seconds(r),
-    ]);
-  }
+export function printRunSummaries(runs: readonly tracking.RunSummary[]): void {
+  const pct = (v: number | null) => (v === null ? '' : (100 * v).toFixed(2));
+  const body = runs.map((r) => [
+    r.id,
+    r.status,
+    armText(r.arm),
+    pct(r.ajiAll),
+    pct(r.dice),
+    pct(r.f1),
+    r.finishedAt && r.durationS !== null ? `${r.durationS.toFixed(0)}s` : '',
+  ]);
   process.stdout.write(`${textTable(['Run', 'Status', 'Arm', 'AJI', 'Dice', 'F1', 'Time'], body)}\n`);
 }
 
@@ -45,30 +36,30 @@ export function register(program: Command): void {
       action(async (opts: { experiment?: string; limit: number; json?: boolean }) => {
         const storage = await openDb();
         try {
-          const runs = await tracking.listRuns(storage.db, {
-            ...(opts.experiment ? { experimentId: opts.experiment } : {}),
+          const runs = await tracking.listRunSummaries(storage.db, {
+            experiment: opts.experiment,
             limit: opts.limit,
           });
           if (opts.json) {
-            const rows = [];
-            for (const r of runs) {
-              rows.push({
-                id: r.id,
-                experimentId: r.experimentId,
-                status: r.status,
-                arm: r.arm,
-                configHash: r.configHash,
-                seed: r.seed,
-                codeCommit: r.codeCommit,
-                dataHash: r.dataHash,
-                mlflowRunId: r.mlflowRunId,
-                error: r.error,
-                createdAt: r.createdAt,
-                startedAt: r.startedAt,
-                finishedAt: r.finishedAt,
-                means: means(await tracking.getImageResults(storage.db, r.id)),
-              });
-            }
+            const rows = runs.map((r) => ({
+              id: r.id,
+              experimentId: r.experimentId,
+              status: r.status,
+              arm: r.arm,
+              configHash: r.configHash,
+              seed: r.seed,
+              codeCommit: r.codeCommit,
+              dataHash: r.dataHash,
+              mlflowRunId: r.mlflowRunId,
+              error: r.error,
+              createdAt: r.createdAt,
+              startedAt: r.startedAt,
+              finishedAt: r.finishedAt,
+              means:
+                r.nImages === 0
+                  ? null
+                  : { dice: r.dice, f1: r.f1, aji: r.ajiAll, ajiPlus: r.ajiPlus, pq: r.pq },
+            }));
             process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
             return;
           }
@@ -76,7 +67,7 @@ export function register(program: Command): void {
             process.stdout.write('no runs yet (start one: nucleiflow run quick)\n');
             return;
           }
-          await printRunSummaries(storage.db, runs);
+          printRunSummaries(runs);
         } finally {
           await storage.close();
         }

@@ -13,18 +13,24 @@ import { MIN_DASHBOARD_TOKEN_LENGTH, REPO_ROOT } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { readLabels } from '../../src/imaging/io.ts';
 import type { Db } from '../../src/storage/index.ts';
+import { compareResults } from '../../src/tracking/compare.ts';
+import * as q from '../../src/tracking/queries.ts';
 import { imageLayers, LAYERS, type Layer } from './artifacts.ts';
 import { compareCharts, runCharts } from './charts.ts';
-import { COMPARE_METRICS, type CompareMetric, compareRuns } from './compare.ts';
 import { html, type SafeHtml } from './html.ts';
 import { colourLabels, colourMap, encodeLabels, readGrey, toPng } from './images.ts';
 import { nucleusTable } from './nuclei.ts';
-import { comparePage, comparePicker, runLabel } from './pages/compare.ts';
+import {
+  COMPARE_METRICS,
+  type CompareMetric,
+  comparePage,
+  comparePicker,
+  runLabel,
+} from './pages/compare.ts';
 import { layout } from './pages/layout.ts';
 import { runPage } from './pages/run.ts';
 import { runRows, runsPage } from './pages/runs.ts';
 import { viewerPage } from './pages/viewer.ts';
-import * as q from './queries.ts';
 import {
   hostHeaderAllowed,
   isLoopbackHost,
@@ -264,16 +270,16 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
 
     if (path === '/') {
       const f = parseFilter(u);
-      const rows = await q.listRuns(db, f);
+      const rows = await q.listRunSummaries(db, f);
       if (u.searchParams.get('fragment') === 'rows') {
         return sendHtml(res, runRows(rows));
       }
-      const [choices, exps] = await Promise.all([q.filterChoices(db), q.listExperiments(db, f.spec)]);
+      const [choices, exps] = await Promise.all([q.filterChoices(db), q.listExperimentSummaries(db, f.spec)]);
       return sendHtml(res, runsPage(rows, f, choices, exps));
     }
 
     if (path === '/api/runs') {
-      const rows = await q.listRuns(db, parseFilter(u));
+      const rows = await q.listRunSummaries(db, parseFilter(u));
       return send(res, 200, 'application/json', JSON.stringify(rows));
     }
 
@@ -311,7 +317,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       const runId = segs[1];
       if (!NAME_RE.test(runId)) throw notFound();
       if (segs.length === 2) {
-        const d = await q.getRun(db, runId);
+        const d = await q.getRunDetail(db, runId);
         if (!d) throw notFound();
         return sendHtml(
           res,
@@ -324,7 +330,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
         );
       }
       if (segs.length === 3 && (segs[2] === 'results.csv' || segs[2] === 'results.json')) {
-        const d = await q.getRun(db, runId);
+        const d = await q.getRunDetail(db, runId);
         if (!d) throw notFound();
         if (segs[2] === 'results.json') {
           const body = JSON.stringify(
@@ -357,7 +363,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       if (segs.length === 4 && segs[2] === 'images') {
         const image = segs[3]!;
         const result = await imageContext(runId, image);
-        const [arts, all] = await Promise.all([q.getArtifacts(db, runId), q.getResults(db, [runId])]);
+        const [arts, all] = await Promise.all([q.getArtifacts(db, runId), q.getImageResults(db, runId)]);
         const found = imageLayers(arts, image);
         const layers: Partial<Record<Layer, boolean>> = {};
         for (const l of LAYERS)
@@ -441,7 +447,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       });
     }
 
-    if (path === '/compare') {
+    if (path === '/compare' || path === '/api/compare') {
       let ids = u.searchParams
         .getAll('runs')
         .flatMap((s) => s.split(','))
@@ -450,36 +456,39 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       const experiment = u.searchParams.get('experiment')?.trim();
       if (experiment) ids = await q.runIdsOfExperiment(db, experiment);
       ids = [...new Set(ids)].slice(0, 12);
-      if (ids.length < 2) {
-        const recent = await q.listRuns(db, { limit: 200 });
-        return sendHtml(
-          res,
-          comparePicker(recent, ids.length === 1 || experiment ? 'Pick at least two runs.' : undefined),
-        );
-      }
-      const runs = await q.getRunsBrief(db, ids);
+      const runs = ids.length < 2 ? [] : await q.getRunsBrief(db, ids);
       const present = runs.map((r) => r.run.id);
       const unknown = ids.filter((id) => !present.includes(id));
       if (runs.length < 2) {
-        const recent = await q.listRuns(db, { limit: 200 });
-        return sendHtml(
-          res,
-          comparePicker(recent, `Unknown run(s): ${unknown.join(', ')}. Pick at least two runs.`),
-        );
+        const message =
+          ids.length < 2
+            ? ids.length === 1 || experiment
+              ? 'Pick at least two runs.'
+              : undefined
+            : `Unknown run(s): ${unknown.join(', ')}. Pick at least two runs.`;
+        if (path === '/api/compare')
+          return send(
+            res,
+            400,
+            'application/json',
+            JSON.stringify({ error: message ?? 'Pick at least two runs.' }),
+          );
+        return sendHtml(res, comparePicker(await q.listRunSummaries(db, { limit: 200 }), message));
       }
+      const cmp = compareResults(present, await q.getImageResults(db, present));
+      if (path === '/api/compare') return send(res, 200, 'application/json', JSON.stringify(cmp));
       const metricParam = u.searchParams.get('metric') ?? 'aji';
       const metric = (COMPARE_METRICS as readonly string[]).includes(metricParam)
         ? (metricParam as CompareMetric)
         : 'aji';
-      const [results, curves] = await Promise.all([q.getResults(db, present), q.getCurves(db, present)]);
-      const cmp = compareRuns(present, results, metric);
+      const curves = await q.getCurves(db, present);
       const charts = compareCharts(
         runs.map((r) => ({ id: r.run.id, label: runLabel(r), curves: curves.get(r.run.id) ?? [] })),
       );
       const query = experiment
         ? `experiment=${encodeURIComponent(experiment)}`
         : `runs=${present.map(encodeURIComponent).join(',')}`;
-      return sendHtml(res, comparePage(runs, cmp, charts, query));
+      return sendHtml(res, comparePage(runs, cmp, metric, charts, query));
     }
 
     throw notFound();

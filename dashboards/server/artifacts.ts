@@ -12,7 +12,7 @@
  * map or a binary mask). Kind names used by other writers are mapped by LAYER_KINDS.
  */
 import { basename, dirname, join } from 'node:path';
-import type { ArtifactRecord } from './queries.ts';
+import type { ArtifactRecord } from '../../src/tracking/queries.ts';
 
 export const LAYERS = ['labels', 'prob', 'distance', 'markers'] as const;
 export type Layer = (typeof LAYERS)[number];

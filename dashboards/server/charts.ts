@@ -2,7 +2,7 @@
  * Chart descriptions the server hands to static/charts.js (which draws them with uPlot). Loss
  * and validation loss share the left axis; the learning rate gets a log-scaled right axis.
  */
-import type { Curve } from './queries.ts';
+import type { Curve } from '../../src/tracking/queries.ts';
 
 export interface ChartSeries {
   label: string;

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { and, asc, desc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { EvalResult } from '../metrics/index.ts';
 import { type Db, schema } from '../storage/index.ts';
 
@@ -356,101 +356,5 @@ export async function putArtifact(
   return { sha256, bytes };
 }
 
-// ---- reads ----------------------------------------------------------------------------------
-
-export type RunRow = typeof runs.$inferSelect;
-export type ExperimentRow = typeof experiments.$inferSelect;
-
-export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
-  const [r] = await db.select().from(runs).where(eq(runs.id, runId));
-  return r;
-}
-
-export async function getExperiment(db: Db, id: string): Promise<ExperimentRow | undefined> {
-  const [e] = await db.select().from(experiments).where(eq(experiments.id, id));
-  return e;
-}
-
-export async function listRuns(
-  db: Db,
-  opts: { experimentId?: string; limit?: number } = {},
-): Promise<RunRow[]> {
-  const q = db.select().from(runs);
-  const filtered = opts.experimentId ? q.where(eq(runs.experimentId, opts.experimentId)) : q;
-  return filtered.orderBy(desc(runs.createdAt), asc(runs.id)).limit(opts.limit ?? 1000);
-}
-
-export async function getParams(db: Db, runId: string): Promise<Record<string, string>> {
-  const rows = await db.select().from(params).where(eq(params.runId, runId)).orderBy(asc(params.key));
-  return Object.fromEntries(rows.map((r) => [r.key, r.value]));
-}
-
-export async function getMetrics(db: Db, runId: string, stage?: string) {
-  return db
-    .select()
-    .from(metrics)
-    .where(stage ? and(eq(metrics.runId, runId), eq(metrics.stage, stage)) : eq(metrics.runId, runId))
-    .orderBy(asc(metrics.stage), asc(metrics.key), asc(metrics.step));
-}
-
-/** Highest step recorded per stage, for progress displays. */
-export async function lastSteps(db: Db, runIds: readonly string[]) {
-  if (runIds.length === 0) return [];
-  return db
-    .select({ runId: metrics.runId, stage: metrics.stage, step: sql<number>`max(${metrics.step})::int` })
-    .from(metrics)
-    .where(inArray(metrics.runId, [...runIds]))
-    .groupBy(metrics.runId, metrics.stage);
-}
-
-export async function getImageResults(db: Db, runId: string) {
-  return db
-    .select()
-    .from(imageResults)
-    .where(eq(imageResults.runId, runId))
-    .orderBy(asc(imageResults.subset), asc(imageResults.organ), asc(imageResults.image));
-}
-
-export async function getArtifacts(db: Db, runId: string) {
-  return db.select().from(artifacts).where(eq(artifacts.runId, runId)).orderBy(asc(artifacts.path));
-}
-
-export async function pendingOutbox(db: Db, runId?: string): Promise<number> {
-  const [{ n }] = (await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(mlflowOutbox)
-    .where(
-      runId
-        ? and(isNull(mlflowOutbox.deliveredAt), eq(mlflowOutbox.runId, runId))
-        : isNull(mlflowOutbox.deliveredAt),
-    )) as [{ n: number }];
-  return n;
-}
-
-/** Pending outbox rows whose last delivery attempt failed, oldest first, with the recorded reason. */
-export async function outboxFailures(db: Db, runId?: string) {
-  const failed = and(isNull(mlflowOutbox.deliveredAt), isNotNull(mlflowOutbox.lastError));
-  return db
-    .select({
-      id: mlflowOutbox.id,
-      runId: mlflowOutbox.runId,
-      kind: mlflowOutbox.kind,
-      attempts: mlflowOutbox.attempts,
-      lastError: mlflowOutbox.lastError,
-    })
-    .from(mlflowOutbox)
-    .where(runId ? and(failed, eq(mlflowOutbox.runId, runId)) : failed)
-    .orderBy(asc(mlflowOutbox.id));
-}
-
-/** Resolves a run id given in full or as an unambiguous prefix. */
-export async function findRun(db: Db, idOrPrefix: string): Promise<RunRow[]> {
-  return db
-    .select()
-    .from(runs)
-    .where(sql`${runs.id} = ${idOrPrefix} or ${runs.id} like ${`${idOrPrefix.replace(/[%_\\]/g, '\\$&')}%`}`)
-    .orderBy(asc(runs.id))
-    .limit(20);
-}
-
 export { drainOutbox } from './outbox.ts';
+export * from './queries.ts';

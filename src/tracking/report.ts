@@ -3,6 +3,7 @@
  * averages over seen organs, unseen organs and all), plus AJI+ and PQ. One renderer serves the
  * run report (Markdown), `nucleiflow show` (aligned text) and `nucleiflow compare` (deltas).
  */
+import { SUBSETS, type SubsetName, subsetMeans } from '../metrics/subsets.ts';
 import type { ImageResultRow, RunRow } from './index.ts';
 
 /** A per-image result as stored (the database keeps `subset` as text). */
@@ -10,21 +11,28 @@ export type ResultRow = Omit<ImageResultRow, 'subset'> & { readonly subset: stri
 
 export const SCORE_KEYS = ['dice', 'f1', 'aji', 'ajiPlus', 'pq'] as const;
 export type ScoreKey = (typeof SCORE_KEYS)[number];
-const LABEL: Record<ScoreKey, string> = { dice: 'Dice', f1: 'F1', aji: 'AJI', ajiPlus: 'AJI+', pq: 'PQ' };
+/** Column titles of the scores. */
+export const SCORE_LABEL: Record<ScoreKey, string> = {
+  dice: 'Dice',
+  f1: 'F1',
+  aji: 'AJI',
+  ajiPlus: 'AJI+',
+  pq: 'PQ',
+};
+
+/** Row labels of the three averages of Table 1. */
+export const AVERAGE_LABEL: Record<SubsetName, string> = {
+  seen: 'Average, seen organs',
+  unseen: 'Average, unseen organs',
+  all: 'Average, all',
+};
 
 /** Short slide id as in the paper's table (TCGA-21-5784-01Z-00-DX1 -> 21-5784). */
 export const shortId = (id: string) => id.replace(/^TCGA-/, '').replace(/-01Z-00-DX1$/, '');
 
-export function means(rows: readonly ResultRow[]): Record<ScoreKey, number> | null {
-  if (rows.length === 0) return null;
-  const out = {} as Record<ScoreKey, number>;
-  for (const k of SCORE_KEYS) out[k] = rows.reduce((s, r) => s + r[k], 0) / rows.length;
-  return out;
-}
-
 /** Rows of a Table-1-style table: one per image (seen organs first), then the three averages. */
 export function table1(rows: readonly ResultRow[]): { header: string[]; body: string[][] } {
-  const header = ['Organ', 'Image', 'Organ seen', ...SCORE_KEYS.map((k) => LABEL[k]), 'GT', 'Pred'];
+  const header = ['Organ', 'Image', 'Organ seen', ...SCORE_KEYS.map((k) => SCORE_LABEL[k]), 'GT', 'Pred'];
   const fmt = (v: number) => (100 * v).toFixed(2);
   const sorted = [...rows].sort(
     (a, b) =>
@@ -38,13 +46,10 @@ export function table1(rows: readonly ResultRow[]): { header: string[]; body: st
     String(r.nGt),
     String(r.nPred),
   ]);
-  for (const [label, subset] of [
-    ['Average, seen organs', 'seen'],
-    ['Average, unseen organs', 'unseen'],
-    ['Average, all', undefined],
-  ] as const) {
-    const m = means(subset ? rows.filter((r) => r.subset === subset) : rows);
-    if (m) body.push([label, '', '', ...SCORE_KEYS.map((k) => fmt(m[k])), '', '']);
+  const m = subsetMeans(rows, SCORE_KEYS);
+  for (const s of SUBSETS) {
+    const ms = m[s];
+    if (ms) body.push([AVERAGE_LABEL[s], '', '', ...SCORE_KEYS.map((k) => fmt(ms[k])), '', '']);
   }
   return { header, body };
 }

@@ -19,13 +19,15 @@ describe('erosion ablation on quick', { timeout: 900_000 }, () => {
 
     const c = await cli.run(['compare', '--experiment', expId, '--json']);
     expect(c.code, c.stderr).toBe(0);
-    const [cmp] = JSON.parse(c.stdout);
-    expect(cmp.differences).toEqual({ 'groundTruth.erosion': ['true', 'false'] });
-    expect(cmp.images).toHaveLength(3);
+    const cmp = JSON.parse(c.stdout);
+    expect(cmp.runIds).toEqual(runs.map((r) => r.id));
+    expect(cmp.differences[1]).toEqual({ 'groundTruth.erosion': ['true', 'false'] });
+    expect(cmp.rows).toHaveLength(3);
+    expect(cmp.dropped).toEqual([0, 0]);
     const a = await tracking.getImageResults(cli.storage.db, runs[0]!.id);
     const b = await tracking.getImageResults(cli.storage.db, runs[1]!.id);
-    const all = cmp.averages.find((x: { label: string }) => x.label === 'Average, all');
-    expect(all.b.aji - all.a.aji).toBeCloseTo(
+    const all = cmp.averages.find((x: { subset: string }) => x.subset === 'all');
+    expect(all.deltas[1].aji).toBeCloseTo(
       b.reduce((s, x) => s + x.aji, 0) / 3 - a.reduce((s, x) => s + x.aji, 0) / 3,
       10,
     );

@@ -1,13 +1,18 @@
+import type { Comparison } from '../../../src/tracking/compare.ts';
+import type { ExperimentRow, RunRow, RunSummary } from '../../../src/tracking/queries.ts';
+import { SCORE_LABEL, type ScoreKey } from '../../../src/tracking/report.ts';
 import type { ChartSpec } from '../charts.ts';
-import { COMPARE_METRICS, type Comparison, METRIC_TITLES } from '../compare.ts';
 import { armLabel, deltaColour, deltaPct, pct } from '../format.ts';
 import { html, jsonBlock, type SafeHtml } from '../html.ts';
-import type { ExperimentRecord, RunListRow, RunRecord } from '../queries.ts';
 import { layout, statusBadge } from './layout.ts';
 
+/** The metric switch: AJI (the paper's headline score) first. */
+export const COMPARE_METRICS = ['aji', 'dice', 'f1', 'ajiPlus', 'pq'] as const satisfies readonly ScoreKey[];
+export type CompareMetric = (typeof COMPARE_METRICS)[number];
+
 export interface CompareRun {
-  run: RunRecord;
-  experiment: ExperimentRecord;
+  run: RunRow;
+  experiment: ExperimentRow;
 }
 
 export function runLabel(c: CompareRun): string {
@@ -25,12 +30,14 @@ function cells(values: (number | null)[], deltas: (number | null)[], kind: strin
 export function comparePage(
   runs: CompareRun[],
   cmp: Comparison,
+  metric: CompareMetric,
   charts: ChartSpec[],
   query: string,
 ): SafeHtml {
+  const of = (xs: readonly (Record<ScoreKey, number> | null)[]) => xs.map((x) => x?.[metric] ?? null);
   const metricLinks = COMPARE_METRICS.map(
     (m) =>
-      html`<a href="/compare?${query}&metric=${m}" class="${m === cmp.metric ? 'active' : ''}">${METRIC_TITLES[m]}</a>`,
+      html`<a href="/compare?${query}&metric=${m}" class="${m === metric ? 'active' : ''}">${SCORE_LABEL[m]}</a>`,
   );
   const headRuns = runs.map(
     (c, i) =>
@@ -38,11 +45,11 @@ export function comparePage(
   );
   const rows = cmp.rows.map(
     (r) =>
-      html`<tr data-image="${r.image}" data-subset="${r.subset}"><td>${r.organ}</td><td class="mono">${r.image}</td><td>${r.subset}</td>${cells(r.values, r.deltas, `img-${r.image}`)}</tr>`,
+      html`<tr data-image="${r.image}" data-subset="${r.subset}"><td>${r.organ}</td><td class="mono">${r.image}</td><td>${r.subset}</td>${cells(of(r.scores), of(r.deltas), `img-${r.image}`)}</tr>`,
   );
   const avgs = cmp.averages.map(
     (a, i) =>
-      html`<tr class="avg${i === 0 ? ' first' : ''}" data-avg="${a.subset}"><th colspan="3">${a.subset === 'all' ? 'All images' : a.subset === 'seen' ? 'Seen organs' : 'Unseen organs'} (mean)</th>${cells(a.values, a.deltas, `avg-${a.subset}`)}</tr>`,
+      html`<tr class="avg${i === 0 ? ' first' : ''}" data-avg="${a.subset}"><th colspan="3">${a.subset === 'all' ? 'All images' : a.subset === 'seen' ? 'Seen organs' : 'Unseen organs'} (mean of ${a.nImages})</th>${cells(of(a.means), of(a.deltas), `avg-${a.subset}`)}</tr>`,
   );
   return layout(
     { title: 'Compare', active: 'compare', charts: true },
@@ -53,7 +60,7 @@ export function comparePage(
 <tbody>${rows}</tbody>
 <tfoot>${avgs}</tfoot>
 </table>
-<p class="sub">${METRIC_TITLES[cmp.metric]} in percent; Δ in percentage points against the baseline (first run); green is better, red worse.</p>
+<p class="sub">${SCORE_LABEL[metric]} in percent; Δ in percentage points against the baseline (first run); green is better, red worse. Averages are over the images every run scored${cmp.droppedImages.length ? html`; left out: <span class="mono" id="compare-dropped">${cmp.droppedImages.join(', ')}</span> (${runs.map((c, i) => `${c.run.id} ${cmp.dropped[i]}`).join(', ')})` : ''}.</p>
 <section><h2>Learning curves</h2>
 <div class="charts">${charts.map((c) => html`<figure class="chart" data-chart="${c.id}"><figcaption>${c.title}</figcaption></figure>`)}</div>
 ${jsonBlock('charts-data', charts)}
@@ -61,7 +68,7 @@ ${jsonBlock('charts-data', charts)}
   );
 }
 
-export function comparePicker(recent: RunListRow[], message?: string): SafeHtml {
+export function comparePicker(recent: RunSummary[], message?: string): SafeHtml {
   return layout(
     { title: 'Compare', active: 'compare' },
     html`<h1>Compare runs</h1>

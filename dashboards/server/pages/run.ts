@@ -1,9 +1,11 @@
+import { PAPER_AJI, PAPER_CITATION } from '../../../src/metrics/paper.ts';
+import { inSubset, type SubsetName, subsetMeans } from '../../../src/metrics/subsets.ts';
+import type { ImageResultRecord, RunDetail } from '../../../src/tracking/queries.ts';
+import { SCORE_KEYS } from '../../../src/tracking/report.ts';
 import { imageLayers, isDownloadable, LAYERS, type Layer } from '../artifacts.ts';
 import { runCharts } from '../charts.ts';
 import { armLabel, bytes, deltaPct, duration, isoTime, pct } from '../format.ts';
 import { html, jsonBlock, type SafeHtml } from '../html.ts';
-import { PAPER_AJI, PAPER_CITATION } from '../paper.ts';
-import type { ImageResultRecord, RunDetail } from '../queries.ts';
 import { layout, statusBadge } from './layout.ts';
 
 export interface Links {
@@ -14,34 +16,34 @@ export interface Links {
   artifactHref: (storedPath: string) => string | null;
 }
 
-function mean(rows: ImageResultRecord[], pick: (r: ImageResultRecord) => number): number | null {
-  return rows.length ? rows.reduce((s, r) => s + pick(r), 0) / rows.length : null;
-}
-
 /** The paper's Table 1 layout: test images grouped by seen / unseen organ, averages next to the published AJI. */
 export function table1(runId: string, results: ImageResultRecord[]): SafeHtml {
-  const groups = [
-    { subset: 'seen', title: 'Organs seen in training', paper: PAPER_AJI.seen },
-    { subset: 'unseen', title: 'Organs not seen in training', paper: PAPER_AJI.unseen },
+  const groups: { subset: SubsetName; title: string }[] = [
+    { subset: 'seen', title: 'Organs seen in training' },
+    { subset: 'unseen', title: 'Organs not seen in training' },
   ];
-  const avgRow = (label: string, rows: ImageResultRecord[], paper: number, cls: string) => {
-    const aji = mean(rows, (r) => r.aji);
+  const means = subsetMeans(results, SCORE_KEYS);
+  const avgRow = (label: string, cls: SubsetName) => {
+    const rows = inSubset(results, cls);
+    const paper = PAPER_AJI[cls];
+    const m = means[cls];
+    const aji = m?.aji ?? null;
     return html`<tr class="avg ${cls}">
   <th colspan="2">${label} (${rows.length} images)</th>
   <td class="num" data-cell="aji-${cls}">${pct(aji)}</td>
   <td class="num paper">${pct(paper)}</td>
   <td class="num">${aji === null ? '—' : deltaPct(aji - paper)}</td>
-  <td class="num">${pct(mean(rows, (r) => r.dice))}</td>
-  <td class="num">${pct(mean(rows, (r) => r.f1))}</td>
-  <td class="num">${pct(mean(rows, (r) => r.ajiPlus))}</td>
-  <td class="num">${pct(mean(rows, (r) => r.pq))}</td>
+  <td class="num">${pct(m?.dice)}</td>
+  <td class="num">${pct(m?.f1)}</td>
+  <td class="num">${pct(m?.ajiPlus)}</td>
+  <td class="num">${pct(m?.pq)}</td>
   <td class="num">${rows.reduce((s, r) => s + r.nGt, 0)}</td>
   <td class="num">${rows.reduce((s, r) => s + r.nPred, 0)}</td>
   <td></td>
 </tr>`;
   };
   const body = groups.map((g) => {
-    const rows = results.filter((r) => r.subset === g.subset);
+    const rows = inSubset(results, g.subset);
     return html`<tr class="group"><th colspan="12">${g.title}</th></tr>
 ${rows.map(
   (r) => html`<tr data-image="${r.image}">
@@ -59,12 +61,12 @@ ${rows.map(
   <td><a href="/runs/${encodeURIComponent(runId)}/images/${encodeURIComponent(r.image)}">view</a></td>
 </tr>`,
 )}
-${avgRow(`${g.subset === 'seen' ? 'Seen' : 'Unseen'} average`, rows, g.paper, g.subset)}`;
+${avgRow(`${g.subset === 'seen' ? 'Seen' : 'Unseen'} average`, g.subset)}`;
   });
   return html`<table class="table1" id="table1">
 <thead><tr><th>Organ</th><th>Image</th><th class="num">AJI</th><th class="num">Paper AJI</th><th class="num">Δ paper</th><th class="num">Dice</th><th class="num">F1</th><th class="num">AJI+</th><th class="num">PQ</th><th class="num">GT</th><th class="num">Pred</th><th></th></tr></thead>
 <tbody>${body}
-${avgRow('All', results, PAPER_AJI.all, 'all')}
+${avgRow('All', 'all')}
 </tbody>
 </table>
 <p class="sub">Scores in percent, mean over images. Paper: ${PAPER_CITATION} (AJI ${pct(PAPER_AJI.all)} all, ${pct(PAPER_AJI.seen)} seen, ${pct(PAPER_AJI.unseen)} unseen).</p>`;
@@ -76,7 +78,7 @@ function lineage(d: RunDetail, links: Links): SafeHtml {
     r.workflowId && links.temporalUiUrl
       ? html`<a href="${links.temporalUiUrl}/namespaces/${encodeURIComponent(links.temporalNamespace)}/workflows/${encodeURIComponent(r.workflowId)}" target="_blank" rel="noopener" id="temporal-link">${r.workflowId}</a>`
       : (r.workflowId ?? '—');
-  const mlflowExp = d.params.find((p) => p.key === 'mlflow.experiment_id')?.value;
+  const mlflowExp = d.params['mlflow.experiment_id'];
   const mlflowHref =
     r.mlflowRunId && links.mlflowUri
       ? mlflowExp
@@ -123,8 +125,8 @@ ${r.error ? html`<pre class="error">${r.error}</pre>` : ''}
 <div class="cols">
 <section><h2>Lineage</h2>${lineage(d, links)}</section>
 <section><h2>Parameters</h2>
-<table class="params"><tbody>${d.params.map((p) => html`<tr><th class="mono">${p.key}</th><td class="mono">${p.value}</td></tr>`)}</tbody></table>
-${d.params.length === 0 ? html`<p class="sub">No parameters recorded.</p>` : ''}
+<table class="params"><tbody>${Object.entries(d.params).map(([key, value]) => html`<tr><th class="mono">${key}</th><td class="mono">${value}</td></tr>`)}</tbody></table>
+${Object.keys(d.params).length === 0 ? html`<p class="sub">No parameters recorded.</p>` : ''}
 </section>
 </div>
 <section><h2>Training curves</h2>

@@ -1,6 +1,6 @@
+import type { ExperimentSummary, RunFilter, RunSummary, SortKey } from '../../../src/tracking/queries.ts';
 import { armLabel, duration, isoTime, pct } from '../format.ts';
 import { html, type SafeHtml } from '../html.ts';
-import type { ExperimentRow, RunFilter, RunListRow, SortKey } from '../queries.ts';
 import { layout, statusBadge } from './layout.ts';
 
 /** The list shows at most this many runs (the query's default limit). */
@@ -44,7 +44,7 @@ function query(f: RunFilter, over: Partial<Record<string, string | undefined>>):
   return s ? `/?${s}` : '/';
 }
 
-export function runRows(rows: RunListRow[]): SafeHtml {
+export function runRows(rows: RunSummary[]): SafeHtml {
   if (rows.length === 0) {
     return html`<tr><td colspan="${COLUMNS.length}" class="empty">No runs match.</td></tr>`;
   }
@@ -67,7 +67,7 @@ export function runRows(rows: RunListRow[]): SafeHtml {
   )}`;
 }
 
-function experimentsTable(exps: ExperimentRow[]): SafeHtml {
+function experimentsTable(exps: ExperimentSummary[]): SafeHtml {
   // Open when short; with many experiments the runs table stays the first thing in view.
   return html`<details class="experiments" ${exps.length > 0 && exps.length <= 8 ? html`open` : ''}>
 <summary>Experiments (${exps.length} most recent)</summary>
@@ -85,10 +85,10 @@ function experimentsTable(exps: ExperimentRow[]): SafeHtml {
 }
 
 export function runsPage(
-  rows: RunListRow[],
+  rows: RunSummary[],
   f: RunFilter,
   choices: { statuses: string[]; specs: string[]; experiments: { id: string; name: string }[] },
-  exps: ExperimentRow[],
+  exps: ExperimentSummary[],
 ): SafeHtml {
   const sortKey = f.sort ?? 'created';
   const dir = f.dir ?? (sortKey === 'created' ? 'desc' : 'asc');

@@ -1,7 +1,7 @@
+import type { ImageResultRecord } from '../../../src/tracking/queries.ts';
 import { LAYER_TITLES, type Layer } from '../artifacts.ts';
 import { pct } from '../format.ts';
 import { html, jsonBlock, type SafeHtml } from '../html.ts';
-import type { ImageResultRecord } from '../queries.ts';
 import { layout } from './layout.ts';
 
 export interface ViewerInput {

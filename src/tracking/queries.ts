@@ -1,21 +1,119 @@
 /**
- * Every database read the dashboard makes, through Drizzle's query builder or its `sql` template
- * (values always travel as bind parameters, never spliced into SQL text). Reads only: the
- * dashboard never writes the tracking database.
+ * The read side of tracking: every query of the tracking database that the CLI (runs, show,
+ * compare, follow), the activities and the dashboard make, through Drizzle's query builder or its
+ * `sql` template (values always travel as bind parameters, never spliced into SQL text). Reads
+ * only; src/tracking/index.ts holds the writes.
  */
-import { and, asc, desc, eq, ilike, inArray, or, type SQL, sql } from 'drizzle-orm';
-import type { Db } from '../../src/storage/index.ts';
-import { schema } from '../../src/storage/index.ts';
+import { and, asc, desc, eq, ilike, inArray, isNotNull, isNull, or, type SQL, sql } from 'drizzle-orm';
+import { type Db, schema } from '../storage/index.ts';
 
-const { experiments, runs, params, metrics, imageResults, artifacts } = schema;
+const { experiments, runs, params, metrics, imageResults, artifacts, mlflowOutbox } = schema;
 
-export interface RunListRow {
+export type RunRow = typeof runs.$inferSelect;
+export type ExperimentRow = typeof experiments.$inferSelect;
+export type ImageResultRecord = typeof imageResults.$inferSelect;
+export type ArtifactRecord = typeof artifacts.$inferSelect;
+
+export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
+  const [r] = await db.select().from(runs).where(eq(runs.id, runId));
+  return r;
+}
+
+export async function getExperiment(db: Db, id: string): Promise<ExperimentRow | undefined> {
+  const [e] = await db.select().from(experiments).where(eq(experiments.id, id));
+  return e;
+}
+
+/** Runs, newest first (`listRunSummaries` adds their experiment and mean scores). */
+export async function listRuns(
+  db: Db,
+  opts: { experimentId?: string; limit?: number } = {},
+): Promise<RunRow[]> {
+  const q = db.select().from(runs);
+  const filtered = opts.experimentId ? q.where(eq(runs.experimentId, opts.experimentId)) : q;
+  return filtered.orderBy(desc(runs.createdAt), asc(runs.id)).limit(opts.limit ?? 1000);
+}
+
+export async function getParams(db: Db, runId: string): Promise<Record<string, string>> {
+  const rows = await db.select().from(params).where(eq(params.runId, runId)).orderBy(asc(params.key));
+  return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+}
+
+export async function getMetrics(db: Db, runId: string, stage?: string) {
+  return db
+    .select()
+    .from(metrics)
+    .where(stage ? and(eq(metrics.runId, runId), eq(metrics.stage, stage)) : eq(metrics.runId, runId))
+    .orderBy(asc(metrics.stage), asc(metrics.key), asc(metrics.step));
+}
+
+/** Highest step recorded per stage, for progress displays. */
+export async function lastSteps(db: Db, runIds: readonly string[]) {
+  if (runIds.length === 0) return [];
+  return db
+    .select({ runId: metrics.runId, stage: metrics.stage, step: sql<number>`max(${metrics.step})::int` })
+    .from(metrics)
+    .where(inArray(metrics.runId, [...runIds]))
+    .groupBy(metrics.runId, metrics.stage);
+}
+
+/** Per-image results of one run or several, seen organs first, then by organ and image. */
+export async function getImageResults(
+  db: Db,
+  runIds: string | readonly string[],
+): Promise<ImageResultRecord[]> {
+  const ids = typeof runIds === 'string' ? [runIds] : [...runIds];
+  if (ids.length === 0) return [];
+  return db
+    .select()
+    .from(imageResults)
+    .where(inArray(imageResults.runId, ids))
+    .orderBy(asc(imageResults.subset), asc(imageResults.organ), asc(imageResults.image));
+}
+
+export async function getArtifacts(db: Db, runId: string): Promise<ArtifactRecord[]> {
+  return db
+    .select()
+    .from(artifacts)
+    .where(eq(artifacts.runId, runId))
+    .orderBy(asc(artifacts.kind), asc(artifacts.path));
+}
+
+export async function pendingOutbox(db: Db, runId?: string): Promise<number> {
+  const [{ n }] = (await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(mlflowOutbox)
+    .where(
+      runId
+        ? and(isNull(mlflowOutbox.deliveredAt), eq(mlflowOutbox.runId, runId))
+        : isNull(mlflowOutbox.deliveredAt),
+    )) as [{ n: number }];
+  return n;
+}
+
+/** Resolves a run id given in full or as an unambiguous prefix. */
+export async function findRun(db: Db, idOrPrefix: string): Promise<RunRow[]> {
+  return db
+    .select()
+    .from(runs)
+    .where(sql`${runs.id} = ${idOrPrefix} or ${runs.id} like ${`${idOrPrefix.replace(/[%_\\]/g, '\\$&')}%`}`)
+    .orderBy(asc(runs.id))
+    .limit(20);
+}
+
+export interface RunSummary {
   id: string;
   experimentId: string;
   experimentName: string;
   specName: string;
   arm: Record<string, unknown>;
   status: string;
+  configHash: string;
+  seed: number;
+  codeCommit: string | null;
+  dataHash: string | null;
+  mlflowRunId: string | null;
+  error: string | null;
   workerHost: string | null;
   createdAt: Date;
   startedAt: Date | null;
@@ -26,6 +124,8 @@ export interface RunListRow {
   ajiUnseen: number | null;
   dice: number | null;
   f1: number | null;
+  ajiPlus: number | null;
+  pq: number | null;
   nImages: number;
 }
 
@@ -46,6 +146,8 @@ export const SORT_KEYS = [
 export type SortKey = (typeof SORT_KEYS)[number];
 
 export interface RunFilter {
+  /** Only these runs. */
+  ids?: readonly string[] | undefined;
   status?: string | undefined;
   spec?: string | undefined;
   experiment?: string | undefined;
@@ -68,6 +170,8 @@ function perRunAggregates(db: Db) {
       ajiUnseen: num(sql`avg(${ir.aji}) filter (where ${ir.subset} = 'unseen')`).as('agg_aji_unseen'),
       dice: num(sql`avg(${ir.dice})`).as('agg_dice'),
       f1: num(sql`avg(${ir.f1})`).as('agg_f1'),
+      ajiPlus: num(sql`avg(${ir.ajiPlus})`).as('agg_aji_plus'),
+      pq: num(sql`avg(${ir.pq})`).as('agg_pq'),
       nImages: num(sql`count(*)`).as('agg_n_images'),
     })
     .from(ir)
@@ -75,8 +179,12 @@ function perRunAggregates(db: Db) {
     .as('agg');
 }
 
-/** Runs with their experiment and per-run averages of the per-image results, filtered and sorted. */
-export async function listRuns(db: Db, f: RunFilter = {}): Promise<RunListRow[]> {
+/**
+ * Runs with their experiment and per-run means of the per-image results (over all of a run's
+ * images, in SQL so that the list can sort by them), filtered and sorted: the dashboard's runs list
+ * and `nucleiflow runs`.
+ */
+export async function listRunSummaries(db: Db, f: RunFilter = {}): Promise<RunSummary[]> {
   const agg = perRunAggregates(db);
   const duration = sql<
     number | null
@@ -84,6 +192,7 @@ export async function listRuns(db: Db, f: RunFilter = {}): Promise<RunListRow[]>
     v === null ? null : Number(v),
   );
   const where: SQL[] = [];
+  if (f.ids) where.push(inArray(runs.id, [...f.ids]));
   if (f.status) where.push(eq(runs.status, f.status));
   if (f.spec) where.push(eq(experiments.specName, f.spec));
   if (f.experiment) where.push(eq(runs.experimentId, f.experiment));
@@ -118,6 +227,12 @@ export async function listRuns(db: Db, f: RunFilter = {}): Promise<RunListRow[]>
       specName: experiments.specName,
       arm: runs.arm,
       status: runs.status,
+      configHash: runs.configHash,
+      seed: runs.seed,
+      codeCommit: runs.codeCommit,
+      dataHash: runs.dataHash,
+      mlflowRunId: runs.mlflowRunId,
+      error: runs.error,
       workerHost: runs.workerHost,
       createdAt: runs.createdAt,
       startedAt: runs.startedAt,
@@ -128,6 +243,8 @@ export async function listRuns(db: Db, f: RunFilter = {}): Promise<RunListRow[]>
       ajiUnseen: agg.ajiUnseen,
       dice: agg.dice,
       f1: agg.f1,
+      ajiPlus: agg.ajiPlus,
+      pq: agg.pq,
       nImages: agg.nImages,
     })
     .from(runs)
@@ -143,7 +260,7 @@ export async function listRuns(db: Db, f: RunFilter = {}): Promise<RunListRow[]>
   }));
 }
 
-export interface ExperimentRow {
+export interface ExperimentSummary {
   id: string;
   name: string;
   specName: string;
@@ -155,7 +272,11 @@ export interface ExperimentRow {
 }
 
 /** The most recent experiments with their run counts and best mean AJI. */
-export async function listExperiments(db: Db, spec?: string, limit = 30): Promise<ExperimentRow[]> {
+export async function listExperimentSummaries(
+  db: Db,
+  spec?: string,
+  limit = 30,
+): Promise<ExperimentSummary[]> {
   const perRun = db
     .select({ runId: imageResults.runId, aji: num(sql`avg(${imageResults.aji})`).as('exp_run_aji') })
     .from(imageResults)
@@ -214,11 +335,6 @@ export async function runsFingerprint(db: Db): Promise<string> {
   return `${r?.runs ?? ''}/${r?.results ?? ''}`;
 }
 
-export type RunRecord = typeof runs.$inferSelect;
-export type ExperimentRecord = typeof experiments.$inferSelect;
-export type ImageResultRecord = typeof imageResults.$inferSelect;
-export type ArtifactRecord = typeof artifacts.$inferSelect;
-
 export interface Curve {
   stage: string;
   key: string;
@@ -227,15 +343,16 @@ export interface Curve {
 }
 
 export interface RunDetail {
-  run: RunRecord;
-  experiment: ExperimentRecord;
-  params: { key: string; value: string }[];
+  run: RunRow;
+  experiment: ExperimentRow;
+  params: Record<string, string>;
   curves: Curve[];
   results: ImageResultRecord[];
   artifacts: ArtifactRecord[];
 }
 
-export async function getRun(db: Db, id: string): Promise<RunDetail | null> {
+/** Everything the run page shows. */
+export async function getRunDetail(db: Db, id: string): Promise<RunDetail | null> {
   const found = await db
     .select({ run: runs, experiment: experiments })
     .from(runs)
@@ -245,14 +362,10 @@ export async function getRun(db: Db, id: string): Promise<RunDetail | null> {
   const head = found[0];
   if (!head) return null;
   const [ps, curves, results, arts] = await Promise.all([
-    db
-      .select({ key: params.key, value: params.value })
-      .from(params)
-      .where(eq(params.runId, id))
-      .orderBy(params.key),
+    getParams(db, id),
     getCurves(db, [id]),
-    getResults(db, [id]),
-    db.select().from(artifacts).where(eq(artifacts.runId, id)).orderBy(artifacts.kind, artifacts.path),
+    getImageResults(db, id),
+    getArtifacts(db, id),
   ]);
   return {
     run: head.run,
@@ -295,19 +408,11 @@ export async function getCurves(db: Db, ids: string[]): Promise<Map<string, Curv
   return out;
 }
 
-export async function getResults(db: Db, ids: string[]): Promise<ImageResultRecord[]> {
-  if (ids.length === 0) return [];
-  return db
-    .select()
-    .from(imageResults)
-    .where(inArray(imageResults.runId, ids))
-    .orderBy(imageResults.subset, imageResults.organ, imageResults.image);
-}
-
+/** The runs among `ids` that exist, with their experiments, in the order of `ids`. */
 export async function getRunsBrief(
   db: Db,
   ids: string[],
-): Promise<{ run: RunRecord; experiment: ExperimentRecord }[]> {
+): Promise<{ run: RunRow; experiment: ExperimentRow }[]> {
   if (ids.length === 0) return [];
   const rows = await db
     .select({ run: runs, experiment: experiments })
@@ -318,6 +423,7 @@ export async function getRunsBrief(
   return ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
 }
 
+/** An experiment's runs in creation order (the first is a comparison's baseline). */
 export async function runIdsOfExperiment(db: Db, experimentId: string): Promise<string[]> {
   const rows = await db
     .select({ id: runs.id })
@@ -327,6 +433,7 @@ export async function runIdsOfExperiment(db: Db, experimentId: string): Promise<
   return rows.map((r) => r.id);
 }
 
+/** One image's stored result of one run. */
 export async function getImageResult(
   db: Db,
   runId: string,
@@ -340,10 +447,18 @@ export async function getImageResult(
   return rows[0] ?? null;
 }
 
-export async function getArtifacts(db: Db, runId: string): Promise<ArtifactRecord[]> {
+/** Pending outbox rows whose last delivery attempt failed, oldest first, with the recorded reason. */
+export async function outboxFailures(db: Db, runId?: string) {
+  const failed = and(isNull(mlflowOutbox.deliveredAt), isNotNull(mlflowOutbox.lastError));
   return db
-    .select()
-    .from(artifacts)
-    .where(eq(artifacts.runId, runId))
-    .orderBy(artifacts.kind, artifacts.path);
+    .select({
+      id: mlflowOutbox.id,
+      runId: mlflowOutbox.runId,
+      kind: mlflowOutbox.kind,
+      attempts: mlflowOutbox.attempts,
+      lastError: mlflowOutbox.lastError,
+    })
+    .from(mlflowOutbox)
+    .where(runId ? and(failed, eq(mlflowOutbox.runId, runId)) : failed)
+    .orderBy(asc(mlflowOutbox.id));
 }
