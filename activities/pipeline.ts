@@ -13,7 +13,7 @@ import type { Config } from '../src/config.ts';
 import { kumarSplit, type Slide } from '../src/data/manifest.ts';
 import { UserError } from '../src/errors.ts';
 import type { GroundTruthModification } from '../src/groundtruth/modify.ts';
-import { readLabels, readRgb, writeLabelsPng, writeRgbPng } from '../src/imaging/io.ts';
+import { assertSameLabelSize, readLabels, readRgb, writeLabelsPng, writeRgbPng } from '../src/imaging/io.ts';
 import { contourOverlay } from '../src/imaging/overlay.ts';
 import type { LabelImage } from '../src/imaging/types.ts';
 import { evaluate } from '../src/metrics/index.ts';
@@ -249,6 +249,7 @@ export function realCompute(config: Config): Compute {
       const { subset } = p.slide;
       if (subset === 'train') throw new UserError(`${p.slide.id}: a training slide cannot be evaluated`);
       const [gt, pred] = await Promise.all([readLabels(p.slide.labels), readLabels(p.labels)]);
+      assertSameLabelSize(p.labels, pred, p.slide.labels, gt);
       return imageResultRow({ ...p.slide, subset }, evaluate(gt, pred));
     },
   };

@@ -157,7 +157,7 @@ describe('label maps', () => {
 
   it('reads MoNuSeg 16-bit label PNGs exactly (checked against an independent PNG decoder)', async () => {
     for (const s of slides.slice(0, 3)) {
-      const labels = await readLabels(s.labelPath!, { requireContiguous: true });
+      const labels = await readLabels(s.labelPath!);
       const ref = PNG.sync.read(readFileSync(s.labelPath!), { skipRescale: true });
       expect(ref.depth).toBe(16);
       const refData = ref.data as unknown as Uint16Array; // pngjs gives 16-bit samples, RGBA-expanded
@@ -211,24 +211,33 @@ describe('label maps', () => {
     await expect(readLabels(pa)).rejects.toThrow(/labels-ga\.png: .*2 channels/);
   });
 
-  it('requireContiguous names the file and the first missing id', async () => {
+  it('reads a label map with gaps in its ids as it is', async () => {
     const data = new Int32Array(W * H);
     data[0] = 1;
     data[1] = 2;
-    data[5] = 5; // 3 and 4 missing
+    data[5] = 5; // 3 and 4 missing: an ordinary map after objects were removed
     const p = join(dir, 'gappy.png');
     await writeLabelsPng(p, { width: W, height: H, data });
-    await expect(readLabels(p)).resolves.toBeDefined();
-    await expect(readLabels(p, { requireContiguous: true })).rejects.toThrow(
-      /gappy\.png: label ids are not contiguous: id 3 is missing \(ids run up to 5\)/,
-    );
+    expect((await readLabels(p)).data).toEqual(data);
   });
 
-  it('relabelSequential maps ids to 1..N in scan order and keeps background', () => {
-    const l: LabelImage = { width: 4, height: 2, data: Int32Array.from([0, 9, 9, 4, 70000, 0, 4, 2]) };
-    expect(Array.from(relabelSequential(l).data)).toEqual([0, 1, 1, 2, 3, 0, 2, 4]);
-    expect(() => relabelSequential({ width: 1, height: 1, data: Int32Array.from([-1]) })).toThrow(
-      /negative id/,
+  it('relabelSequential maps ids to 1..N keeping their order, with or without a table by max id', () => {
+    // 8 px: max id 4 uses the lookup table; 70000 and 2^31 - 1 (above the pixel count) do not.
+    for (const [hi, top] of [
+      [3, 4],
+      [70000, 2147483647],
+    ] as const) {
+      const l: LabelImage = { width: 4, height: 2, data: Int32Array.from([0, top, top, 2, hi, 0, 2, 1]) };
+      const r = relabelSequential(l);
+      expect(Array.from(r.labels.data)).toEqual([0, 4, 4, 2, 3, 0, 2, 1]);
+      expect(Array.from(r.ids)).toEqual([0, 1, 2, hi, top]);
+      expect(r.labels.data).not.toBe(l.data);
+    }
+    expect(Array.from(relabelSequential({ width: 2, height: 1, data: Int32Array.from([0, 0]) }).ids)).toEqual(
+      [0],
+    );
+    expect(() => relabelSequential({ width: 2, height: 1, data: Int32Array.from([0, -1]) })).toThrow(
+      /negative id -1 at pixel x=1, y=0/,
     );
   });
 

@@ -11,7 +11,7 @@ import { dirname, extname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
-import { readLabels } from '../../src/imaging/io.ts';
+import { assertSameLabelSize, readLabels } from '../../src/imaging/io.ts';
 import type { Db } from '../../src/storage/index.ts';
 import { imageLayers, LAYERS, type Layer } from './artifacts.ts';
 import { compareCharts, runCharts } from './charts.ts';
@@ -405,6 +405,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
         const body = await tables.get(`${predPath}:${st.mtimeMs}:${gtPath}`, async () => {
           const pred = await readLabels(predPath);
           const gt = gtPath ? await readLabels(gtPath) : null;
+          if (gt && gtPath) assertSameLabelSize(predPath, pred, gtPath, gt);
           return JSON.stringify(nucleusTable(pred, gt));
         });
         return send(res, 200, 'application/json', body);

@@ -151,17 +151,13 @@ export async function readImageSize(path: string): Promise<{ width: number; heig
   }
 }
 
-export interface ReadLabelsOptions {
-  /** Reject maps whose ids are not exactly 1..N (a gap names the first missing id). */
-  requireContiguous?: boolean;
-}
-
 /**
  * Reads an instance label map stored as a single-channel 8- or 16-bit grayscale image (PNG, or
- * TIFF): 0 = background, each other value one object. Sample values are the ids, unscaled.
- * RGB, palette and multi-channel maps are rejected rather than guessed at.
+ * TIFF): 0 = background, each other value one object. Sample values are the ids, unscaled; they
+ * are arbitrary labels, so gaps (objects removed or merged) are accepted as they are. RGB,
+ * palette and multi-channel maps are rejected rather than guessed at.
  */
-export async function readLabels(path: string, opts: ReadLabelsOptions = {}): Promise<LabelImage> {
+export async function readLabels(path: string): Promise<LabelImage> {
   const buf = await readInput(path);
   const kind = sniff(buf);
   if (kind !== 'PNG' && kind !== 'TIFF') {
@@ -205,27 +201,22 @@ export async function readLabels(path: string, opts: ReadLabelsOptions = {}): Pr
   const src = wide ? new Uint16Array(data.buffer, data.byteOffset, n) : data;
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = src[i]!;
-  const labels: LabelImage = { width: info.width, height: info.height, data: out };
-  if (opts.requireContiguous) {
-    const missing = firstMissingId(out);
-    if (missing !== undefined) {
-      throw new InputError(
-        path,
-        `label ids are not contiguous: id ${missing.id} is missing (ids run up to ${missing.max})`,
-      );
-    }
-  }
-  return labels;
+  return { width: info.width, height: info.height, data: out };
 }
 
-/** The smallest id in 1..max that does not occur, or undefined when ids are exactly 1..max. O(n + max). */
-function firstMissingId(data: Int32Array): { id: number; max: number } | undefined {
-  let max = 0;
-  for (let i = 0; i < data.length; i++) if (data[i]! > max) max = data[i]!;
-  const seen = new Uint8Array(max + 1);
-  for (let i = 0; i < data.length; i++) seen[data[i]!] = 1;
-  for (let id = 1; id <= max; id++) if (seen[id] === 0) return { id, max };
-  return undefined;
+/** Throws InputError naming both files when a predicted label map and its ground truth differ in size. */
+export function assertSameLabelSize(
+  predPath: string,
+  pred: { width: number; height: number },
+  gtPath: string,
+  gt: { width: number; height: number },
+): void {
+  if (pred.width !== gt.width || pred.height !== gt.height) {
+    throw new InputError(
+      predPath,
+      `prediction is ${pred.width}x${pred.height} but its ground truth ${gtPath} is ${gt.width}x${gt.height}`,
+    );
+  }
 }
 
 /**
