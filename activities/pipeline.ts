@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeLayerPng } from '../dashboards/layer-writer.ts';
 import type { RunSpec } from '../experiments/index.ts';
 import { HED_PRESETS } from '../src/augment/hed.ts';
 import type { Config } from '../src/config.ts';
@@ -14,6 +13,7 @@ import { kumarSplit, type Slide } from '../src/data/manifest.ts';
 import { UserError } from '../src/errors.ts';
 import type { GroundTruthModification } from '../src/groundtruth/modify.ts';
 import { assertSameLabelSize, readLabels, readRgb, writeLabelsPng, writeRgbPng } from '../src/imaging/io.ts';
+import { writeLayerPng } from '../src/imaging/layers.ts';
 import { contourOverlay } from '../src/imaging/overlay.ts';
 import type { LabelImage } from '../src/imaging/types.ts';
 import { evaluate } from '../src/metrics/index.ts';

@@ -2,7 +2,7 @@
  * What workflows and activities hand each other. Everything here crosses Temporal's payload
  * converter as JSON, so it is plain data: paths, ids and numbers, never images or tensors.
  */
-import type { MapLayer } from '../dashboards/layer-writer.ts';
+import type { MapLayer } from '../src/imaging/layers.ts';
 import type { RunSpec } from '../experiments/index.ts';
 
 export type Stage = 'seg' | 'dist';
