@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { REPO_ROOT } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { assertSameLabelSize, readGrey, readLabels } from '../../src/imaging/io.ts';
+import { toCsv } from '../../src/io/csv.ts';
 import type { Db } from '../../src/storage/index.ts';
 import { imageLayers, LAYERS, type Layer } from './artifacts.ts';
 import { compareCharts, runCharts } from './charts.ts';
@@ -130,11 +131,6 @@ function send(
 
 function sendHtml(res: ServerResponse, page: SafeHtml, status = 200) {
   send(res, status, 'text/html; charset=utf-8', page.value);
-}
-
-function csvCell(v: unknown): string {
-  const s = String(v ?? '');
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 function parseFilter(u: URL): q.RunFilter {
@@ -349,9 +345,12 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
           'nGt',
           'nPred',
         ] as const;
-        const header = 'image,organ,subset,dice,f1,aji,aji_plus,pq,n_gt,n_pred';
-        const lines = d.results.map((r) => cols.map((c) => csvCell(r[c])).join(','));
-        return send(res, 200, 'text/csv; charset=utf-8', `${[header, ...lines].join('\n')}\n`, {
+        const header = ['image', 'organ', 'subset', 'dice', 'f1', 'aji', 'aji_plus', 'pq', 'n_gt', 'n_pred'];
+        const body = toCsv(
+          header,
+          d.results.map((r) => cols.map((c) => r[c])),
+        );
+        return send(res, 200, 'text/csv; charset=utf-8', body, {
           'Content-Disposition': `attachment; filename="${runId}-results.csv"`,
         });
       }
