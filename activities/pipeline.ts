@@ -17,6 +17,7 @@ import { writeLayerPng } from '../src/imaging/layers.ts';
 import { contourOverlay } from '../src/imaging/overlay.ts';
 import type { LabelImage } from '../src/imaging/types.ts';
 import { evaluate } from '../src/metrics/index.ts';
+import { stageSeed } from '../src/model/batch.ts';
 import { CHECKPOINT_FILE, type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { normalisedImage, type SlideFiles, TrainingSet } from '../src/model/dataset.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
@@ -27,9 +28,6 @@ import { selectReferenceImage } from '../src/stain/select-reference.ts';
 import { hashFile, imageResultRow } from '../src/tracking/index.ts';
 import type { Compute, EpochEvent } from './compute.ts';
 import type { Prediction, SlideRef, StainTarget } from './types.ts';
-
-/** Seed offset of the distance net, so the two stages draw different random streams (as src/model/two-stage.ts). */
-const DIST_SEED_OFFSET = 1_000_003;
 
 export function toStainModel(t: StainTarget | null): StainModel | null {
   return t
@@ -153,7 +151,7 @@ export function realCompute(config: Config): Compute {
       const r = await train({
         stage,
         schedule: spec.training[stage],
-        seed: stage === 'seg' ? spec.seed : spec.seed + DIST_SEED_OFFSET,
+        seed: stageSeed(spec.seed, stage),
         data,
         configHash: call.configHash,
         checkpointDir: call.checkpointDir,
