@@ -6,17 +6,18 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeLayerPng } from '../dashboards/layer-writer.ts';
 import type { RunSpec } from '../experiments/index.ts';
 import { HED_PRESETS } from '../src/augment/hed.ts';
 import type { Config } from '../src/config.ts';
 import { kumarSplit, type Slide } from '../src/data/manifest.ts';
 import { UserError } from '../src/errors.ts';
 import type { GroundTruthModification } from '../src/groundtruth/modify.ts';
-import { readLabels, readRgb, writeLabelsPng, writeRgbPng } from '../src/imaging/io.ts';
+import { assertSameLabelSize, readLabels, readRgb, writeLabelsPng, writeRgbPng } from '../src/imaging/io.ts';
+import { writeLayerPng } from '../src/imaging/layers.ts';
 import { contourOverlay } from '../src/imaging/overlay.ts';
 import type { LabelImage } from '../src/imaging/types.ts';
 import { evaluate } from '../src/metrics/index.ts';
+import { stageSeed } from '../src/model/batch.ts';
 import { CHECKPOINT_FILE, type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { loadNormalised, type SlideFiles, TrainingSet } from '../src/model/dataset.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
@@ -27,9 +28,6 @@ import { selectReferenceImage } from '../src/stain/select-reference.ts';
 import { hashFile, imageResultRow } from '../src/tracking/index.ts';
 import type { Compute, EpochEvent } from './compute.ts';
 import type { Prediction, SlideRef, StainTarget } from './types.ts';
-
-/** Seed offset of the distance net, so the two stages draw different random streams (as src/model/two-stage.ts). */
-const DIST_SEED_OFFSET = 1_000_003;
 
 export function toStainModel(t: StainTarget | null): StainModel | null {
   return t
@@ -154,7 +152,7 @@ export function realCompute(config: Config): Compute {
       const r = await train({
         stage,
         schedule: spec.training[stage],
-        seed: stage === 'seg' ? spec.seed : spec.seed + DIST_SEED_OFFSET,
+        seed: stageSeed(spec.seed, stage),
         data,
         configHash: call.configHash,
         checkpointDir: call.checkpointDir,
@@ -250,6 +248,7 @@ export function realCompute(config: Config): Compute {
       const { subset } = p.slide;
       if (subset === 'train') throw new UserError(`${p.slide.id}: a training slide cannot be evaluated`);
       const [gt, pred] = await Promise.all([readLabels(p.slide.labels), readLabels(p.labels)]);
+      assertSameLabelSize(p.labels, pred, p.slide.labels, gt);
       return imageResultRow({ ...p.slide, subset }, evaluate(gt, pred));
     },
   };

@@ -2,8 +2,9 @@
  * What workflows and activities hand each other. Everything here crosses Temporal's payload
  * converter as JSON, so it is plain data: paths, ids and numbers, never images or tensors.
  */
-import type { MapLayer } from '../dashboards/layer-writer.ts';
+
 import type { RunSpec } from '../experiments/index.ts';
+import type { MapLayer } from '../src/imaging/layers.ts';
 
 export type Stage = 'seg' | 'dist';
 

@@ -1,14 +1,21 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PNG } from 'pngjs';
+import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, REPO_ROOT } from '../src/config.ts';
 import { readManifest } from '../src/data/manifest.ts';
 import { InputError } from '../src/errors.ts';
-import { readImageSize, readLabels, readRgb, writeLabelsPng, writeRgbPng } from '../src/imaging/io.ts';
+import {
+  readGrey,
+  readImageSize,
+  readLabels,
+  readRgb,
+  writeLabelsPng,
+  writeRgbPng,
+} from '../src/imaging/io.ts';
 import { relabelSequential } from '../src/imaging/relabel.ts';
 import type { LabelImage } from '../src/imaging/types.ts';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
@@ -18,6 +25,32 @@ const W = 37;
 const H = 23;
 const dir = mkdtempSync(join(tmpdir(), 'nf-io-'));
 const dataDir = loadConfig().dataDir;
+
+/** A 16-bit grey PNG written by hand (filter 0 on every row, node's zlib), independent of sharp. */
+function handPng16(width: number, height: number, values: Uint16Array): Buffer {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(data.length);
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc32(body));
+    return Buffer.concat([head, body, tail]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 16; // bit depth; colour type 0 (grey), deflate, filter method 0, no interlace
+  const row = 1 + 2 * width;
+  const scan = Buffer.alloc(height * row);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) scan.writeUInt16BE(values[y * width + x]!, y * row + 1 + 2 * x);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(scan)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 /** A deterministic RGB test card with edges and every channel varying independently. */
 function testCard(): Uint8Array {
@@ -139,36 +172,54 @@ describe('label maps', () => {
     slides = await readManifest(dataDir);
   });
 
-  it('reads MoNuSeg 16-bit label PNGs exactly (checked against an independent PNG decoder)', async () => {
+  it('reads a 16-bit grey PNG built by hand, holding every value, exactly (readLabels and readGrey)', async () => {
+    const values = new Uint16Array(256 * 256);
+    for (let i = 0; i < values.length; i++) values[i] = (i * 40503) % 65536; // a permutation of 0..65535
+    const p = join(dir, 'hand16.png');
+    writeFileSync(p, handPng16(256, 256, values));
+    expect((await readLabels(p)).data).toEqual(Int32Array.from(values));
+    const g = await readGrey(p);
+    expect([g.maxCode, g.data instanceof Uint16Array]).toEqual([65535, true]);
+    expect(g.data).toEqual(values);
+  });
+
+  it('reads the MoNuSeg 16-bit label PNGs (ids 1..N; pixels checked against the XML in annotations.test.ts)', async () => {
     for (const s of slides.slice(0, 3)) {
-      const labels = await readLabels(s.labelPath!, { requireContiguous: true });
-      const ref = PNG.sync.read(readFileSync(s.labelPath!), { skipRescale: true });
-      expect(ref.depth).toBe(16);
-      const refData = ref.data as unknown as Uint16Array; // pngjs gives 16-bit samples, RGBA-expanded
-      let diff = 0;
-      let max = 0;
-      for (let i = 0; i < labels.data.length; i++) {
-        if (labels.data[i] !== refData[4 * i]) diff++;
-        max = Math.max(max, labels.data[i]!);
-      }
-      expect(diff).toBe(0);
-      expect(max).toBe(s.nLabelInstances);
+      const labels = await readLabels(s.labelPath!);
+      const ids = new Set(labels.data);
+      ids.delete(0);
+      expect([ids.size, Math.max(...ids)]).toEqual([s.nLabelInstances, s.nLabelInstances]);
     }
   });
 
   it('round-trips every 16-bit value through writeLabelsPng / readLabels', async () => {
     const data = new Int32Array(256 * 256);
-    for (let i = 0; i < data.length; i++) data[i] = (i * 40503) % 65536; // a permutation of 0..65535
+    for (let i = 0; i < data.length; i++) data[i] = (i * 40503) % 65536;
     const p = join(dir, 'all-values.png');
     await writeLabelsPng(p, { width: 256, height: 256, data });
     const meta = await sharp(p).metadata();
     expect([meta.channels, meta.depth, meta.space]).toEqual([1, 'ushort', 'grey16']);
-    const back = await readLabels(p);
-    expect(back.data).toEqual(data);
-    const ref = PNG.sync.read(readFileSync(p), { skipRescale: true });
-    const refData = ref.data as unknown as Uint16Array;
-    for (let i = 0; i < data.length; i++)
-      if (refData[4 * i] !== data[i]) throw new Error(`pixel ${i} differs`);
+    expect((await readLabels(p)).data).toEqual(data);
+  });
+
+  it('readGrey gives channel 0 unscaled: 8-bit grey, RGB (red), TIFF; bad files name the file', async () => {
+    const g8 = new Uint8Array(W * H);
+    for (let i = 0; i < g8.length; i++) g8[i] = (i * 13) % 256;
+    const p8 = join(dir, 'grey8.png');
+    await raw(g8, 1).toColourspace('b-w').png().toFile(p8);
+    const a = await readGrey(p8);
+    expect([a.width, a.height, a.maxCode, a.data instanceof Uint8Array]).toEqual([W, H, 255, true]);
+    expect(a.data).toEqual(g8);
+    const pr = join(dir, 'grey-from-rgb.png');
+    await raw(rgb, 3).png().toFile(pr);
+    const r = await readGrey(pr);
+    expect(Array.from(r.data)).toEqual(Array.from({ length: W * H }, (_, i) => rgb[3 * i]!));
+    const pt = join(dir, 'grey8.tif');
+    await raw(g8, 1).toColourspace('b-w').tiff({ compression: 'lzw' }).toFile(pt);
+    expect((await readGrey(pt)).data).toEqual(g8);
+    const bad = join(dir, 'not-an-image.png');
+    writeFileSync(bad, 'hello');
+    await expect(readGrey(bad)).rejects.toThrow(/not-an-image\.png: not a TIFF, PNG or JPEG image/);
   });
 
   it('reads 8-bit grayscale label PNGs without scaling', async () => {
@@ -198,24 +249,33 @@ describe('label maps', () => {
     await expect(readLabels(pa)).rejects.toThrow(/labels-ga\.png: .*2 channels/);
   });
 
-  it('requireContiguous names the file and the first missing id', async () => {
+  it('reads a label map with gaps in its ids as it is', async () => {
     const data = new Int32Array(W * H);
     data[0] = 1;
     data[1] = 2;
-    data[5] = 5; // 3 and 4 missing
+    data[5] = 5; // 3 and 4 missing: an ordinary map after objects were removed
     const p = join(dir, 'gappy.png');
     await writeLabelsPng(p, { width: W, height: H, data });
-    await expect(readLabels(p)).resolves.toBeDefined();
-    await expect(readLabels(p, { requireContiguous: true })).rejects.toThrow(
-      /gappy\.png: label ids are not contiguous: id 3 is missing \(ids run up to 5\)/,
-    );
+    expect((await readLabels(p)).data).toEqual(data);
   });
 
-  it('relabelSequential maps ids to 1..N in scan order and keeps background', () => {
-    const l: LabelImage = { width: 4, height: 2, data: Int32Array.from([0, 9, 9, 4, 70000, 0, 4, 2]) };
-    expect(Array.from(relabelSequential(l).data)).toEqual([0, 1, 1, 2, 3, 0, 2, 4]);
-    expect(() => relabelSequential({ width: 1, height: 1, data: Int32Array.from([-1]) })).toThrow(
-      /negative id/,
+  it('relabelSequential maps ids to 1..N keeping their order, with or without a table by max id', () => {
+    // 8 px: max id 4 uses the lookup table; 70000 and 2^31 - 1 (above the pixel count) do not.
+    for (const [hi, top] of [
+      [3, 4],
+      [70000, 2147483647],
+    ] as const) {
+      const l: LabelImage = { width: 4, height: 2, data: Int32Array.from([0, top, top, 2, hi, 0, 2, 1]) };
+      const r = relabelSequential(l);
+      expect(Array.from(r.labels.data)).toEqual([0, 4, 4, 2, 3, 0, 2, 1]);
+      expect(Array.from(r.ids)).toEqual([0, 1, 2, hi, top]);
+      expect(r.labels.data).not.toBe(l.data);
+    }
+    expect(Array.from(relabelSequential({ width: 2, height: 1, data: Int32Array.from([0, 0]) }).ids)).toEqual(
+      [0],
+    );
+    expect(() => relabelSequential({ width: 2, height: 1, data: Int32Array.from([0, -1]) })).toThrow(
+      /negative id -1 at pixel x=1, y=0/,
     );
   });
 

@@ -84,6 +84,35 @@ describe('evaluate edge cases', () => {
     expect(r.tp).toBe(0);
   });
 
+  it('ids are arbitrary labels: any ids, gaps or 2^31 - 1, score by their order, not their first pixel', () => {
+    // GT 1 has 9 px. Pred X overlaps 3 of them (IoU 3/9), pred Y 4 plus 3 outside (IoU 4/12): a
+    // tie that the lower id wins. Y has the lower id but X comes first in the raster.
+    // Y wins: C = 4, U = 9 + 7 - 4 + 3 (X unused) = 15; X would give C = 3, U = 16.
+    const gt = img(12, 1, [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]);
+    const layout = (x: number, y: number) => img(12, 1, [x, x, x, y, y, y, y, 0, 0, y, y, y]);
+    for (const [x, y] of [
+      [9, 4], // ids below the pixel count
+      [2147483647, 65535], // ids far above it
+    ] as const) {
+      const r = evaluateDetailed(gt, layout(x, y));
+      expect([r.totals.ajiInter, r.totals.ajiUnion, r.nPred]).toEqual([4, 15, 2]);
+    }
+  });
+
+  it('scores every crosscheck pair the same with its ids spread far apart (order kept)', async () => {
+    const spread = (l: LabelImage): LabelImage => ({ ...l, data: l.data.map((v) => v * 1_000_003) });
+    for (const pair of manifest.pairs) {
+      const gt = await readLabels(join(CROSSCHECK_DIR, pair.gt));
+      const pred = await readLabels(join(CROSSCHECK_DIR, pair.pred));
+      const top = Math.max(
+        gt.data.reduce((m, v) => Math.max(m, v), 0),
+        pred.data.reduce((m, v) => Math.max(m, v), 0),
+      );
+      expect(top * 1_000_003, pair.name).toBeLessThan(2 ** 31); // no Int32 wrap-around
+      expect(evaluate(spread(gt), spread(pred)), pair.name).toEqual(evaluate(gt, pred));
+    }
+  });
+
   it('rejects maps of different sizes naming both shapes', () => {
     expect(() => evaluate(img(2, 1, [0, 0]), img(1, 2, [0, 0]))).toThrow(/2x1 vs 1x2/);
   });

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import { imageArtifactPath, type Layer } from '../dashboards/server/artifacts.ts';
 import { readLabels, writeLabelsPng } from '../src/imaging/io.ts';
 import type { Db } from '../src/storage/index.ts';
@@ -69,18 +69,12 @@ export interface SeededRun {
   status: string;
 }
 
-function pngGrey(width: number, height: number, values: ArrayLike<number>, depth: 8 | 16): Buffer {
-  const data =
-    depth === 16 ? Buffer.from(Uint16Array.from(values).buffer) : Buffer.from(Uint8Array.from(values));
-  return PNG.sync.write(
-    { width, height, data } as unknown as PNG,
-    {
-      colorType: 0,
-      inputColorType: 0,
-      bitDepth: depth,
-      inputHasAlpha: false,
-    } as Parameters<typeof PNG.sync.write>[1],
-  );
+/** An 8- or 16-bit grey PNG (the depth follows the array type). */
+function pngGrey(width: number, height: number, values: Uint8Array | Uint16Array): Promise<Buffer> {
+  return sharp(values, { raw: { width, height, channels: 1 } })
+    .toColourspace(values instanceof Uint16Array ? 'grey16' : 'b-w')
+    .png()
+    .toBuffer();
 }
 
 /** City-block distance of every instance pixel to the nearest pixel outside its instance (two passes). */
@@ -140,9 +134,9 @@ async function writeLayers(home: string, dataDir: string, runId: string, image: 
   await register('labels', labelsAbs, labelsAbs);
   // Intermediate maps in the dashboard's documented layout (paths relative to home).
   const maps: [Layer, Buffer][] = [
-    ['prob', pngGrey(w, h, prob, 8)],
-    ['distance', pngGrey(w, h, distance, 16)],
-    ['markers', pngGrey(w, h, markers, 16)],
+    ['prob', await pngGrey(w, h, prob)],
+    ['distance', await pngGrey(w, h, distance)],
+    ['markers', await pngGrey(w, h, markers)],
   ];
   for (const [layer, buf] of maps) {
     const rel = imageArtifactPath(runId, image, layer);

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { annotationXmlToLabels } from '../../src/data/annotations.ts';
-import { InputError, UserError } from '../../src/errors.ts';
-import { readLabels } from '../../src/imaging/io.ts';
-import { relabelSequential } from '../../src/imaging/relabel.ts';
+import { assertSameLabelSize, readLabels } from '../../src/imaging/io.ts';
 import type { LabelImage } from '../../src/imaging/types.ts';
 import { EVAL_KEYS, type EvalResult, evaluate } from '../../src/metrics/index.ts';
 import { action } from '../run-action.ts';
@@ -11,21 +9,6 @@ interface EvaluateOptions {
   pred: string;
   gt: string;
   json?: boolean;
-  relabel?: boolean;
-}
-
-/** Reads a label PNG/TIFF; ids must be 1..N unless --relabel renumbers them. */
-async function readMap(path: string, flag: string, relabel: boolean): Promise<LabelImage> {
-  if (relabel) return relabelSequential(await readLabels(path));
-  try {
-    return await readLabels(path, { requireContiguous: true });
-  } catch (err) {
-    if (err instanceof InputError && /not contiguous/.test(err.message)) {
-      const problem = err.message.slice(err.file.length + 2);
-      throw new InputError(path, `${problem} (${flag}); rerun with --relabel to renumber the ids 1..N`);
-    }
-    throw err;
-  }
 }
 
 const COUNTS: ReadonlySet<string> = new Set(['tp', 'fp', 'fn', 'nGt', 'nPred']);
@@ -47,23 +30,17 @@ export function register(program: Command): void {
       'ground-truth instance map, or a MoNuSeg/Aperio XML rasterised at the prediction size',
     )
     .option('--json', `print one JSON object with the keys ${EVAL_KEYS.join(', ')}`)
-    .option('--relabel', 'accept maps whose ids are not exactly 1..N by renumbering them first')
     .action(
       action(async (opts: EvaluateOptions) => {
-        const relabel = Boolean(opts.relabel);
-        const pred = await readMap(opts.pred, '--pred', relabel);
+        const pred = await readLabels(opts.pred);
         let gt: LabelImage;
         if (/\.xml$/i.test(opts.gt)) {
           // Our own rasterisation may leave ids with no pixel; metrics count the ids present.
           gt = (await annotationXmlToLabels(opts.gt, { width: pred.width, height: pred.height })).labels;
         } else {
-          gt = await readMap(opts.gt, '--gt', relabel);
+          gt = await readLabels(opts.gt);
         }
-        if (gt.width !== pred.width || gt.height !== pred.height) {
-          throw new UserError(
-            `size mismatch: --pred ${opts.pred} is ${pred.width}x${pred.height} but --gt ${opts.gt} is ${gt.width}x${gt.height}`,
-          );
-        }
+        assertSameLabelSize(opts.pred, pred, opts.gt, gt);
         const result = evaluate(gt, pred);
         process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : formatTable(result));
       }),

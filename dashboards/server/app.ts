@@ -11,14 +11,15 @@ import { dirname, extname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MIN_DASHBOARD_TOKEN_LENGTH, REPO_ROOT } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
-import { readLabels } from '../../src/imaging/io.ts';
+import { assertSameLabelSize, readGrey, readLabels } from '../../src/imaging/io.ts';
+import { toCsv } from '../../src/io/csv.ts';
 import type { Db } from '../../src/storage/index.ts';
 import { compareResults } from '../../src/tracking/compare.ts';
 import * as q from '../../src/tracking/queries.ts';
 import { imageLayers, LAYERS, type Layer } from './artifacts.ts';
 import { compareCharts, runCharts } from './charts.ts';
 import { html, type SafeHtml } from './html.ts';
-import { colourLabels, colourMap, encodeLabels, readGrey, toPng } from './images.ts';
+import { colourLabels, colourMap, encodeLabels, toPng } from './images.ts';
 import { nucleusTable } from './nuclei.ts';
 import {
   COMPARE_METRICS,
@@ -135,11 +136,6 @@ function send(
 
 function sendHtml(res: ServerResponse, page: SafeHtml, status = 200) {
   send(res, status, 'text/html; charset=utf-8', page.value);
-}
-
-function csvCell(v: unknown): string {
-  const s = String(v ?? '');
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 function parseFilter(u: URL): q.RunFilter {
@@ -354,9 +350,12 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
           'nGt',
           'nPred',
         ] as const;
-        const header = 'image,organ,subset,dice,f1,aji,aji_plus,pq,n_gt,n_pred';
-        const lines = d.results.map((r) => cols.map((c) => csvCell(r[c])).join(','));
-        return send(res, 200, 'text/csv; charset=utf-8', `${[header, ...lines].join('\n')}\n`, {
+        const header = ['image', 'organ', 'subset', 'dice', 'f1', 'aji', 'aji_plus', 'pq', 'n_gt', 'n_pred'];
+        const body = toCsv(
+          header,
+          d.results.map((r) => cols.map((c) => r[c])),
+        );
+        return send(res, 200, 'text/csv; charset=utf-8', body, {
           'Content-Disposition': `attachment; filename="${runId}-results.csv"`,
         });
       }
@@ -410,6 +409,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
         const body = await tables.get(`${predPath}:${st.mtimeMs}:${gtPath}`, async () => {
           const pred = await readLabels(predPath);
           const gt = gtPath ? await readLabels(gtPath) : null;
+          if (gt && gtPath) assertSameLabelSize(predPath, pred, gtPath, gt);
           return JSON.stringify(nucleusTable(pred, gt));
         });
         return send(res, 200, 'application/json', body);

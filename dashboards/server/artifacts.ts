@@ -12,9 +12,10 @@
  * map or a binary mask). Kind names used by other writers are mapped by LAYER_KINDS.
  */
 import { basename, dirname, join } from 'node:path';
+import { MAP_LAYERS } from '../../src/imaging/layers.ts';
 import type { ArtifactRecord } from '../../src/tracking/queries.ts';
 
-export const LAYERS = ['labels', 'prob', 'distance', 'markers'] as const;
+export const LAYERS = ['labels', ...MAP_LAYERS] as const;
 export type Layer = (typeof LAYERS)[number];
 
 export const LAYER_KINDS: Record<Layer, readonly string[]> = {

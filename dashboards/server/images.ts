@@ -1,54 +1,13 @@
 /**
  * Turns stored images into what a browser can show: H&E TIFF -> PNG, instance label maps -> a
  * compact binary the viewer decodes into an Int32Array, and intermediate maps -> colour PNGs.
- * Label maps are read by the shared reader (src/imaging/io.ts); maps are PNG (8- or 16-bit grey,
- * channel 0) or any format sharp reads (8-bit).
+ * Every file is read by the shared readers (src/imaging/io.ts: readLabels for label maps,
+ * readGrey for the maps, 8- or 16-bit, channel 0).
  */
-import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
-import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { InputError } from '../../src/errors.ts';
-import type { LabelImage } from '../../src/imaging/types.ts';
-
-export interface GreyImage {
-  width: number;
-  height: number;
-  data: Uint16Array | Uint8Array;
-  /** Largest code the file's bit depth can hold (255 or 65535). */
-  maxCode: number;
-}
-
-async function readGreyPng(path: string): Promise<GreyImage> {
-  let png: PNG;
-  try {
-    // skipRescale keeps 16-bit samples as they are (the ids of a label map).
-    png = PNG.sync.read(await readFile(path), { skipRescale: true } as Parameters<typeof PNG.sync.read>[1]);
-  } catch (err) {
-    throw new InputError(path, `not a readable PNG (${(err as Error).message})`, { cause: err });
-  }
-  const { width, height } = png;
-  // pngjs sets `depth` at run time; its type declarations leave it out.
-  const depth = (png as unknown as { depth: number }).depth;
-  const src = png.data as unknown as Uint16Array | Uint8Array;
-  const channels = src.length / (width * height);
-  const out = depth === 16 ? new Uint16Array(width * height) : new Uint8Array(width * height);
-  for (let i = 0, j = 0; i < out.length; i++, j += channels) out[i] = src[j]!;
-  return { width, height, data: out, maxCode: depth === 16 ? 65535 : 255 };
-}
-
-async function readGreySharp(path: string): Promise<GreyImage> {
-  try {
-    const { data, info } = await sharp(path).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
-    return { width: info.width, height: info.height, data: new Uint8Array(data), maxCode: 255 };
-  } catch (err) {
-    throw new InputError(path, `not a readable image (${(err as Error).message})`, { cause: err });
-  }
-}
-
-export function readGrey(path: string): Promise<GreyImage> {
-  return /\.png$/i.test(path) ? readGreyPng(path) : readGreySharp(path);
-}
+import type { GreyImage, LabelImage } from '../../src/imaging/types.ts';
 
 /** `[width u32][height u32][ids i32...]`, little-endian, gzip-compressed (mostly zeros). */
 export function encodeLabels(l: LabelImage): Buffer {

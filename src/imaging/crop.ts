@@ -28,3 +28,14 @@ export function crop<I extends Planar>(img: I, x: number, y: number, w: number, 
   }
   return { ...img, width: w, height: h, data: out };
 }
+
+/**
+ * Reflects an index into [0, n) without repeating the edge (numpy's 'reflect' padding):
+ * ... 2 1 0 1 2 ... n-2 n-1 n-2 ...; any integer i, including far outside; n = 1 gives 0.
+ */
+export function mirrorIndex(i: number, n: number): number {
+  if (n === 1) return 0;
+  const p = 2 * (n - 1);
+  const m = ((i % p) + p) % p;
+  return m < n ? m : p - m;
+}

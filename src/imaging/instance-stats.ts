@@ -1,4 +1,5 @@
 // Per-instance measurements for the segment CSV: area, centroid, mean intensity (BT.601 luma of the original RGB).
+import { toCsv } from '../io/csv.ts';
 import type { LabelImage, RgbImage } from './types.ts';
 import { assertBuffer, assertSameShape } from './types.ts';
 
@@ -45,11 +46,14 @@ export function instanceStats(labels: LabelImage, rgb: RgbImage): InstanceStats[
 
 /** CSV with header `id,area,centroid_x,centroid_y,mean_intensity`. */
 export function instanceStatsCsv(rows: readonly InstanceStats[]): string {
-  const lines = ['id,area,centroid_x,centroid_y,mean_intensity'];
-  for (const r of rows) {
-    lines.push(
-      `${r.id},${r.area},${r.centroidX.toFixed(2)},${r.centroidY.toFixed(2)},${r.meanIntensity.toFixed(2)}`,
-    );
-  }
-  return `${lines.join('\n')}\n`;
+  return toCsv(
+    ['id', 'area', 'centroid_x', 'centroid_y', 'mean_intensity'],
+    rows.map((r) => [
+      r.id,
+      r.area,
+      r.centroidX.toFixed(2),
+      r.centroidY.toFixed(2),
+      r.meanIntensity.toFixed(2),
+    ]),
+  );
 }

@@ -1,19 +1,19 @@
 /**
- * Image file I/O: RGB images (TIFF, PNG, JPEG) in, instance label maps (16-bit grayscale PNG)
+ * Image file I/O: RGB images and grey maps (TIFF, PNG, JPEG) in, instance label maps (16-bit PNG)
  * in and out. Every failure a user can cause becomes an InputError naming the file.
  *
- * Why sharp (libvips) and not pngjs for 16-bit label PNGs: both are exact (the tests decode the
- * MoNuSeg labels with both and compare, and round-trip every 16-bit value), but sharp decodes a
- * 1000x1000 16-bit map in about 20 ms against about 60 ms for pngjs, which also expands to RGBA.
- * sharp converts to sRGB unless told otherwise, so every pipeline here names its colour space
- * explicitly (grey16, b-w, rgb16, srgb) and ignores embedded ICC profiles: ids are not colours.
+ * Image files are read into pixel arrays here only, by sharp (libvips), 16-bit PNGs included: it is
+ * exact (test/io.test.ts reads a hand-built 16-bit PNG holding every value) and was about 7x
+ * faster than pngjs, which the dashboard used to have, on a 1000x1000 MoNuSeg label map (48 vs
+ * 343 ms). sharp converts to sRGB unless told otherwise, so every pipeline here names its colour
+ * space explicitly (grey16, b-w, rgb16, srgb) and ignores embedded ICC profiles: ids are not colours.
  */
 import { readFile } from 'node:fs/promises';
 import type { Metadata, OutputInfo, Sharp } from 'sharp';
 import sharp from 'sharp';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
-import type { LabelImage, RgbImage } from './types.ts';
+import type { GreyImage, LabelImage, RgbImage } from './types.ts';
 import { assertBuffer } from './types.ts';
 
 type Container = 'TIFF' | 'PNG' | 'JPEG';
@@ -82,14 +82,17 @@ function to8(v: number): number {
   return Math.floor((v * 255 + 32767) / 65535);
 }
 
-/**
- * Reads an RGB image: TIFF (LZW with or without predictor, PackBits, Deflate, JPEG, none), PNG
- * or JPEG; 8 or 16 bits per sample (16-bit rounded to the nearest 8-bit value); RGB, RGBA
- * (alpha dropped, not composited), grayscale or grayscale+alpha (gray replicated to R, G, B).
- * Multi-page TIFFs give their first page. Throws InputError for a missing, unreadable, corrupt
- * or truncated file, or an unsupported sample format.
- */
-export async function readRgb(path: string): Promise<RgbImage> {
+interface Samples {
+  width: number;
+  height: number;
+  channels: number;
+  /** Interleaved samples, 8- or 16-bit as stored. */
+  data: Uint8Array | Uint16Array;
+  wide: boolean;
+}
+
+/** Decodes any TIFF, PNG or JPEG to its interleaved samples at its own bit depth, in grey or RGB. */
+async function readSamples(path: string): Promise<Samples> {
   const buf = await readInput(path);
   const kind = sniff(buf);
   if (kind === undefined)
@@ -111,11 +114,31 @@ export async function readRgb(path: string): Promise<RgbImage> {
   const space = gray ? (wide ? 'grey16' : 'b-w') : wide ? 'rgb16' : 'srgb';
   const { data, info } = await decode(path, kind, open(buf).toColourspace(space), meta.depth);
   const { width, height, channels } = info;
+  const n = width * height * channels;
+  return {
+    width,
+    height,
+    channels,
+    data: wide
+      ? new Uint16Array(data.buffer, data.byteOffset, n)
+      : new Uint8Array(data.buffer, data.byteOffset, n),
+    wide,
+  };
+}
+
+/**
+ * Reads an RGB image: TIFF (LZW with or without predictor, PackBits, Deflate, JPEG, none), PNG
+ * or JPEG; 8 or 16 bits per sample (16-bit rounded to the nearest 8-bit value); RGB, RGBA
+ * (alpha dropped, not composited), grayscale or grayscale+alpha (gray replicated to R, G, B).
+ * Multi-page TIFFs give their first page. Throws InputError for a missing, unreadable, corrupt
+ * or truncated file, or an unsupported sample format.
+ */
+export async function readRgb(path: string): Promise<RgbImage> {
+  const { width, height, channels, data: src, wide } = await readSamples(path);
   const n = width * height;
-  const src: ArrayLike<number> = wide ? new Uint16Array(data.buffer, data.byteOffset, n * channels) : data;
   const out = new Uint8Array(n * 3);
   if (channels === 3 && !wide) {
-    out.set(data.subarray(0, n * 3));
+    out.set(src.subarray(0, n * 3));
   } else if (channels === 1 || channels === 2) {
     for (let i = 0; i < n; i++) {
       const g = wide ? to8(src[i * channels]!) : src[i * channels]!;
@@ -136,6 +159,18 @@ export async function readRgb(path: string): Promise<RgbImage> {
   return { width, height, data: out };
 }
 
+/**
+ * Reads the first channel of any TIFF, PNG or JPEG unscaled, at its own bit depth: a grey map
+ * (probability, distance, markers) as its writer stored it; for colour files, the red channel.
+ */
+export async function readGrey(path: string): Promise<GreyImage> {
+  const { width, height, channels, data: src, wide } = await readSamples(path);
+  const n = width * height;
+  const out = wide ? new Uint16Array(n) : new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = src[i * channels]!;
+  return { width, height, data: out, maxCode: wide ? 65535 : 255 };
+}
+
 /** Width and height of an image file, from its header only (no pixel decoding). */
 export async function readImageSize(path: string): Promise<{ width: number; height: number }> {
   const buf = await readInput(path);
@@ -151,17 +186,13 @@ export async function readImageSize(path: string): Promise<{ width: number; heig
   }
 }
 
-export interface ReadLabelsOptions {
-  /** Reject maps whose ids are not exactly 1..N (a gap names the first missing id). */
-  requireContiguous?: boolean;
-}
-
 /**
  * Reads an instance label map stored as a single-channel 8- or 16-bit grayscale image (PNG, or
- * TIFF): 0 = background, each other value one object. Sample values are the ids, unscaled.
- * RGB, palette and multi-channel maps are rejected rather than guessed at.
+ * TIFF): 0 = background, each other value one object. Sample values are the ids, unscaled; they
+ * are arbitrary labels, so gaps (objects removed or merged) are accepted as they are. RGB,
+ * palette and multi-channel maps are rejected rather than guessed at.
  */
-export async function readLabels(path: string, opts: ReadLabelsOptions = {}): Promise<LabelImage> {
+export async function readLabels(path: string): Promise<LabelImage> {
   const buf = await readInput(path);
   const kind = sniff(buf);
   if (kind !== 'PNG' && kind !== 'TIFF') {
@@ -205,27 +236,22 @@ export async function readLabels(path: string, opts: ReadLabelsOptions = {}): Pr
   const src = wide ? new Uint16Array(data.buffer, data.byteOffset, n) : data;
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = src[i]!;
-  const labels: LabelImage = { width: info.width, height: info.height, data: out };
-  if (opts.requireContiguous) {
-    const missing = firstMissingId(out);
-    if (missing !== undefined) {
-      throw new InputError(
-        path,
-        `label ids are not contiguous: id ${missing.id} is missing (ids run up to ${missing.max})`,
-      );
-    }
-  }
-  return labels;
+  return { width: info.width, height: info.height, data: out };
 }
 
-/** The smallest id in 1..max that does not occur, or undefined when ids are exactly 1..max. O(n + max). */
-function firstMissingId(data: Int32Array): { id: number; max: number } | undefined {
-  let max = 0;
-  for (let i = 0; i < data.length; i++) if (data[i]! > max) max = data[i]!;
-  const seen = new Uint8Array(max + 1);
-  for (let i = 0; i < data.length; i++) seen[data[i]!] = 1;
-  for (let id = 1; id <= max; id++) if (seen[id] === 0) return { id, max };
-  return undefined;
+/** Throws InputError naming both files when a predicted label map and its ground truth differ in size. */
+export function assertSameLabelSize(
+  predPath: string,
+  pred: { width: number; height: number },
+  gtPath: string,
+  gt: { width: number; height: number },
+): void {
+  if (pred.width !== gt.width || pred.height !== gt.height) {
+    throw new InputError(
+      predPath,
+      `prediction is ${pred.width}x${pred.height} but its ground truth ${gtPath} is ${gt.width}x${gt.height}`,
+    );
+  }
 }
 
 /**

@@ -24,6 +24,15 @@ export interface MaskImage {
   readonly data: Uint8Array;
 }
 
+/** Single-channel 8- or 16-bit samples as stored in a file (see readGrey). */
+export interface GreyImage {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint16Array | Uint8Array;
+  /** Largest code the file's bit depth can hold (255 or 65535). */
+  readonly maxCode: number;
+}
+
 /** Single-channel float image (probabilities, distance maps, grayscale in [0, 255] or [0, 1]). */
 export interface FloatImage {
   readonly width: number;

@@ -19,8 +19,8 @@ export interface AjiPlusResult {
  * Both maps empty -> 1.
  */
 export function ajiPlus(t: Pairing): AjiPlusResult {
-  const G = t.maxGt;
-  const P = t.maxPred;
+  const G = t.nGt;
+  const P = t.nPred;
   // Union-find over nodes 1..G (GT) and G+1..G+P (pred).
   const parent = new Int32Array(G + P + 1);
   for (let k = 0; k < parent.length; k++) parent[k] = k;

@@ -17,15 +17,14 @@ export interface AjiResult {
  * Ties: IoUs are compared exactly (inter1 * union2 vs inter2 * union1, integers), and among
  * equal IoUs the lowest prediction id wins (MATLAB's `max` on the sorted overlap list).
  * Empty maps: both empty -> 1 (nothing to segment, nothing segmented); otherwise U > 0 and the
- * formula applies (0 when either side is empty). O(pairs + ids).
+ * formula applies (0 when either side is empty). O(pairs + objects).
  */
 export function aggregatedJaccard(t: Pairing): AjiResult {
-  const used = new Uint8Array(t.maxPred + 1);
+  const used = new Uint8Array(t.nPred + 1);
   let inter = 0;
   let union = 0;
-  for (let g = 1; g <= t.maxGt; g++) {
+  for (let g = 1; g <= t.nGt; g++) {
     const ga = t.gtArea[g]!;
-    if (ga === 0) continue;
     const lo = t.gtStart[g]!;
     const hi = t.gtStart[g + 1]!;
     if (lo === hi) {
@@ -50,6 +49,6 @@ export function aggregatedJaccard(t: Pairing): AjiResult {
     union += bestU;
     used[bestP] = 1;
   }
-  for (let p = 1; p <= t.maxPred; p++) if (used[p] === 0) union += t.predArea[p]!;
+  for (let p = 1; p <= t.nPred; p++) if (used[p] === 0) union += t.predArea[p]!;
   return { aji: union === 0 ? 1 : inter / union, inter, union };
 }

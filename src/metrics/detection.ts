@@ -22,7 +22,7 @@ export interface DetectionResult {
 export function detection(t: Pairing): DetectionResult {
   let tp = 0;
   let iouSum = 0;
-  for (let g = 1; g <= t.maxGt; g++) {
+  for (let g = 1; g <= t.nGt; g++) {
     for (let k = t.gtStart[g]!; k < t.gtStart[g + 1]!; k++) {
       const i = t.pairInter[k]!;
       const u = t.gtArea[g]! + t.predArea[t.pairPred[k]!]! - i;

@@ -1,26 +1,30 @@
 // GT x prediction overlap table shared by every instance metric (AJI of Kumar et al. 2017, AJI+, F1, PQ).
+import { relabelSequential } from '../imaging/relabel.ts';
 import type { LabelImage } from '../imaging/types.ts';
 import { assertBuffer, assertSameShape } from '../imaging/types.ts';
 
 /**
  * Sparse intersection table between the objects of a ground-truth and a predicted label map.
- * Objects are the ids that occur (area > 0); ids need not be contiguous. Pairs are stored in
- * CSR form grouped by GT id, pred ids ascending within each GT: the pairs of GT `g` are
- * `pairPred/pairInter[gtStart[g] .. gtStart[g + 1])`.
+ * Objects are the ids that occur; ids are arbitrary labels, so gaps are ordinary input. Each map
+ * is renumbered once, keeping the order of its ids, so every index below is a compact id: GT
+ * 1..nGt, pred 1..nPred (every one has area > 0), and `gtIds`/`predIds` give the original ids.
+ * Ties that metrics break by the lower id therefore resolve as they would on the original ids.
+ * Pairs are stored in CSR form grouped by GT, pred ascending within each GT: the pairs of GT `g`
+ * are `pairPred/pairInter[gtStart[g] .. gtStart[g + 1])`.
  */
 export interface Pairing {
   readonly width: number;
   readonly height: number;
-  /** Largest id in each map (0 when empty). */
-  readonly maxGt: number;
-  readonly maxPred: number;
-  /** Number of ids with area > 0. */
+  /** Number of objects (distinct ids > 0) in each map. */
   readonly nGt: number;
   readonly nPred: number;
-  /** Pixel count per id, length max + 1 (index 0 is the background). */
+  /** Original id of each compact id, ascending; index 0 is the background (0). Length n + 1. */
+  readonly gtIds: Int32Array;
+  readonly predIds: Int32Array;
+  /** Pixel count per compact id, length n + 1 (index 0 is the background). */
   readonly gtArea: Int32Array;
   readonly predArea: Int32Array;
-  /** CSR offsets by GT id, length maxGt + 2. */
+  /** CSR offsets by compact GT id, length nGt + 2. */
   readonly gtStart: Int32Array;
   readonly pairPred: Int32Array;
   readonly pairInter: Int32Array;
@@ -30,42 +34,42 @@ export interface Pairing {
   readonly foregroundInter: number;
 }
 
-function maxId(what: string, d: Int32Array): number {
-  let max = 0;
-  for (let i = 0; i < d.length; i++) {
-    const v = d[i]!;
-    if (v > max) max = v;
-    else if (v < 0) throw new RangeError(`${what}: negative label ${v} at pixel ${i}`);
+function compact(what: string, l: LabelImage): { data: Int32Array; ids: Int32Array } {
+  try {
+    const r = relabelSequential(l);
+    return { data: r.labels.data, ids: r.ids };
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw new RangeError(`${what}: ${err.message.replace(/^relabelSequential: /, '')}`);
+    throw err;
   }
-  return max;
 }
 
 /**
- * Builds the table in one pass over the pixels plus a counting sort of the distinct pairs:
- * O(pixels + pairs + max ids) time. Runs of identical (gt, pred) pairs along a row share one
+ * Builds the table in one pass over the pixels plus a counting sort of the distinct pairs, after
+ * renumbering each map once: O(pixels + pairs + N log N) time whatever the largest id. Runs of identical (gt, pred) pairs along a row share one
  * hash lookup, so the open-addressing table is touched once per run, not once per pixel.
  */
 export function buildPairing(gt: LabelImage, pred: LabelImage): Pairing {
   assertBuffer('ground truth', gt);
   assertBuffer('prediction', pred);
   assertSameShape('ground truth vs prediction', gt, pred);
-  const g = gt.data;
-  const p = pred.data;
+  const cg = compact('ground truth', gt);
+  const cp = compact('prediction', pred);
+  const g = cg.data;
+  const p = cp.data;
   const n = g.length;
-  const maxGt = maxId('ground truth', g);
-  const maxPred = maxId('prediction', p);
+  const maxGt = cg.ids.length - 1;
+  const maxPred = cp.ids.length - 1;
   const gtArea = new Int32Array(maxGt + 1);
   const predArea = new Int32Array(maxPred + 1);
 
-  // Open addressing on key = gtId * (maxPred + 1) + predId (< 2^53 for any Int32 ids).
+  // Open addressing on key = gtId * (maxPred + 1) + predId (< 2^53: compact ids are below 2^31).
   let cap = 1024;
   let keys = new Float64Array(cap).fill(-1);
   let counts = new Int32Array(cap);
   let used = 0;
   const stride = maxPred + 1;
-  if ((maxGt + 1) * stride > Number.MAX_SAFE_INTEGER) {
-    throw new RangeError(`buildPairing: ids too large to pair (max gt ${maxGt}, max pred ${maxPred})`);
-  }
   const slotOf = (key: number): number => {
     // Multiplicative hash on the low and high parts; cap is a power of two.
     const lo = key % 4294967296;
@@ -169,17 +173,13 @@ export function buildPairing(gt: LabelImage, pred: LabelImage): Pairing {
   }
   for (let j = 0; j < used; j++) fgInter += pairInter[j]!;
 
-  let nGt = 0;
-  for (let a = 1; a <= maxGt; a++) if (gtArea[a]! > 0) nGt++;
-  let nPred = 0;
-  for (let b = 1; b <= maxPred; b++) if (predArea[b]! > 0) nPred++;
   return {
     width: gt.width,
     height: gt.height,
-    maxGt,
-    maxPred,
-    nGt,
-    nPred,
+    nGt: maxGt,
+    nPred: maxPred,
+    gtIds: cg.ids,
+    predIds: cp.ids,
     gtArea,
     predArea,
     gtStart,

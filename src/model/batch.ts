@@ -3,6 +3,14 @@ import type { Rng } from '../augment/rng.ts';
 
 export type Stage = 'seg' | 'dist';
 
+/** Added to the run seed for the distance net, so the two stages draw different random streams. */
+export const DIST_SEED_OFFSET = 1_000_003;
+
+/** The seed a stage trains with: the run seed for the segmentation net, offset for the distance net. */
+export function stageSeed(runSeed: number, stage: Stage): number {
+  return stage === 'dist' ? runSeed + DIST_SEED_OFFSET : runSeed;
+}
+
 /** One batch, NHWC: x has batch*size*size*3 values in [0, 1], y has batch*size*size values. */
 export interface Batch {
   readonly batch: number;

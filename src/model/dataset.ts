@@ -19,6 +19,7 @@ import { applyHedParams, drawHedParams, type HedJitter } from '../augment/hed.ts
 import type { Rng } from '../augment/rng.ts';
 import { distanceTargets } from '../groundtruth/distance-targets.ts';
 import { type GroundTruthModification, modifyGroundTruth } from '../groundtruth/modify.ts';
+import { mirrorIndex } from '../imaging/crop.ts';
 import { readLabels, readRgb } from '../imaging/io.ts';
 import type { RgbImage } from '../imaging/types.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
@@ -121,14 +122,6 @@ async function prepare(s: SlideFiles, o: DatasetOptions): Promise<Prepared> {
   return { id: s.id, width: rgb.width, height: rgb.height, rgb: rgb.data, seg, dist };
 }
 
-/** Mirror index into [0, n): ... 2 1 0 1 2 ... n-2 n-1 n-2 ... */
-function mirror(i: number, n: number): number {
-  if (n === 1) return 0;
-  const p = 2 * (n - 1);
-  const m = ((i % p) + p) % p;
-  return m < n ? m : p - m;
-}
-
 /** size x size crop at (x0, y0), mirror-padded past the image edge. */
 function crop(
   p: Prepared,
@@ -141,9 +134,9 @@ function crop(
   const t = new Uint8Array(size * size);
   const src = stage === 'seg' ? p.seg : p.dist;
   for (let y = 0; y < size; y++) {
-    const sy = mirror(y0 + y, p.height);
+    const sy = mirrorIndex(y0 + y, p.height);
     for (let x = 0; x < size; x++) {
-      const si = sy * p.width + mirror(x0 + x, p.width);
+      const si = sy * p.width + mirrorIndex(x0 + x, p.width);
       const di = y * size + x;
       rgb[3 * di] = p.rgb[3 * si]!;
       rgb[3 * di + 1] = p.rgb[3 * si + 1]!;

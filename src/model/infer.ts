@@ -7,6 +7,7 @@
 // edge) is kept, so every output pixel saw at least `margin` px of context. No resizing: the pixel
 // scale is the training scale (40x). Minimum input: 256 px a side.
 import { InputError } from '../errors.ts';
+import { mirrorIndex } from '../imaging/crop.ts';
 import type { FloatImage, LabelImage, RgbImage } from '../imaging/types.ts';
 import { assertBuffer } from '../imaging/types.ts';
 import { iterativePostprocess, type PostprocessOptions, postprocess } from '../postprocess/pipeline.ts';
@@ -51,21 +52,13 @@ export interface Segmenter {
   dispose(): void;
 }
 
-/** Mirror index into [0, n). */
-function mirror(i: number, n: number): number {
-  if (n === 1) return 0;
-  const p = 2 * (n - 1);
-  const m = ((i % p) + p) % p;
-  return m < n ? m : p - m;
-}
-
 /** One tile's input as float32 NHWC [1, th, tw, 3] in [0, 1], mirror-padded outside the image. */
 function tileInput(img: RgbImage, x0: number, y0: number, tw: number, th: number): Float32Array {
   const out = new Float32Array(tw * th * 3);
   for (let y = 0; y < th; y++) {
-    const sy = mirror(y0 + y, img.height);
+    const sy = mirrorIndex(y0 + y, img.height);
     for (let x = 0; x < tw; x++) {
-      const si = (sy * img.width + mirror(x0 + x, img.width)) * 3;
+      const si = (sy * img.width + mirrorIndex(x0 + x, img.width)) * 3;
       const di = (y * tw + x) * 3;
       out[di] = img.data[si]! / 255;
       out[di + 1] = img.data[si + 1]! / 255;

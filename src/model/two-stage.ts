@@ -14,7 +14,7 @@ import type { GroundTruthModification } from '../groundtruth/modify.ts';
 import { readRgb } from '../imaging/io.ts';
 import { fitMacenko, type StainModel } from '../stain/macenko.ts';
 import { selectReferenceImage } from '../stain/select-reference.ts';
-import type { Stage } from './batch.ts';
+import { type Stage, stageSeed } from './batch.ts';
 import { type Checkpoint, loadCheckpoint } from './checkpoint.ts';
 import { type SlideFiles, TrainingSet } from './dataset.ts';
 import { type ModelManifest, saveModel } from './model-dir.ts';
@@ -157,8 +157,7 @@ export async function trainTwoStage(o: TwoStageOptions): Promise<TwoStageResult>
   if (o.stages.includes('dist')) {
     results.dist = await train({
       ...common,
-      // A different seed stream for stage 2, derived from the run seed.
-      seed: o.seed + 1_000_003,
+      seed: stageSeed(o.seed, 'dist'),
       stage: 'dist',
       schedule: o.schedules.dist,
       checkpointDir: distDir,

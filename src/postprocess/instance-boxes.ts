@@ -46,7 +46,7 @@ export function instanceBoxes(labels: LabelImage, what = 'instanceBoxes'): Insta
 }
 
 /**
- * Renumbers ids 1..N in raster order of their first pixel (as relabelSequential) in place, from
+ * Renumbers ids 1..N in raster order of their first pixel, in place, from
  * `stats` instead of a scan; valid as long as every edit that moved an id's first pixel updated
  * `stats` (expandLabels does; hole filling never moves it: a hole lies below its instance's top row). O(pixels + N log N).
  */

@@ -3,6 +3,7 @@
  * averages over seen organs, unseen organs and all), plus AJI+ and PQ. One renderer serves the
  * run report (Markdown), `nucleiflow show` (aligned text) and `nucleiflow compare` (deltas).
  */
+import { toCsv } from '../io/csv.ts';
 import { SUBSETS, type SubsetName, subsetMeans } from '../metrics/subsets.ts';
 import type { ImageResultRow, RunRow } from './index.ts';
 
@@ -101,6 +102,8 @@ export function renderReport(
 }
 
 export function resultsCsv(rows: readonly ResultRow[]): string {
-  const head = ['image', 'organ', 'subset', ...SCORE_KEYS, 'n_gt', 'n_pred'];
-  return `${[head.join(','), ...rows.map((r) => [r.image, r.organ, r.subset, ...SCORE_KEYS.map((k) => r[k]), r.nGt, r.nPred].join(','))].join('\n')}\n`;
+  return toCsv(
+    ['image', 'organ', 'subset', ...SCORE_KEYS, 'n_gt', 'n_pred'],
+    rows.map((r) => [r.image, r.organ, r.subset, ...SCORE_KEYS.map((k) => r[k]), r.nGt, r.nPred]),
+  );
 }
