@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
   doublePrecision,
   index,
   integer,
@@ -49,6 +50,12 @@ export const runs = pgTable(
     mlflowRunId: text('mlflow_run_id'),
     error: text('error'),
     timings: jsonb('timings').notNull().default({}),
+    /**
+     * What each net's training actually ran, per stage: {steps, epochs, lrDrops (steps at which the
+     * lr dropped), wallSeconds, cpuSeconds}, counted across resumes, so a minutes budget can be
+     * replayed as a steps budget on another machine.
+     */
+    trained: jsonb('trained').notNull().default({}),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
@@ -85,13 +92,18 @@ export const metrics = pgTable(
   (t) => [primaryKey({ columns: [t.runId, t.stage, t.key, t.step] })],
 );
 
-/** One row per test image: the paper's Table 1 plus AJI+ and PQ. */
+/** One row per test image and method: the paper's Table 1 plus AJI+ and PQ. */
 export const imageResults = pgTable(
   'image_results',
   {
     runId: text('run_id')
       .notNull()
       .references(() => runs.id, { onDelete: 'cascade' }),
+    /**
+     * 'two-stage' (the method) or 'stage1' (the paper's "U-Net" column: instances from the
+     * thresholded stage-1 map with the same cleanup).
+     */
+    method: text('method').notNull().default('two-stage'),
     image: text('image').notNull(),
     organ: text('organ').notNull(),
     /** 'seen' | 'unseen' */
@@ -104,7 +116,66 @@ export const imageResults = pgTable(
     nGt: integer('n_gt').notNull(),
     nPred: integer('n_pred').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.runId, t.image] })],
+  (t) => [primaryKey({ columns: [t.runId, t.method, t.image] })],
+);
+
+/**
+ * Post-processing selection on the training images: one row per setting of the spec's grid, its
+ * mean scores, and which one the run chose. Test images take no part.
+ */
+export const tuningResults = pgTable(
+  'tuning_results',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    /** Stable key of the setting, e.g. 'thr=0.9,sigma=0.7,seed=0.75,grow=2'. */
+    setting: text('setting').notNull(),
+    params: jsonb('params').notNull(),
+    aji: doublePrecision('aji').notNull(),
+    dice: doublePrecision('dice').notNull(),
+    f1: doublePrecision('f1').notNull(),
+    /** Number of training images the setting was scored on. */
+    images: integer('images').notNull(),
+    chosen: boolean('chosen').notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.setting] })],
+);
+
+/**
+ * The model registry: one version per completed run that registered a model. Weights live in
+ * `dir` (the run's packaged model folder); the card is generated from the store.
+ */
+export const modelVersions = pgTable(
+  'model_versions',
+  {
+    name: text('name').notNull(),
+    version: integer('version').notNull(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    dir: text('dir').notNull(),
+    card: jsonb('card').notNull(),
+    /** MLflow Model Registry version, once the outbox has delivered it. */
+    mlflowVersion: text('mlflow_version'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.name, t.version] }),
+    uniqueIndex('model_versions_run_idx').on(t.name, t.runId),
+  ],
+);
+
+/** Named pointers to a model version, e.g. `default`; `segment` resolves NAME@ALIAS through them. */
+export const modelAliases = pgTable(
+  'model_aliases',
+  {
+    name: text('name').notNull(),
+    alias: text('alias').notNull(),
+    version: integer('version').notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.alias] })],
 );
 
 export const artifacts = pgTable(

@@ -288,7 +288,7 @@ export async function putImageResults(db: Db, runId: string, rows: readonly Imag
       .insert(imageResults)
       .values(rows.map((r) => ({ runId, ...r })))
       .onConflictDoUpdate({
-        target: [imageResults.runId, imageResults.image],
+        target: [imageResults.runId, imageResults.method, imageResults.image],
         set: {
           organ: sql`excluded.organ`,
           subset: sql`excluded.subset`,
