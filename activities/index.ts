@@ -18,6 +18,7 @@ import { UserError } from '../src/errors.ts';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { subsetMeans } from '../src/metrics/subsets.ts';
 import type { Db } from '../src/storage/index.ts';
+import { splitDatasetInputs } from '../src/tracking/datasets.ts';
 import * as tracking from '../src/tracking/index.ts';
 import type { MlflowClient } from '../src/tracking/mlflow-client.ts';
 import { renderReport, resultsCsv, SCORE_KEYS } from '../src/tracking/report.ts';
@@ -113,6 +114,8 @@ export function createActivities(deps: ActivityDeps) {
       const t0 = performance.now();
       const split = await compute.split(config.dataDir, input.spec).catch(nonRetryable);
       await tracking.setDataHash(db, input.runId, split.dataHash);
+      const base = `${input.spec.dataset.name}-${input.spec.dataset.split}`;
+      await tracking.putDatasetInputs(db, input.runId, await splitDatasetInputs(base, config.dataDir, split));
       await tracking.addTimings(db, input.runId, { split: (performance.now() - t0) / 1000 });
       return split;
     },

@@ -5,9 +5,10 @@
  * writes queue their MLflow mirror in `mlflow_outbox`, in the same transaction, so the two stores
  * cannot disagree about what is pending: start and data hash as tags, params, step metrics,
  * timings (`timing.<stage>`) and per-image results (`image.<id>.<score>`) as metrics, a terminal
- * status as the run's end, and artifacts given an MLflow path as files. Not mirrored: experiment
- * rows and their status (the MLflow experiment is created when its first run is delivered and has
- * no status), and artifacts without an MLflow path (checkpoints, weights, label maps: local only).
+ * status as the run's end, artifacts given an MLflow path as files, and the training and test sets
+ * as dataset inputs. Not mirrored: experiment rows and their status (the MLflow experiment of a
+ * spec is created when its first run is delivered and has no status), and artifacts without an
+ * MLflow path (checkpoints, weights, label maps: local only).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -15,6 +16,7 @@ import { stat } from 'node:fs/promises';
 import { and, eq, sql } from 'drizzle-orm';
 import type { EvalResult } from '../metrics/index.ts';
 import { type Db, schema } from '../storage/index.ts';
+import type { MlflowDatasetInput } from './mlflow-client.ts';
 
 const { experiments, runs, params, metrics, imageResults, artifacts, mlflowOutbox } = schema;
 
@@ -30,7 +32,8 @@ export type OutboxPayload =
   | { kind: 'params'; params: Array<{ key: string; value: string }> }
   | { kind: 'tags'; tags: Array<{ key: string; value: string }> }
   | { kind: 'artifact'; file: string; artifactPath: string; sha256: string }
-  | { kind: 'terminate'; status: 'FINISHED' | 'FAILED' | 'KILLED'; endTime: number };
+  | { kind: 'terminate'; status: 'FINISHED' | 'FAILED' | 'KILLED'; endTime: number }
+  | { kind: 'inputs'; datasets: MlflowDatasetInput[] };
 
 /** Short content hash for dedupe keys: the same write repeated is queued once, a changed one again. */
 const digest = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 16);
@@ -131,6 +134,22 @@ export async function setDataHash(db: Db, runId: string, dataHash: string): Prom
       kind: 'tags',
       tags: [{ key: 'nucleiflow.data_hash', value: dataHash }],
     });
+  });
+}
+
+/**
+ * Queues the run's datasets (src/tracking/datasets.ts) as MLflow dataset inputs. Only the outbox
+ * keeps them: the store has the run's data hash; the same datasets queued again are queued once.
+ */
+export async function putDatasetInputs(
+  db: Db,
+  runId: string,
+  datasets: readonly MlflowDatasetInput[],
+): Promise<void> {
+  if (datasets.length === 0) return;
+  await enqueue(db, runId, `inputs:${runId}:${digest(datasets)}`, {
+    kind: 'inputs',
+    datasets: [...datasets],
   });
 }
 

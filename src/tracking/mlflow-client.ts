@@ -1,9 +1,10 @@
 /**
  * A small typed client over the MLflow tracking REST API (2.0 endpoints, served by MLflow 2.x and
- * 3.x): experiments, runs, log-batch within the server's per-request limits, terminate, and artifact
- * upload through the artifact proxy (`mlflow server --serve-artifacts`). Every call can be retried:
- * experiments and runs are found by name/tag before they are created, and metrics carry their own
- * timestamps so a re-sent batch stores nothing twice.
+ * 3.x): experiments and their tags, runs, log-batch within the server's per-request limits, dataset
+ * inputs, terminate, and artifact upload through the artifact proxy (`mlflow server
+ * --serve-artifacts`). Every call can be retried: experiments and runs are found by name/tag before
+ * they are created, metrics carry their own timestamps so a re-sent batch stores nothing twice, and
+ * the server keeps one input per (dataset name, digest) and run.
  */
 
 /** Per-request limits of runs/log-batch. */
@@ -31,9 +32,30 @@ export interface MlflowRunInfo {
   readonly artifact_uri: string;
   readonly run_name?: string;
 }
+/** A dataset as runs/log-inputs takes it (mlflow/entities/dataset.py); schema and profile are JSON strings. */
+export interface MlflowDataset {
+  readonly name: string;
+  /** At most 36 characters (the server's limit). */
+  readonly digest: string;
+  readonly source_type: string;
+  readonly source: string;
+  readonly schema?: string;
+  readonly profile?: string;
+}
+export interface MlflowDatasetInput {
+  readonly dataset: MlflowDataset;
+  /** e.g. `mlflow.data.context` = training / testing. */
+  readonly tags?: readonly MlflowTag[];
+}
 export interface MlflowRun {
   readonly info: MlflowRunInfo;
   readonly data: { metrics?: MlflowMetric[]; params?: MlflowParam[]; tags?: MlflowTag[] };
+  readonly inputs?: { dataset_inputs?: MlflowDatasetInput[] };
+}
+export interface MlflowExperiment {
+  readonly experiment_id: string;
+  readonly name: string;
+  readonly tags?: MlflowTag[];
 }
 export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
 
@@ -154,6 +176,27 @@ export class MlflowClient {
       }
       throw err;
     }
+  }
+
+  async getExperiment(experimentId: string): Promise<MlflowExperiment> {
+    const r = await this.request<{ experiment: MlflowExperiment }>(
+      'GET',
+      `experiments/get?experiment_id=${encodeURIComponent(experimentId)}`,
+    );
+    return r.experiment;
+  }
+
+  /** Sets (or overwrites) one experiment tag: repeating it is harmless. */
+  async setExperimentTag(experimentId: string, key: string, value: string): Promise<void> {
+    await this.request('POST', 'experiments/set-experiment-tag', { experiment_id: experimentId, key, value });
+  }
+
+  /**
+   * Links datasets to a run as inputs. The server keeps one dataset per (experiment, name,
+   * digest) and one input per (dataset, run), so a repeated call adds nothing.
+   */
+  async logInputs(runId: string, datasets: readonly MlflowDatasetInput[]): Promise<void> {
+    await this.request('POST', 'runs/log-inputs', { run_id: runId, datasets });
   }
 
   async createRun(experimentId: string, runName: string, tags: readonly MlflowTag[], startTime: number) {

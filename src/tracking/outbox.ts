@@ -33,9 +33,45 @@ export interface DrainResult {
   readonly error?: string;
 }
 
-/** MLflow experiment name for a NucleiFlow experiment. */
-export const mlflowExperimentName = (e: { id: string; specName: string }) =>
-  `nucleiflow/${e.specName}/${e.id}`;
+/**
+ * MLflow experiment of a NucleiFlow experiment: one per spec name, so every submission of a spec
+ * (its arms, seeds, reruns) lands in one MLflow experiment and MLflow's compare view can set them
+ * side by side; runs carry the NucleiFlow experiment id as a tag.
+ */
+export const mlflowExperimentName = (e: { specName: string }) => `nucleiflow/${e.specName}`;
+
+/** MLflow 3's experiment type (read by its UI: mlflow/server/js, `mlflow.experimentKind`). */
+export const EXPERIMENT_KIND_TAG = 'mlflow.experimentKind';
+/** The kind MLflow 3's UI opens as model training rather than as a GenAI project. */
+export const MODEL_TRAINING_KIND = 'custom_model_development';
+
+/**
+ * The arm of a run without its seed, as `key=value` pairs (the last path segment when it is
+ * unique in the arm, else the dotted path), or `base` with no matrix: runs that differ only in
+ * their seed share it, so MLflow can group the seeds of one arm.
+ */
+export function armLabel(arm: Record<string, unknown>): string {
+  const entries = Object.entries(arm).filter(([k]) => k !== 'seed');
+  if (entries.length === 0) return 'base';
+  const last = (k: string) => k.split('.').at(-1)!;
+  const counts = new Map<string, number>();
+  for (const [k] of entries) counts.set(last(k), (counts.get(last(k)) ?? 0) + 1);
+  return entries
+    .map(
+      ([k, v]) =>
+        `${counts.get(last(k)) === 1 ? last(k) : k}=${typeof v === 'string' ? v : JSON.stringify(v)}`,
+    )
+    .join(',');
+}
+
+/** MLflow run name: arm, seed and where it comes from, e.g. `erosion=false seed=7 · quick-20261203-114323-ab12/r1`. */
+export function mlflowRunName(run: { id: string; experimentId: string; arm: unknown; seed: number }): string {
+  const label = armLabel(run.arm as Record<string, unknown>);
+  const suffix = run.id.startsWith(`${run.experimentId}-`)
+    ? `${run.experimentId}/${run.id.slice(run.experimentId.length + 1)}`
+    : run.id;
+  return `${label} seed=${run.seed} · ${suffix}`;
+}
 
 async function ensureMlflowRun(db: Db, client: MlflowClient, runId: string): Promise<MlflowRunInfo> {
   const [row] = await db
@@ -45,19 +81,23 @@ async function ensureMlflowRun(db: Db, client: MlflowClient, runId: string): Pro
     .where(eq(runs.id, runId));
   if (!row) throw new Error(`outbox row for unknown run ${runId}`);
   if (row.run.mlflowRunId) return (await client.getRun(row.run.mlflowRunId)).info;
+  const kind = { key: EXPERIMENT_KIND_TAG, value: MODEL_TRAINING_KIND };
   const expId = await client.ensureExperiment(mlflowExperimentName(row.exp), [
-    { key: 'nucleiflow.experiment_id', value: row.exp.id },
+    kind,
+    { key: 'nucleiflow.spec_name', value: row.exp.specName },
   ]);
-  const arm = Object.entries(row.run.arm as Record<string, unknown>)
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .join(',');
+  // The experiment may predate this code (or have been made by hand): its kind is set either way.
+  await client.setExperimentTag(expId, kind.key, kind.value);
+  const arm = row.run.arm as Record<string, unknown>;
   const run = await client.ensureRun(
     expId,
-    arm ? `${row.run.id} (${arm})` : row.run.id,
+    mlflowRunName(row.run),
     RUN_ID_TAG,
     row.run.id,
     [
       { key: 'nucleiflow.experiment_id', value: row.exp.id },
+      { key: 'nucleiflow.arm', value: armLabel(arm) },
+      ...Object.entries(arm).map(([k, v]) => ({ key: `nucleiflow.arm.${k}`, value: JSON.stringify(v) })),
       { key: 'nucleiflow.config_hash', value: row.run.configHash },
       { key: 'nucleiflow.seed', value: String(row.run.seed) },
       { key: 'nucleiflow.spec_name', value: row.exp.specName },
@@ -146,6 +186,11 @@ export async function drainOutbox(
           }
           await client.uploadArtifact(info, p.artifactPath, data);
           await markDelivered(db, [id]);
+          delivered++;
+          i++;
+        } else if (p.kind === 'inputs') {
+          await client.logInputs(info.run_id, p.datasets);
+          await markDelivered(db, [list[i]!.id]);
           delivered++;
           i++;
         } else {

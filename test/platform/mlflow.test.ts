@@ -3,9 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage, type Storage } from '../../src/storage/index.ts';
+import { DATASET_CONTEXT_TAG } from '../../src/tracking/datasets.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { chunkBatch, MlflowClient } from '../../src/tracking/mlflow-client.ts';
-import { mlflowExperimentName, RUN_ID_TAG } from '../../src/tracking/outbox.ts';
+import {
+  EXPERIMENT_KIND_TAG,
+  MODEL_TRAINING_KIND,
+  mlflowExperimentName,
+  RUN_ID_TAG,
+} from '../../src/tracking/outbox.ts';
 import { runCli } from '../helpers/cli.ts';
 import { createTestDatabase, services, token } from '../helpers/services.ts';
 
@@ -51,6 +57,9 @@ describe('MLflow REST client against the real server', () => {
   });
 });
 
+const tags = (r: { data: { tags?: Array<{ key: string; value: string }> } }) =>
+  Object.fromEntries((r.data.tags ?? []).map((t) => [t.key, t.value]));
+
 describe('MLflow outbox', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let s: Storage;
@@ -66,16 +75,16 @@ describe('MLflow outbox', () => {
   });
 
   /** A fresh experiment with one run; returns both ids. */
-  async function newRun(arm: Record<string, unknown>) {
+  async function newRun(arm: Record<string, unknown>, specName = 'quick-test', seed = 1) {
     const expId = `e${token()}`;
     const runId = `${expId}-r0`;
     await tracking.createExperiment(s.db, {
       id: expId,
       name: 'quick',
-      specName: 'quick-test',
+      specName,
       spec: {},
       workflowId: `exp-${expId}`,
-      runs: [{ id: runId, arm, spec: {}, configHash: 'h', seed: 1, workflowId: `run-${runId}` }],
+      runs: [{ id: runId, arm, spec: {}, configHash: 'h', seed, workflowId: `run-${runId}` }],
     });
     return { expId, runId };
   }
@@ -135,10 +144,70 @@ describe('MLflow outbox', () => {
     expect(latest['image.TCGA-A7-A13E-01Z-00-DX1.ajiPlus']).toBe(0.55);
     expect(latest['image.TCGA-A7-A13E-01Z-00-DX1.nPred']).toBe(9);
     expect((await up.listArtifacts(ml.info.run_id, 'model')).map((f) => f.path)).toEqual(['model/card.json']);
-    const expName = mlflowExperimentName({ id: expId, specName: 'quick-test' });
-    expect(await up.getExperimentByName(expName)).toBe(ml.info.experiment_id);
+    expect(await up.getExperimentByName(mlflowExperimentName({ specName: 'quick-test' }))).toBe(
+      ml.info.experiment_id,
+    );
+    expect(tags(ml)['nucleiflow.experiment_id']).toBe(expId);
     // Nothing left, nothing sent twice.
     expect(await tracking.drainOutbox(s.db, up)).toEqual({ delivered: 0, pending: 0 });
+  });
+
+  it('maps a spec to one MLflow experiment of kind model training, tags arm and seed, logs dataset inputs once', async () => {
+    const specName = `spec-${token()}`;
+    const a = await newRun({ 'groundTruth.erosion': false, seed: 2 }, specName, 2);
+    const b = await newRun({ 'groundTruth.erosion': true, seed: 1 }, specName, 1);
+    const datasets = (ctx: string, digest: string) => ({
+      dataset: {
+        name: `monuseg-kumar-${ctx}`,
+        digest,
+        source_type: 'local',
+        source: JSON.stringify({ uri: '/data/monuseg' }),
+        profile: JSON.stringify({ images: 4 }),
+      },
+      tags: [{ key: DATASET_CONTEXT_TAG, value: ctx === 'train' ? 'training' : 'testing' }],
+    });
+    const inputs = [datasets('train', 'a'.repeat(32)), datasets('test', 'b'.repeat(32))];
+    for (const r of [a, b]) {
+      await tracking.putDatasetInputs(s.db, r.runId, inputs);
+      // Queued twice (a retried activity): one outbox row.
+      await tracking.putDatasetInputs(s.db, r.runId, inputs);
+      await tracking.putStepMetrics(s.db, r.runId, 'seg', 1, { loss: 0.5 });
+    }
+    const up = new MlflowClient(services().mlflowUri);
+    expect(await tracking.drainOutbox(s.db, up, { runId: a.runId })).toEqual({ delivered: 2, pending: 0 });
+    expect(await tracking.drainOutbox(s.db, up, { runId: b.runId })).toEqual({ delivered: 2, pending: 0 });
+    const mlA = await up.getRun((await tracking.getRun(s.db, a.runId))!.mlflowRunId!);
+    const mlB = await up.getRun((await tracking.getRun(s.db, b.runId))!.mlflowRunId!);
+    // Two submissions of one spec: one MLflow experiment, named after the spec, of kind model training.
+    expect(mlB.info.experiment_id).toBe(mlA.info.experiment_id);
+    const exp = await up.getExperiment(mlA.info.experiment_id);
+    expect(exp.name).toBe(`nucleiflow/${specName}`);
+    expect(exp.tags?.find((t) => t.key === EXPERIMENT_KIND_TAG)?.value).toBe(MODEL_TRAINING_KIND);
+    expect(tags(mlA)).toMatchObject({
+      'nucleiflow.experiment_id': a.expId,
+      [RUN_ID_TAG]: a.runId,
+      'nucleiflow.arm': 'erosion=false',
+      'nucleiflow.arm.groundTruth.erosion': 'false',
+      'nucleiflow.seed': '2',
+    });
+    expect(tags(mlB)['nucleiflow.arm']).toBe('erosion=true');
+    expect(mlA.info.run_name).toBe(`erosion=false seed=2 · ${a.expId}/r0`);
+    // The datasets, with digests and contexts; a second delivery adds no input.
+    await tracking.putDatasetInputs(s.db, a.runId, [inputs[1]!, inputs[0]!]);
+    expect(await tracking.drainOutbox(s.db, up, { runId: a.runId })).toEqual({ delivered: 1, pending: 0 });
+    const got = (await up.getRun(mlA.info.run_id)).inputs?.dataset_inputs ?? [];
+    expect(
+      got
+        .map((d) => ({
+          name: d.dataset.name,
+          digest: d.dataset.digest,
+          context: d.tags?.find((t) => t.key === DATASET_CONTEXT_TAG)?.value,
+        }))
+        .sort((x, y) => x.name.localeCompare(y.name)),
+    ).toEqual([
+      { name: 'monuseg-kumar-test', digest: 'b'.repeat(32), context: 'testing' },
+      { name: 'monuseg-kumar-train', digest: 'a'.repeat(32), context: 'training' },
+    ]);
   });
 
   it('keeps an artifact whose file vanished pending with the reason, shown by doctor and show', async () => {
