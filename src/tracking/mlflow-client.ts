@@ -55,6 +55,8 @@ export interface MlflowRun {
 export interface MlflowExperiment {
   readonly experiment_id: string;
   readonly name: string;
+  /** `active`, or `deleted` (in MLflow's trash: no run can be created in it until restored). */
+  readonly lifecycle_stage?: string;
   readonly tags?: MlflowTag[];
 }
 export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';

@@ -86,6 +86,14 @@ async function ensureMlflowRun(db: Db, client: MlflowClient, runId: string): Pro
     kind,
     { key: 'nucleiflow.spec_name', value: row.exp.specName },
   ]);
+  // One experiment serves every submission of a spec, so one deleted in MLflow's UI blocks them all: say how to fix it.
+  const exp = await client.getExperiment(expId);
+  if (exp.lifecycle_stage === 'deleted') {
+    throw new MlflowError(
+      `MLflow experiment '${exp.name}' (id ${expId}) is deleted; restore it (mlflow experiments restore --experiment-id ${expId}) or remove it for good (mlflow gc --experiment-ids ${expId}) so runs can be delivered`,
+      400,
+    );
+  }
   // The experiment may predate this code (or have been made by hand): its kind is set either way.
   await client.setExperimentTag(expId, kind.key, kind.value);
   const arm = row.run.arm as Record<string, unknown>;

@@ -210,6 +210,30 @@ describe('MLflow outbox', () => {
     ]);
   });
 
+  it('names a spec experiment deleted in MLflow as the reason runs stay pending, and delivers once it is restored', async () => {
+    const specName = `spec-${token()}`;
+    const up = new MlflowClient(services().mlflowUri);
+    const expId = await up.ensureExperiment(mlflowExperimentName({ specName }));
+    const post = (path: string) =>
+      fetch(`${services().mlflowUri}/api/2.0/mlflow/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ experiment_id: expId }),
+      });
+    expect((await post('experiments/delete')).ok).toBe(true);
+    const { runId } = await newRun({}, specName);
+    await tracking.putStepMetrics(s.db, runId, 'seg', 1, { loss: 0.5 });
+    const r1 = await tracking.drainOutbox(s.db, up, { runId });
+    expect(r1).toMatchObject({ delivered: 0, pending: 1 });
+    expect(r1.error).toBe(
+      `MLflow experiment 'nucleiflow/${specName}' (id ${expId}) is deleted; restore it (mlflow experiments restore --experiment-id ${expId}) or remove it for good (mlflow gc --experiment-ids ${expId}) so runs can be delivered`,
+    );
+    expect((await post('experiments/restore')).ok).toBe(true);
+    expect(await tracking.drainOutbox(s.db, up, { runId })).toEqual({ delivered: 1, pending: 0 });
+    const ml = await up.getRun((await tracking.getRun(s.db, runId))!.mlflowRunId!);
+    expect(ml.info.experiment_id).toBe(expId);
+  });
+
   it('keeps an artifact whose file vanished pending with the reason, shown by doctor and show', async () => {
     const { runId } = await newRun({});
     const file = join(home, `${runId}-report.md`);
