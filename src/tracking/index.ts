@@ -151,6 +151,49 @@ export async function addTimings(db: Db, runId: string, timings: Record<string, 
   });
 }
 
+/** What one net's training ran (runs.trained.<stage>), counted over every attempt and resume. */
+export interface TrainedStage {
+  /** The budget the spec gave. */
+  readonly budget: { readonly kind: 'epochs' | 'steps' | 'minutes'; readonly value: number };
+  readonly steps: number;
+  /** Epochs begun and finished; with a steps budget the last one may be short. */
+  readonly epochs: number;
+  /** Step counts after which the lr changed: with `steps`, lrSchedule.atSteps replays the run. */
+  readonly lrDrops: readonly number[];
+  readonly wallSeconds: number;
+  /** Machine time: process CPU seconds over all threads / cores. */
+  readonly cpuSeconds: number;
+}
+
+/**
+ * Records what a net's training ran under runs.trained.<stage>, merged with the other stage's
+ * record (jsonb ||), so the two nets can finish in either order. Idempotent: a retried activity
+ * writes the same record again. Also queued for MLflow as metrics `trained.<stage>.steps`, ...
+ */
+export async function setTrained(
+  db: Db,
+  runId: string,
+  stage: 'seg' | 'dist',
+  r: TrainedStage,
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .update(runs)
+      .set({ trained: sql`${runs.trained} || ${JSON.stringify({ [stage]: r })}::jsonb` })
+      .where(eq(runs.id, runId));
+    const values = {
+      steps: r.steps,
+      epochs: r.epochs,
+      wall_seconds: r.wallSeconds,
+      cpu_seconds: r.cpuSeconds,
+    };
+    await enqueue(tx, runId, `trained:${runId}:${stage}:${digest(r)}`, {
+      kind: 'metrics',
+      metrics: pointsAtZero(values, `trained.${stage}.`, Date.now()),
+    });
+  });
+}
+
 /** Sets a run's status; a terminal status also records the end time and closes the MLflow run. */
 export async function setRunStatus(db: Db, runId: string, status: RunStatus, error?: string): Promise<void> {
   await db.transaction(async (tx) => {
