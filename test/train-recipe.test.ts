@@ -1,9 +1,11 @@
 // The shipped model's recipe is the `cpu-60min-c256` spec, and `nucleiflow train` with no flags runs it.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { groundTruthOptions } from '../activities/pipeline.ts';
+import { quickNote } from '../cli/commands/run.ts';
 import { DEFAULT_MODEL } from '../cli/commands/segment.ts';
 import { DEFAULT_TRAIN_SPEC, register, type TrainFlags, trainSets } from '../cli/commands/train.ts';
 import { type LoadedSpec, loadSpec } from '../experiments/index.ts';
@@ -95,5 +97,33 @@ describe('the shipped recipe as a spec', () => {
     expect(plain.runs[0]!.configHash).toBe((await loadSpec('cpu-60min-c256')).runs[0]!.configHash);
     const seeded = await resolveTrain(['--seed', '1', '--set', 'gtErosion=false']);
     expect([seeded.runs[0]!.spec.seed, seeded.runs[0]!.spec.groundTruth.erosion]).toEqual([1, false]);
+  });
+});
+
+describe('the closing note of run quick', () => {
+  it('says it is a 3-epoch smoke run, what the default model scores (from its card), and the command that reproduces it', async () => {
+    const card = JSON.parse(readFileSync(join(DEFAULT_MODEL, 'card.json'), 'utf8')) as {
+      evaluation: Record<'all' | 'seen' | 'unseen', { aji: number }>;
+    };
+    const pct = (v: number) => (100 * v).toFixed(2);
+    const note = await quickNote((await loadSpec('quick')).spec);
+    expect(note).toMatch(/^\nquick is a 3-epoch smoke run \(4 training images, 128x128 crops\)/);
+    expect(note).toContain(
+      `scores AJI ${pct(card.evaluation.all.aji)} on the Kumar test images (${pct(card.evaluation.seen.aji)} seen organs, ${pct(card.evaluation.unseen.aji)} unseen)`,
+    );
+    expect(note).toMatch(/\nReproduce it with: nucleiflow run cpu-60min-c256\n$/);
+    // The score is the card's: another card, another number; no card, no number.
+    const other = mkdtempSync(join(tmpdir(), 'nf-card-'));
+    writeFileSync(join(other, 'card.json'), JSON.stringify({ evaluation: { all: { aji: 0.5 } } }));
+    expect(await quickNote((await loadSpec('quick')).spec, other)).toContain(
+      `The default model (${other}) scores AJI 50.00 on the Kumar test images.`,
+    );
+    expect(await quickNote((await loadSpec('quick')).spec, join(other, 'none'))).toContain(
+      'no test scores in',
+    );
+    // The epochs come from the spec, not from the text.
+    expect(await quickNote((await loadSpec('quick', ['training.seg.epochs=5'])).spec)).toMatch(
+      /a 5-epoch smoke run/,
+    );
   });
 });

@@ -92,8 +92,9 @@ const cardScores = z.object({
  * The closing note of `run quick`: a smoke run, what the default model scores (from its card), and
  * the command that reproduces it.
  */
-export async function quickNote(spec: LoadedSpec['spec']): Promise<string> {
-  const { DEFAULT_MODEL } = await import('./segment.ts');
+export async function quickNote(spec: LoadedSpec['spec'], modelDir?: string): Promise<string> {
+  // segment.ts names the default model; imported here only, so `run` does not load it up front.
+  const model = modelDir ?? (await import('./segment.ts')).DEFAULT_MODEL;
   const budget = (s: (typeof spec.training)['seg']) =>
     s.epochs !== undefined
       ? `${s.epochs}-epoch`
@@ -103,7 +104,7 @@ export async function quickNote(spec: LoadedSpec['spec']): Promise<string> {
   const lines = [
     `\n${spec.name} is a ${budget(spec.training.seg)} smoke run (${spec.dataset.maxTrainImages ?? 16} training images, ${spec.training.seg.inputSize}x${spec.training.seg.inputSize} crops): its scores show that the pipeline works, not what the method can do.`,
   ];
-  const card = join(DEFAULT_MODEL, 'card.json');
+  const card = join(model, 'card.json');
   const parsed = cardScores.safeParse(
     await readFile(card, 'utf8')
       .then((t) => JSON.parse(t) as unknown)
@@ -117,10 +118,10 @@ export async function quickNote(spec: LoadedSpec['spec']): Promise<string> {
       e.unseen && `${pct(e.unseen.aji)} unseen`,
     ].filter(Boolean);
     lines.push(
-      `The default model (${DEFAULT_MODEL}) scores AJI ${pct(e.all.aji)} on the Kumar test images${parts.length ? ` (${parts.join(', ')})` : ''}.`,
+      `The default model (${model}) scores AJI ${pct(e.all.aji)} on the Kumar test images${parts.length ? ` (${parts.join(', ')})` : ''}.`,
     );
   } else {
-    lines.push(`The default model (${DEFAULT_MODEL}): no test scores in ${card}.`);
+    lines.push(`The default model (${model}): no test scores in ${card}.`);
   }
   lines.push('Reproduce it with: nucleiflow run cpu-60min-c256');
   return `${lines.join('\n')}\n`;
