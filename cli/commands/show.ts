@@ -9,8 +9,8 @@ import { action } from '../run-action.ts';
  * What each net's training ran (runs.trained): the budget, steps, epochs, the steps after which the
  * lr dropped, wall and machine minutes. A minutes budget is replayed by steps with these numbers.
  */
-export function trainedText(trained: unknown): string {
-  const t = (trained ?? {}) as Partial<Record<'seg' | 'dist', tracking.TrainedStage>>;
+export function trainedText(run: Pick<tracking.RunRow, 'trained'>): string {
+  const t = tracking.trainedOf(run);
   const body = (['seg', 'dist'] as const)
     .filter((s) => t[s])
     .map((s) => {
@@ -73,7 +73,7 @@ export function register(program: Command): void {
               .map(([k, v]) => (k.endsWith('_resumed_from') ? `${k} epoch ${v}` : `${k} ${v.toFixed(1)}s`))
               .join(', ')}`,
           );
-          w(`\n${trainedText(run.trained)}`);
+          w(`\n${trainedText(run)}`);
           w('\nParams');
           w(
             textTable(

@@ -58,7 +58,7 @@ export function register(program: Command): void {
           after: async (runs, db) => {
             for (const r of runs) {
               const run = await tracking.getRun(db, r.id);
-              if (run) process.stdout.write(`${trainedText(run.trained)}\n`);
+              if (run) process.stdout.write(`${trainedText(run)}\n`);
               const card = (await tracking.getArtifacts(db, r.id)).find(
                 (a) => a.kind === 'model' && basename(a.path) === 'model.json',
               );

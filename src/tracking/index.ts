@@ -15,6 +15,7 @@ import { stat } from 'node:fs/promises';
 import { and, eq, sql } from 'drizzle-orm';
 import type { EvalResult } from '../metrics/index.ts';
 import { type Db, schema } from '../storage/index.ts';
+import type { TrainedStage } from './queries.ts';
 
 const { experiments, runs, params, metrics, imageResults, artifacts, mlflowOutbox } = schema;
 
@@ -149,20 +150,6 @@ export async function addTimings(db: Db, runId: string, timings: Record<string, 
     if (points.length)
       await enqueue(tx, runId, `timings:${runId}:${digest(timings)}`, { kind: 'metrics', metrics: points });
   });
-}
-
-/** What one net's training ran (runs.trained.<stage>), counted over every attempt and resume. */
-export interface TrainedStage {
-  /** The budget the spec gave. */
-  readonly budget: { readonly kind: 'epochs' | 'steps' | 'minutes'; readonly value: number };
-  readonly steps: number;
-  /** Epochs begun and finished; with a steps budget the last one may be short. */
-  readonly epochs: number;
-  /** Step counts after which the lr changed: with `steps`, lrSchedule.atSteps replays the run. */
-  readonly lrDrops: readonly number[];
-  readonly wallSeconds: number;
-  /** Machine time: process CPU seconds over all threads / cores. */
-  readonly cpuSeconds: number;
 }
 
 /**

@@ -73,7 +73,7 @@ describe('nucleiflow run', { timeout: 900_000 }, () => {
     expect(run.status).toBe('completed');
     expect((await tracking.listRuns(db, { experimentId: expId! })).map((x) => x.id)).toEqual([runId]);
     // 3 steps of 2 per epoch: the second epoch is one step; the lr dropped after step 1 in both nets.
-    const trained = run.trained as Record<'seg' | 'dist', tracking.TrainedStage>;
+    const trained = tracking.trainedOf(run) as Record<'seg' | 'dist', tracking.TrainedStage>;
     for (const stage of ['seg', 'dist'] as const) {
       const t = trained[stage];
       expect({ ...t, wallSeconds: 0, cpuSeconds: 0 }, stage).toEqual({

@@ -26,7 +26,7 @@ describe('quick end to end', { timeout: 900_000 }, () => {
     expect(run.dataHash).toMatch(/^[0-9a-f]{64}$/);
 
     // What each net ran: 3 epochs of 4 steps, the lr dropped at epoch 2 (after step 8).
-    const trained = run.trained as Record<'seg' | 'dist', tracking.TrainedStage>;
+    const trained = tracking.trainedOf(run) as Record<'seg' | 'dist', tracking.TrainedStage>;
     for (const stage of ['seg', 'dist'] as const) {
       const { budget, steps, epochs, lrDrops, wallSeconds } = trained[stage];
       expect({ budget, steps, epochs, lrDrops }, stage).toEqual({
