@@ -13,7 +13,8 @@ export interface EpochEvent {
   readonly stage: Stage;
   /** 1-based. */
   readonly epoch: number;
-  readonly epochs: number;
+  /** Planned epochs; null for a minutes budget. */
+  readonly epochs: number | null;
   /** Scalars recorded for this epoch (loss, val_loss, lr, seconds, images_per_s, ...). */
   readonly values: Record<string, number>;
 }

@@ -17,6 +17,7 @@ import { type Config, REPO_ROOT } from '../src/config.ts';
 import { UserError } from '../src/errors.ts';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { subsetMeans } from '../src/metrics/subsets.ts';
+import { plannedEpochs } from '../src/model/schedule.ts';
 import type { Db } from '../src/storage/index.ts';
 import { splitDatasetInputs } from '../src/tracking/datasets.ts';
 import * as tracking from '../src/tracking/index.ts';
@@ -167,7 +168,7 @@ export function createActivities(deps: ActivityDeps) {
       let last: TrainHeartbeat = previous ?? {
         stage: input.stage,
         epoch: 0,
-        epochs: input.spec.training[input.stage].epochs,
+        epochs: plannedEpochs(input.spec.training[input.stage], input.train.length),
         checkpoint: null,
       };
       // Between epochs the timer keeps the heartbeat alive; the SDK throttles what it sends.
@@ -196,6 +197,7 @@ export function createActivities(deps: ActivityDeps) {
         await persist('checkpoint artifact', () =>
           tracking.putArtifact(db, input.runId, 'checkpoint', r.checkpoint),
         );
+        await persist('trained record', () => tracking.setTrained(db, input.runId, input.stage, r.trained));
         await tracking.addTimings(db, input.runId, {
           [`train_${input.stage}`]: (performance.now() - t0) / 1000,
           [`train_${input.stage}_total`]: r.wallSeconds,

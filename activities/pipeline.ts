@@ -169,6 +169,14 @@ export function realCompute(config: Config): Compute {
         epochsRun: r.epochsRun,
         resumedFrom: r.resumedFrom,
         wallSeconds: r.wallSeconds,
+        trained: {
+          budget: r.budget,
+          steps: r.steps,
+          epochs: r.epochsRun,
+          lrDrops: r.lrDrops,
+          wallSeconds: r.wallSeconds,
+          cpuSeconds: r.cpuSeconds,
+        },
       };
     },
 

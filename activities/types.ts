@@ -5,6 +5,7 @@
 
 import type { RunSpec } from '../experiments/index.ts';
 import type { MapLayer } from '../src/imaging/layers.ts';
+import type { TrainedStage } from '../src/tracking/index.ts';
 
 export type Stage = 'seg' | 'dist';
 
@@ -67,13 +68,16 @@ export interface TrainOutput {
   readonly epochsRun: number;
   readonly resumedFrom: number;
   readonly wallSeconds: number;
+  /** What ran, over all attempts (runs.trained of this stage). */
+  readonly trained: TrainedStage;
 }
 
 /** Details of a training heartbeat: where the run stands and where its last checkpoint is. */
 export interface TrainHeartbeat {
   readonly stage: Stage;
   readonly epoch: number;
-  readonly epochs: number;
+  /** Planned epochs; null for a minutes budget. */
+  readonly epochs: number | null;
   readonly checkpoint: string | null;
 }
 

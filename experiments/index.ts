@@ -17,7 +17,13 @@ export type { RunSpec, Spec, SpecInput, TrainingSpec } from './schema.ts';
 const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** The specs that ship with NucleiFlow (files experiments/<name>.ts). */
-export const SHIPPED_SPECS = ['paper', 'ablation-erosion', 'quick'] as const;
+export const SHIPPED_SPECS = [
+  'paper',
+  'ablation-erosion',
+  'quick',
+  'cpu-60min-c256',
+  'ablation-erosion-c256',
+] as const;
 
 /** Short names accepted as matrix keys and in --set. */
 export const ALIASES: Readonly<Record<string, string>> = {
@@ -102,7 +108,10 @@ function resolveAlias(key: string): string {
   return ALIASES[key] ?? key;
 }
 
-/** Sets `path` (dotted) in a plain-object tree, creating nothing: the parent must exist. */
+/**
+ * Sets `path` (dotted) in a plain-object tree, creating nothing: the parent must exist. `null`
+ * removes the field (no spec field takes null), e.g. to swap a net's budget kind with --set.
+ */
 function setPath(
   source: string,
   root: Record<string, unknown>,
@@ -119,7 +128,8 @@ function setPath(
     }
     node = next;
   }
-  node[parts.at(-1)!] = value;
+  if (value === null) delete node[parts.at(-1)!];
+  else node[parts.at(-1)!] = value;
 }
 
 function getPath(root: unknown, path: string): { found: boolean; value: unknown } {
@@ -146,7 +156,7 @@ function isOptionalField(base: Record<string, unknown>, path: string): boolean {
   return parsed.success || !parsed.error.issues.some((i) => i.code === 'unrecognized_keys');
 }
 
-/** Parses one `key=value` override; the value is JSON when it parses as JSON, else a string. */
+/** Parses one `key=value` override; the value is JSON when it parses as JSON, else a string (null: remove the field). */
 export function parseSet(expr: string): { key: string; value: unknown } {
   const eq = expr.indexOf('=');
   if (eq <= 0) throw new SpecError('--set', expr, 'expected key=value, e.g. --set training.seg.epochs=3');

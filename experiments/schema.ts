@@ -5,32 +5,64 @@
  * Protocol of Mahbod et al. 2019, "A Two-Stage U-Net Algorithm for Segmentation of Nuclei in H&E-Stained Tissues".
  */
 import { z } from 'zod';
+import { BUDGET_KINDS, lrScheduleProblem } from '../src/model/schedule.ts';
 
 const positiveInt = z.number().int().positive();
 
-/** One U-Net's training: Adam with a step learning-rate schedule (lr * factor every `every` epochs). */
-export const trainingSchema = z.strictObject({
-  epochs: positiveInt.max(10_000),
-  batchSize: positiveInt.max(64),
-  /** Square input side in pixels; the U-Net pools 4 times, so a multiple of 16. */
-  inputSize: positiveInt
-    .min(64)
-    .max(1024)
-    .refine((v) => v % 16 === 0, 'must be a multiple of 16 (the U-Net pools four times)'),
-  /** Optimiser steps per epoch; default: training images / batch size. */
-  stepsPerEpoch: positiveInt.max(100_000).optional(),
-  lr: z.number().positive().max(1),
-  lrSchedule: z.strictObject({
-    /** Multiply the learning rate by `factor` every `every` epochs. */
-    every: positiveInt,
-    factor: z.number().gt(0).max(1),
-  }),
-  /**
-   * Dropout in training; absent = on (the paper's net). Off suits short CPU budgets, where the
-   * nets are under-fitted and dropout only slows them; the parameter count does not change.
-   */
-  dropout: z.boolean().optional(),
-});
+/**
+ * One U-Net's training: Adam with a step learning-rate schedule, and exactly one budget: `epochs`,
+ * `steps` (optimiser steps; stops after exactly that many, mid-epoch if need be) or `minutes` (wall
+ * clock over all sessions, checked at epoch boundaries). src/model/schedule.ts has the rules.
+ */
+export const trainingSchema = z
+  .strictObject({
+    epochs: positiveInt.max(10_000).optional(),
+    steps: positiveInt.max(10_000_000).optional(),
+    minutes: z
+      .number()
+      .positive()
+      .max(7 * 24 * 60)
+      .optional(),
+    batchSize: positiveInt.max(64),
+    /** Square input side in pixels; the U-Net pools 4 times, so a multiple of 16. */
+    inputSize: positiveInt
+      .min(64)
+      .max(1024)
+      .refine((v) => v % 16 === 0, 'must be a multiple of 16 (the U-Net pools four times)'),
+    /** Optimiser steps per epoch; default: training images / batch size. */
+    stepsPerEpoch: positiveInt.max(100_000).optional(),
+    lr: z.number().positive().max(1),
+    lrSchedule: z.strictObject({
+      /** Multiply the learning rate by `factor` at every drop. */
+      factor: z.number().gt(0).max(1),
+      /** Epochs budgets: a drop every `every` epochs. */
+      every: positiveInt.optional(),
+      /** Steps and minutes budgets: this many drops at equal fractions of the budget. */
+      drops: z.number().int().min(0).max(100).optional(),
+      /** Steps budgets: drop after exactly these step counts (a minutes run's recorded lrDrops). */
+      atSteps: z.array(positiveInt).max(100).optional(),
+    }),
+    /**
+     * Dropout in training; absent = on (the paper's net). Off suits short CPU budgets, where the
+     * nets are under-fitted and dropout only slows them; the parameter count does not change.
+     */
+    dropout: z.boolean().optional(),
+  })
+  .superRefine((t, ctx) => {
+    const given = BUDGET_KINDS.filter((k) => t[k] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: `give one budget (epochs, steps or minutes), got ${given.length ? given.join(' and ') : 'none'}`,
+      });
+      return;
+    }
+    const kind = given[0]!;
+    const problem = lrScheduleProblem(kind, t[kind]!, t.lrSchedule);
+    if (problem)
+      ctx.addIssue({ code: 'custom', path: ['lrSchedule', problem.field], message: problem.message });
+  });
 
 export const specSchema = z.strictObject({
   /** Short name: letters, digits, '-' and '_'. */

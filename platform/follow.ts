@@ -6,6 +6,7 @@
 import cliProgress from 'cli-progress';
 import type { RunProgress } from '../activities/types.ts';
 import type { RunSpec } from '../experiments/schema.ts';
+import { plannedEpochs } from '../src/model/schedule.ts';
 import type { Db } from '../src/storage/index.ts';
 import * as tracking from '../src/tracking/index.ts';
 import { progressQuery, runWorkflowId } from '../workflows/index.ts';
@@ -21,7 +22,18 @@ interface RunView {
   status: string;
   stage: string;
   epochs: number;
-  total: number;
+  /** Planned epochs of both nets; null when a net has a minutes budget (known only when spent). */
+  total: number | null;
+}
+
+/** Training images of the Kumar split (experiments/schema.ts dataset.maxTrainImages caps it). */
+const KUMAR_TRAIN_IMAGES = 16;
+
+/** Epochs both nets of a run will train, or null when one has a minutes budget. */
+export function plannedRunEpochs(spec: RunSpec): number | null {
+  const images = spec.dataset.maxTrainImages ?? KUMAR_TRAIN_IMAGES;
+  const nets = (['seg', 'dist'] as const).map((s) => plannedEpochs(spec.training[s], images));
+  return nets.some((n) => n === null) ? null : nets.reduce<number>((a, n) => a + n!, 0);
 }
 
 async function view(
@@ -34,7 +46,7 @@ async function view(
   for (const id of runIds) {
     const run = await tracking.getRun(db, id);
     const spec = run?.spec as RunSpec | undefined;
-    const total = spec ? spec.training.seg.epochs + spec.training.dist.epochs : 0;
+    const total = spec ? plannedRunEpochs(spec) : 0;
     const epochs = steps.filter((s) => s.runId === id && s.stage !== 'eval').reduce((n, s) => n + s.step, 0);
     let stage = run?.status ?? 'unknown';
     if (run && !tracking.TERMINAL.includes(run.status as tracking.RunStatus)) {
@@ -85,7 +97,7 @@ export async function followRuns(
   const multi = tty
     ? new cliProgress.MultiBar(
         {
-          format: '{run} [{bar}] {value}/{total} epochs | {stage}',
+          format: '{run} [{bar}] {value}/{of} epochs | {stage}',
           stream: out,
           hideCursor: true,
           clearOnComplete: false,
@@ -106,13 +118,17 @@ export async function followRuns(
       for (const [id, v] of Object.entries(current)) {
         if (multi) {
           let bar = bars.get(id);
+          // A minutes budget's length is not known in advance: the bar keeps one epoch ahead.
+          const total = Math.max(1, v.total ?? v.epochs + 1);
+          const of = v.total ?? '?';
           if (!bar) {
-            bar = multi.create(Math.max(1, v.total), 0, { run: id, stage: v.stage });
+            bar = multi.create(total, 0, { run: id, stage: v.stage, of });
             bars.set(id, bar);
           }
-          bar.update(Math.min(v.epochs, v.total), { stage: v.stage });
+          bar.setTotal(total);
+          bar.update(Math.min(v.epochs, total), { stage: v.stage, of });
         } else {
-          const line = `${id}: ${v.stage} (${v.epochs}/${v.total} epochs)`;
+          const line = `${id}: ${v.stage} (${v.epochs}/${v.total ?? '?'} epochs)`;
           if (last.get(id) !== line) {
             out.write(`${line}\n`);
             last.set(id, line);

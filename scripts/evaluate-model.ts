@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { isDeepStrictEqual, parseArgs } from 'node:util';
+import { parseArgs } from 'node:util';
 import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
 import { kumarSplit, type Slide } from '../src/data/manifest.ts';
 import { readLabels, readRgb } from '../src/imaging/io.ts';
@@ -26,7 +26,7 @@ import { inSubset, perSubset } from '../src/metrics/subsets.ts';
 import { type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import type { TunedPostprocess } from '../src/model/model-dir.ts';
-import { SCHEDULES, type TrainingSchedule } from '../src/model/schedule.ts';
+import type { TrainingSchedule } from '../src/model/schedule.ts';
 import { type StageRecord, stageRecord } from '../src/model/two-stage.ts';
 import { POSTPROCESS_DEFAULTS as D } from '../src/postprocess/pipeline.ts';
 import { imageResultRow } from '../src/tracking/index.ts';
@@ -153,7 +153,8 @@ const modelJson = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'))
     schedule?: string;
     seed?: number;
     referenceSelection?: string;
-    schedules?: Record<'seg' | 'dist', Partial<TrainingSchedule>>;
+    // Models trained before step budgets recorded their time budget in these two fields.
+    schedules?: Record<'seg' | 'dist', Partial<TrainingSchedule> & { budgetWallSeconds?: number }>;
     runs?: { seg: StageRecord | null; dist: StageRecord | null };
   };
   dtype: string;
@@ -191,7 +192,7 @@ const referenceText =
 const previousCard = (() => {
   try {
     return JSON.parse(readFileSync(join(modelDir, 'card.json'), 'utf8')) as {
-      training?: { seg: StageInfo; dist: StageInfo };
+      training?: { seg: StageInfo; dist: StageInfo; command?: string };
       codeCommit?: string;
       machine?: { note?: string };
     };
@@ -207,9 +208,8 @@ if (!segMaybe || !distMaybe) {
     `no checkpoints in ${runDir}, no run record in model.json and no earlier card.json in ${modelDir}: training provenance unknown`,
   );
 }
-/** Stage-1 schedule of the named schedule, as the CLI defaults it; the model's record overrides it. */
-const baseSeg = SCHEDULES[modelJson.training?.schedule ?? 'cpu-60min']?.seg;
-const trainedSeg = { ...baseSeg, ...modelJson.training?.schedules?.seg };
+/** Stage-1 schedule as the model recorded it. */
+const trainedSeg = { ...modelJson.training?.schedules?.seg };
 /** Crop size and steps per epoch the model was trained with (both stages use the same). */
 const crop = { size: trainedSeg.inputSize ?? 512, stepsPerEpoch: trainedSeg.stepsPerEpoch ?? 32 };
 /** Steps at the model's crop size counted in 1024x1024 steps (the paper's), by pixels. */
@@ -281,30 +281,12 @@ if (!args['no-docs']) {
   process.stderr.write('docs/results.md and docs/learning-curves.svg written\n');
 }
 
-/** The `nucleiflow train` command that reproduces the model's recorded config under today's CLI defaults. */
+/**
+ * The command that trained the model, as its earlier card recorded it (the `train` flags of that
+ * commit; today the recipe is a spec: `nucleiflow run cpu-60min-c256`).
+ */
 function trainCommand(): string {
-  const t = modelJson.training;
-  // A named schedule that is exactly the recorded recipe needs no per-field flags.
-  const named = Object.keys(SCHEDULES).find((k) => isDeepStrictEqual(SCHEDULES[k], t?.schedules));
-  const minutes = (stage: 'seg' | 'dist') => {
-    const m = budgetWallMinutes(stage);
-    return m === undefined ? [] : [`--${stage}-minutes`, String(m)];
-  };
-  const fields = [
-    ...minutes('seg'),
-    ...minutes('dist'),
-    ...(t?.schedules?.seg?.dropout === false ? ['--no-dropout'] : []),
-    ...(crop.size === baseSeg?.inputSize ? [] : ['--input-size', String(crop.size)]),
-    ...(crop.stepsPerEpoch === baseSeg?.stepsPerEpoch
-      ? []
-      : ['--steps-per-epoch', String(crop.stepsPerEpoch)]),
-  ];
-  return [
-    'node bin/nucleiflow.mjs train',
-    ...['--schedule', named ?? t?.schedule ?? 'cpu-60min', '--seed', String(t?.seed ?? 1), '--name', name],
-    ...(t?.referenceSelection === 'first' ? ['--reference', 'first'] : []),
-    ...(named ? [] : fields),
-  ].join(' ');
+  return previousCard?.training?.command ?? 'unknown (no earlier card.json)';
 }
 
 /** Wall-clock budget of a time-budget stage in minutes; undefined for an epoch schedule. */

@@ -20,11 +20,7 @@ describe('CLI option values', () => {
       ],
       [['cancel', 'run-1', '--wait', 'abc'], "option '--wait <seconds>' argument 'abc' is invalid."],
       [['worker', '--train-slots', '2x'], "option '--train-slots <n>' argument '2x' is invalid."],
-      [['train', '--input-size', '100'], "option '--input-size <px>' argument '100' is invalid."],
-      [
-        ['train', '--stage', 'all'],
-        "option '--stage <stage>' argument 'all' is invalid. Allowed choices are",
-      ],
+      [['train', '--seed', '1.5'], "option '--seed <n>' argument '1.5' is invalid."],
       [['segment', 'x.png', '--out', 'o', '--format', 'png,jpg'], "'jpg' is not allowed; choose from png"],
     ];
     const results = await Promise.all(cases.map(([args]) => cli(args)));

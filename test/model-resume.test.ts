@@ -1,36 +1,22 @@
-// Exact resume after SIGKILL: a real `nucleiflow train` child process is killed mid-epoch and
-// restarted; its final weights, Adam moments and Rng state must equal an uninterrupted run's.
+// Exact resume after SIGKILL with a steps budget: a training process is killed mid-epoch and
+// restarted; its final weights, Adam moments and Rng state must equal an uninterrupted run's, and it
+// stops after exactly the budget's steps although they are not a whole number of epochs.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../src/config.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
-import { BIN } from './helpers/cli.ts';
 
-const ARGS = [
-  '--stage',
-  'seg',
-  '--max-train-images',
-  '2',
-  '--seg-epochs',
-  '4',
-  '--steps-per-epoch',
-  '6',
-  '--input-size',
-  '64',
-  '--no-progress',
-];
+const CHILD = join(REPO_ROOT, 'test', 'helpers', 'train-child.ts');
 
-function trainChild(runDir: string): { child: ChildProcess; done: Promise<number | null> } {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'train', ...ARGS, '--run-dir', runDir, '--out', join(runDir, 'model')],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
-    },
-  );
+function trainChild(dir: string): { child: ChildProcess; done: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
   let err = '';
   child.stderr!.on('data', (d) => {
     err += d;
@@ -44,10 +30,9 @@ function trainChild(runDir: string): { child: ChildProcess; done: Promise<number
   return { child, done };
 }
 
-const epochOf = async (dir: string) =>
-  (await loadCheckpoint(join(dir, 'seg')).catch(() => undefined))?.header.epoch ?? 0;
+const epochOf = async (dir: string) => (await loadCheckpoint(dir).catch(() => undefined))?.header.epoch ?? 0;
 
-describe('exact resume after SIGKILL', () => {
+describe('exact resume after SIGKILL, steps budget', () => {
   it('a killed training process resumes to the same final state as an uninterrupted one', async () => {
     const a = mkdtempSync(join(tmpdir(), 'nf-resume-a-'));
     const b = mkdtempSync(join(tmpdir(), 'nf-resume-b-'));
@@ -64,11 +49,16 @@ describe('exact resume after SIGKILL', () => {
     expect(await full.done).toBe(0);
     expect(await trainChild(b).done).toBe(0);
 
-    const ca = (await loadCheckpoint(join(a, 'seg')))!;
-    const cb = (await loadCheckpoint(join(b, 'seg')))!;
+    const ca = (await loadCheckpoint(a))!;
+    const cb = (await loadCheckpoint(b))!;
+    // 22 steps = 3 epochs of 6 and one of 4; the lr dropped after ceil(22/3) = 8 and ceil(44/3) = 15 steps.
+    expect([ca.header.epoch, ca.header.adamSteps]).toEqual([4, 22]);
+    expect(ca.header.history.map((h) => h.steps)).toEqual([6, 12, 18, 22]);
+    expect(ca.header.lrDrops).toEqual([8, 15]);
     expect(cb.header.epoch).toBe(4);
+    expect(cb.header.adamSteps).toBe(22);
+    expect(cb.header.lrDrops).toEqual([8, 15]);
     expect(cb.header.rngState).toEqual(ca.header.rngState);
-    expect(cb.header.adamSteps).toBe(ca.header.adamSteps);
     for (const key of ['weights', 'm', 'v'] as const) {
       ca[key].forEach((t, i) => {
         expect(Buffer.from(cb[key][i]!.buffer).equals(Buffer.from(t.buffer)), `${key}[${i}] differs`).toBe(
@@ -76,6 +66,8 @@ describe('exact resume after SIGKILL', () => {
         );
       });
     }
-    expect(cb.header.history.map((h) => h.loss)).toEqual(ca.header.history.map((h) => h.loss));
+    expect(cb.header.history.map((h) => [h.loss, h.lr])).toEqual(
+      ca.header.history.map((h) => [h.loss, h.lr]),
+    );
   });
 });

@@ -2,33 +2,18 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRng, type Rng } from '../src/augment/rng.ts';
+import { createRng } from '../src/augment/rng.ts';
+import { loadConfig } from '../src/config.ts';
 import { Adam } from '../src/model/adam.ts';
 import { loadTf } from '../src/model/backend.ts';
-import type { Batch, BatchSource, Stage } from '../src/model/batch.ts';
 import { CHECKPOINT_FILE, CheckpointError, loadCheckpoint } from '../src/model/checkpoint.ts';
 import type { TrainingSchedule } from '../src/model/schedule.ts';
 import { type EpochMetrics, runConfigHash, train, trainEvents, trainStep } from '../src/model/train.ts';
+import { trainTwoStage } from '../src/model/two-stage.ts';
 import { createUNet } from '../src/model/unet.ts';
-import { runCli } from './helpers/cli.ts';
+import { synthetic } from './helpers/synthetic-batches.ts';
 
 const tf = loadTf();
-
-/** Synthetic task: target = red channel > 0.5; every value drawn from the run's Rng. */
-const synthetic: BatchSource = {
-  imageCount: 4,
-  sample(rng: Rng, _stage: Stage, batch: number, size: number): Batch {
-    const x = new Float32Array(batch * size * size * 3);
-    const y = new Float32Array(batch * size * size);
-    for (let i = 0; i < x.length; i++) x[i] = rng.next();
-    for (let i = 0; i < y.length; i++) y[i] = x[3 * i]! > 0.5 ? 1 : 0;
-    return { batch, size, x, y };
-  },
-  validation(_stage: Stage, size: number): Batch[] {
-    const x = new Float32Array(size * size * 3).fill(0.25);
-    return [{ batch: 1, size, x, y: new Float32Array(size * size) }];
-  },
-};
 
 const schedule: TrainingSchedule = {
   epochs: 3,
@@ -65,7 +50,7 @@ describe('train()', () => {
       expect(e.numTensors).toBe(events[0]!.numTensors);
     }
     expect(r.steps).toBe(6);
-    expect(r.completed).toBe(true);
+    expect(r.lrDrops).toEqual([4]);
     expect(tf.memory().numTensors).toBe(before);
     const ck = await loadCheckpoint(dir);
     expect(ck?.header.epoch).toBe(3);
@@ -190,35 +175,112 @@ describe('train()', () => {
   });
 });
 
-describe('nucleiflow train flags', () => {
-  const trainCli = (...args: string[]) =>
-    runCli(['train', '--name', 'flag-check', ...args], {
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
-      // A flag check that wrongly passes would start a real training run; fail instead of waiting for it.
-      timeoutMs: 120_000,
-    });
-
-  it('rejects a stage budget on an epoch schedule, or a zero budget, before training', () => {
-    const a = trainCli('--schedule', 'paper', '--seg-minutes', '45');
-    expect(a.status).toBe(1);
-    expect(a.stderr).toMatch(/--seg-minutes sets the time budget of a time-budget schedule/);
-    const b = trainCli('--dist-epochs', '3', '--dist-minutes', '10');
-    expect(b.stderr).toMatch(/--dist-minutes sets the time budget/);
-    const c = trainCli('--seg-minutes', '0');
-    expect(c.status).toBe(2);
-    expect(c.stderr).toMatch(/option '--seg-minutes <m>' argument '0' is invalid\. Expected a number > 0/);
+describe('budgets', () => {
+  it('a steps budget stops after exactly its steps, mid-epoch, and resumes bit-identically', async () => {
+    const steps: TrainingSchedule = {
+      ...schedule,
+      epochs: undefined,
+      steps: 5,
+      lrSchedule: { factor: 0.4, drops: 1 },
+    };
+    const full = await train({ ...base, schedule: steps });
+    expect([full.steps, full.epochsRun, full.epochsPlanned]).toEqual([5, 3, 3]);
+    expect(full.history.map((h) => h.steps)).toEqual([2, 4, 5]);
+    // One drop at half of 5 steps: after ceil(5 / 2) = 3 steps, inside epoch 2.
+    expect(full.lrDrops).toEqual([3]);
+    expect(full.budget).toEqual({ kind: 'steps', value: 5 });
+    const dir = tmp();
+    const ac = new AbortController();
+    await expect(
+      train({
+        ...base,
+        schedule: steps,
+        checkpointDir: dir,
+        signal: ac.signal,
+        onEpoch: (m) => (m.epoch === 1 ? ac.abort(new Error('stop')) : undefined),
+      }),
+    ).rejects.toThrow('stop');
+    const resumed = await train({ ...base, schedule: steps, checkpointDir: dir });
+    expect(resumed.resumedFrom).toBe(1);
+    expect(resumed.lrDrops).toEqual([3]);
+    expect(same(resumed.weights, full.weights)).toBe(true);
   });
 
-  it("writes a model folder that keeps each stage's run record without the checkpoints", () => {
+  it('a minutes budget records the steps and lr drops it ran; replayed by steps they give the same weights', async () => {
+    const minutes: TrainingSchedule = {
+      ...schedule,
+      epochs: undefined,
+      minutes: 0.15,
+      lrSchedule: { factor: 0.4, drops: 2 },
+    };
+    const dir = tmp();
+    const r = await train({ ...base, schedule: minutes, checkpointDir: dir });
+    expect(r.budget).toEqual({ kind: 'minutes', value: 0.15 });
+    expect(r.epochsPlanned).toBeNull();
+    expect(r.steps).toBe(2 * r.epochsRun);
+    // The lr changes only at epoch boundaries, and lrDrops are exactly where the history's lr changes.
+    const changes = r.history.flatMap((h, i) =>
+      i > 0 && h.lr !== r.history[i - 1]!.lr ? [r.history[i - 1]!.steps] : [],
+    );
+    expect(r.lrDrops).toEqual(changes);
+    expect(r.lrDrops.length).toBeGreaterThan(0);
+    expect(r.wallSeconds).toBeGreaterThan(0);
+    // The budget is counted across resumes: once spent, a resumed run trains no further step.
+    const again = await train({ ...base, schedule: minutes, checkpointDir: dir });
+    expect([again.steps, again.epochsRun, again.resumedFrom]).toEqual([r.steps, r.epochsRun, r.epochsRun]);
+    expect(same(again.weights, r.weights)).toBe(true);
+    // Replay on "another machine": a steps budget with the recorded drop points.
+    const replay = await train({
+      ...base,
+      schedule: {
+        ...schedule,
+        epochs: undefined,
+        steps: r.steps,
+        lrSchedule: { factor: 0.4, atSteps: r.lrDrops },
+      },
+    });
+    expect(replay.lrDrops).toEqual(r.lrDrops);
+    expect(replay.history.map((h) => h.lr)).toEqual(r.history.map((h) => h.lr));
+    expect(same(replay.weights, r.weights)).toBe(true);
+  });
+
+  it('refuses a schedule with two budgets before training', async () => {
+    await expect(train({ ...base, schedule: { ...schedule, steps: 4 } })).rejects.toThrow(
+      /^training: give one budget \(epochs, steps or minutes\), got epochs and steps$/,
+    );
+  });
+});
+
+describe('trainTwoStage', () => {
+  it("writes a model folder that keeps each stage's run record without the checkpoints", async () => {
+    const config = loadConfig();
     const dir = tmp();
     const out = join(dir, 'model');
-    const r = trainCli(
-      ...['--schedule', 'paper', '--seg-epochs', '2', '--dist-epochs', '1', '--steps-per-epoch', '2'],
-      ...['--input-size', '64', '--max-train-images', '2', '--no-progress'],
-      ...['--run-dir', join(dir, 'run'), '--out', out],
-    );
-    expect(r.stderr).not.toMatch(/Error/);
-    expect(r.status).toBe(0);
+    const s2: TrainingSchedule = {
+      epochs: 2,
+      batchSize: 2,
+      inputSize: 64,
+      stepsPerEpoch: 2,
+      lr: 1e-3,
+      lrSchedule: { every: 1, factor: 0.4 },
+    };
+    await trainTwoStage({
+      dataDir: config.dataDir,
+      cacheDir: config.cacheDir,
+      runDir: join(dir, 'run'),
+      outDir: out,
+      stages: ['seg', 'dist'],
+      seed: 1,
+      schedules: { seg: s2, dist: { ...s2, epochs: 1 } },
+      stainNormalisation: true,
+      referenceSelection: 'first',
+      hed: null,
+      flipRotate: true,
+      groundTruth: {},
+      distInit: 'seg',
+      maxTrainImages: 2,
+      progress: false,
+    });
     const runs = (
       JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as {
         training: {

@@ -4,7 +4,14 @@ import { loadTf } from '../src/model/backend.ts';
 import { seededDropout } from '../src/model/dropout.ts';
 import { fromFloat16, toFloat16 } from '../src/model/float16.ts';
 import { distLoss, segLoss } from '../src/model/losses.ts';
-import { budgetLearningRate, CPU60_SEG, learningRate, PAPER_DIST, PAPER_SEG } from '../src/model/schedule.ts';
+import {
+  budgetLearningRate,
+  learningRate,
+  PAPER_DIST,
+  PAPER_SEG,
+  stepLearningRate,
+  type TrainingSchedule,
+} from '../src/model/schedule.ts';
 import { createUNet, unetLayers, unetParamCount, unetParamShapes } from '../src/model/unet.ts';
 
 const tf = loadTf();
@@ -140,11 +147,35 @@ describe('schedules', () => {
     expect(learningRate(PAPER_DIST, 60)).toBeCloseTo(4e-4, 12);
   });
 
-  it('time-budget mode drops at thirds of the budget for the 3-level seg schedule', () => {
-    expect(budgetLearningRate(CPU60_SEG, 0.3)).toBe(1e-3);
-    expect(budgetLearningRate(CPU60_SEG, 0.34)).toBeCloseTo(4e-4, 12);
-    expect(budgetLearningRate(CPU60_SEG, 0.67)).toBeCloseTo(1.6e-4, 12);
-    expect(budgetLearningRate(CPU60_SEG, 1.5)).toBeCloseTo(1.6e-4, 12);
+  it('minutes budgets drop at equal fractions of the elapsed budget, as many times as lrSchedule.drops', () => {
+    const m: TrainingSchedule = {
+      ...PAPER_SEG,
+      epochs: undefined,
+      minutes: 45,
+      lrSchedule: { factor: 0.4, drops: 2 },
+    };
+    expect(budgetLearningRate(m, 0.3)).toBe(1e-3);
+    expect(budgetLearningRate(m, 0.34)).toBeCloseTo(4e-4, 12);
+    expect(budgetLearningRate(m, 0.67)).toBeCloseTo(1.6e-4, 12);
+    expect(budgetLearningRate(m, 1.5)).toBeCloseTo(1.6e-4, 12);
+  });
+
+  it('steps budgets drop after ceil(k * steps / (drops + 1)) steps, or after exactly lrSchedule.atSteps', () => {
+    const s: TrainingSchedule = {
+      ...PAPER_SEG,
+      epochs: undefined,
+      steps: 5888,
+      lrSchedule: { factor: 0.4, drops: 2 },
+    };
+    const levels = (t: TrainingSchedule) =>
+      [0, 1962, 1963, 3925, 3926, 5887].map(
+        (d) =>
+          // + 0 turns the -0 of level 0 into 0.
+          Math.round(Math.log(stepLearningRate(t, d) / 1e-3) / Math.log(0.4)) + 0,
+      );
+    expect(levels(s)).toEqual([0, 0, 1, 1, 2, 2]);
+    const at = { ...s, lrSchedule: { factor: 0.4, atSteps: [1963, 5887] } };
+    expect(levels(at)).toEqual([0, 0, 1, 1, 1, 2]);
   });
 });
 

@@ -1,85 +1,159 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadSpec } from '../../experiments/index.ts';
+import { z } from 'zod';
+import { type LoadedSpec, loadSpec } from '../../experiments/index.ts';
 import { followRuns, workflowResult } from '../../platform/follow.ts';
 import { openSession } from '../../platform/session.ts';
 import { submitExperiment } from '../../platform/submit.ts';
 import { hasPollers, queuesFor } from '../../platform/temporal.ts';
 import { loadConfig, requireDataDir } from '../../src/config.ts';
+import type { Db } from '../../src/storage/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { action } from '../run-action.ts';
 import { printRunSummaries } from './runs.ts';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+export interface LaunchOptions {
+  /** Return after submitting (only where shared workers will run it). */
+  readonly detach?: boolean;
+  /** Runs once the results table is printed, with the finished runs (not after a detach). */
+  readonly after?: (runs: readonly tracking.RunSummary[], db: Db) => Promise<void>;
+}
+
+/**
+ * Submits a loaded spec as one experiment, prints its ids, follows its runs to the end and prints
+ * their results; `run` and `train` both launch through here. Sets a non-zero exit code when a run
+ * did not complete.
+ */
+export async function launchExperiment(loaded: LoadedSpec, opts: LaunchOptions = {}): Promise<void> {
+  // Everything that can be wrong with the data is found before anything starts.
+  requireDataDir(loadConfig());
+  const session = await openSession({
+    worker: 'auto',
+    trainQueue: loaded.runs[0]!.spec.orchestration.trainQueue,
+  });
+  let abortResult = () => {};
+  try {
+    if (!session.config.mlflowTrackingUri) {
+      process.stderr.write(
+        'nucleiflow: MLFLOW_TRACKING_URI is not set; runs are tracked in the database only\n',
+      );
+    }
+    if (!session.worker) {
+      for (const q of new Set(loaded.runs.map((r) => queuesFor(r.spec.orchestration.trainQueue).train))) {
+        if (!(await hasPollers(session.temporal, q))) {
+          process.stderr.write(`nucleiflow: no worker polls ${q} yet; training waits until one does\n`);
+        }
+      }
+    }
+    const sub = await submitExperiment(session.storage.db, session.temporal, loaded);
+    process.stdout.write(`experiment ${sub.experimentId}\n`);
+    for (const id of sub.runIds) process.stdout.write(`run ${id}\n`);
+    if (opts.detach && !session.worker) return;
+    if (opts.detach) {
+      process.stderr.write(
+        'nucleiflow: no shared workers (embedded database or Temporal); following instead of detaching\n',
+      );
+    }
+    const result = workflowResult(session.temporal, sub.workflowId);
+    abortResult = result.abort;
+    const f = await followRuns(session.storage.db, session.temporal, sub.runIds, { until: result.promise });
+    if (f.detached) {
+      process.stderr.write(
+        session.worker
+          ? `\nnucleiflow: detached; the run pauses until a worker runs again (nucleiflow worker), see: nucleiflow runs --experiment ${sub.experimentId}\n`
+          : `\nnucleiflow: detached; the run goes on in the workers, see: nucleiflow runs --experiment ${sub.experimentId}\n`,
+      );
+      return;
+    }
+    await result.promise.catch(() => {});
+    const runs = await tracking.listRunSummaries(session.storage.db, { ids: sub.runIds });
+    printRunSummaries(runs);
+    await opts.after?.(runs, session.storage.db);
+    if (runs.length < sub.runIds.length || runs.some((r) => r.status !== 'completed')) process.exitCode = 1;
+  } finally {
+    abortResult();
+    await session.close();
+  }
+}
+
+/** The part of a model card (card.json) that the closing note of `run quick` reads. */
+const cardScores = z.object({
+  evaluation: z.object({
+    all: z.object({ aji: z.number() }),
+    seen: z.object({ aji: z.number() }).optional(),
+    unseen: z.object({ aji: z.number() }).optional(),
+  }),
+});
+
+/**
+ * The closing note of `run quick`: a smoke run, what the default model scores (from its card), and
+ * the command that reproduces it.
+ */
+export async function quickNote(spec: LoadedSpec['spec'], modelDir?: string): Promise<string> {
+  // segment.ts names the default model; imported here only, so `run` does not load it up front.
+  const model = modelDir ?? (await import('./segment.ts')).DEFAULT_MODEL;
+  const budget = (s: (typeof spec.training)['seg']) =>
+    s.epochs !== undefined
+      ? `${s.epochs}-epoch`
+      : s.steps !== undefined
+        ? `${s.steps}-step`
+        : `${s.minutes}-minute`;
+  const lines = [
+    `\n${spec.name} is a ${budget(spec.training.seg)} smoke run (${spec.dataset.maxTrainImages ?? 16} training images, ${spec.training.seg.inputSize}x${spec.training.seg.inputSize} crops): its scores show that the pipeline works, not what the method can do.`,
+  ];
+  const card = join(model, 'card.json');
+  const parsed = cardScores.safeParse(
+    await readFile(card, 'utf8')
+      .then((t) => JSON.parse(t) as unknown)
+      .catch(() => undefined),
+  );
+  const pct = (v: number) => (100 * v).toFixed(2);
+  if (parsed.success) {
+    const e = parsed.data.evaluation;
+    const parts = [
+      e.seen && `${pct(e.seen.aji)} seen organs`,
+      e.unseen && `${pct(e.unseen.aji)} unseen`,
+    ].filter(Boolean);
+    lines.push(
+      `The default model (${model}) scores AJI ${pct(e.all.aji)} on the Kumar test images${parts.length ? ` (${parts.join(', ')})` : ''}.`,
+    );
+  } else {
+    lines.push(`The default model (${model}): no test scores in ${card}.`);
+  }
+  lines.push('Reproduce it with: nucleiflow run cpu-60min-c256');
+  return `${lines.join('\n')}\n`;
+}
+
 export function register(program: Command): void {
   program
     .command('run')
     .description(
-      'Run an experiment spec (shipped: paper, ablation-erosion, quick; or a .ts/.json file) through Temporal, tracked in the database and MLflow',
+      'Run an experiment spec (shipped: paper, ablation-erosion, quick, cpu-60min-c256, ablation-erosion-c256; or a .ts/.json file) through Temporal, tracked in the database and MLflow',
     )
     .argument('<spec>', 'shipped spec name or path to a spec file')
-    .option('--set <key=value>', 'override a spec field by dotted path (JSON value), repeatable', collect, [])
+    .option(
+      '--set <key=value>',
+      'override a spec field by dotted path (JSON value; null removes the field), repeatable',
+      collect,
+      [],
+    )
     .option('--detach', 'print the experiment id and return at once; the run goes on in the workers')
     .addHelpText(
       'after',
-      '\nExamples:\n  nucleiflow run quick\n  nucleiflow run paper --set training.seg.epochs=120 --set seed=2\n  nucleiflow run quick --set \'matrix={"gtErosion":[true,false]}\'\n\nCtrl-C while following detaches; the run goes on (with the embedded database or Temporal server it goes on\nthe next time a worker runs: nucleiflow worker, or nucleiflow resume <run>).',
+      '\nExamples:\n  nucleiflow run quick\n  nucleiflow run cpu-60min-c256          # the shipped model\'s recipe\n  nucleiflow run paper --set training.seg.epochs=120 --set seed=2\n  nucleiflow run quick --set training.seg.epochs=null --set training.seg.steps=10 --set \'training.seg.lrSchedule={"factor":0.4,"drops":1}\'\n  nucleiflow run quick --set \'matrix={"gtErosion":[true,false]}\'\n\nCtrl-C while following detaches; the run goes on (with the embedded database or Temporal server it goes on\nthe next time a worker runs: nucleiflow worker, or nucleiflow resume <run>).',
     )
     .action(
       action(async (specArg: string, opts: { set: string[]; detach?: boolean }) => {
-        // Everything that can be wrong with the spec or the data is found before anything starts.
         const loaded = await loadSpec(specArg, opts.set);
-        requireDataDir(loadConfig());
-        const session = await openSession({
-          worker: 'auto',
-          trainQueue: loaded.runs[0]!.spec.orchestration.trainQueue,
+        await launchExperiment(loaded, {
+          detach: opts.detach,
+          ...(loaded.spec.name === 'quick'
+            ? { after: async () => void process.stdout.write(await quickNote(loaded.spec)) }
+            : {}),
         });
-        let abortResult = () => {};
-        try {
-          if (!session.config.mlflowTrackingUri) {
-            process.stderr.write(
-              'nucleiflow: MLFLOW_TRACKING_URI is not set; runs are tracked in the database only\n',
-            );
-          }
-          if (!session.worker) {
-            for (const q of new Set(
-              loaded.runs.map((r) => queuesFor(r.spec.orchestration.trainQueue).train),
-            )) {
-              if (!(await hasPollers(session.temporal, q))) {
-                process.stderr.write(`nucleiflow: no worker polls ${q} yet; training waits until one does\n`);
-              }
-            }
-          }
-          const sub = await submitExperiment(session.storage.db, session.temporal, loaded);
-          process.stdout.write(`experiment ${sub.experimentId}\n`);
-          for (const id of sub.runIds) process.stdout.write(`run ${id}\n`);
-          if (opts.detach && !session.worker) return;
-          if (opts.detach) {
-            process.stderr.write(
-              'nucleiflow: no shared workers (embedded database or Temporal); following instead of detaching\n',
-            );
-          }
-          const result = workflowResult(session.temporal, sub.workflowId);
-          abortResult = result.abort;
-          const f = await followRuns(session.storage.db, session.temporal, sub.runIds, {
-            until: result.promise,
-          });
-          if (f.detached) {
-            process.stderr.write(
-              session.worker
-                ? `\nnucleiflow: detached; the run pauses until a worker runs again (nucleiflow worker), see: nucleiflow runs --experiment ${sub.experimentId}\n`
-                : `\nnucleiflow: detached; the run goes on in the workers, see: nucleiflow runs --experiment ${sub.experimentId}\n`,
-            );
-            return;
-          }
-          await result.promise.catch(() => {});
-          const runs = await tracking.listRunSummaries(session.storage.db, { ids: sub.runIds });
-          printRunSummaries(runs);
-          if (runs.length < sub.runIds.length || runs.some((r) => r.status !== 'completed'))
-            process.exitCode = 1;
-        } finally {
-          abortResult();
-          await session.close();
-        }
       }),
     );
 }

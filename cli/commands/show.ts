@@ -5,6 +5,30 @@ import * as tracking from '../../src/tracking/index.ts';
 import { table1, textTable } from '../../src/tracking/report.ts';
 import { action } from '../run-action.ts';
 
+/**
+ * What each net's training ran (runs.trained): the budget, steps, epochs, the steps after which the
+ * lr dropped, wall and machine minutes. A minutes budget is replayed by steps with these numbers.
+ */
+export function trainedText(run: Pick<tracking.RunRow, 'trained'>): string {
+  const t = tracking.trainedOf(run);
+  const body = (['seg', 'dist'] as const)
+    .filter((s) => t[s])
+    .map((s) => {
+      const r = t[s]!;
+      return [
+        s,
+        `${r.budget.value} ${r.budget.kind}`,
+        String(r.steps),
+        String(r.epochs),
+        r.lrDrops.length ? r.lrDrops.join(', ') : '-',
+        (r.wallSeconds / 60).toFixed(1),
+        (r.cpuSeconds / 60).toFixed(1),
+      ];
+    });
+  if (body.length === 0) return 'Trained\n(no net has finished training yet)';
+  return `Trained\n${textTable(['Net', 'Budget', 'Steps', 'Epochs', 'lr drops after step', 'Wall min', 'Machine min'], body)}`;
+}
+
 export function register(program: Command): void {
   program
     .command('show')
@@ -49,6 +73,7 @@ export function register(program: Command): void {
               .map(([k, v]) => (k.endsWith('_resumed_from') ? `${k} epoch ${v}` : `${k} ${v.toFixed(1)}s`))
               .join(', ')}`,
           );
+          w(`\n${trainedText(run)}`);
           w('\nParams');
           w(
             textTable(

@@ -20,9 +20,11 @@ export interface EpochMetrics {
   readonly stage: 'seg' | 'dist';
   /** 1-based number of the epoch just finished. */
   readonly epoch: number;
-  readonly epochs: number;
+  /** Epochs the budget plans; null for a minutes budget (known only when it is spent). */
+  readonly epochs: number | null;
   readonly loss: number;
   readonly valLoss: number | null;
+  /** The lr of the epoch's last step. */
   readonly lr: number;
   readonly seconds: number;
   readonly imagesPerSecond: number;
@@ -39,6 +41,7 @@ export interface CheckpointHeader {
   readonly stage: 'seg' | 'dist';
   /** Epochs completed. */
   readonly epoch: number;
+  /** Optimiser steps so far (all sessions). */
   readonly adamSteps: number;
   readonly rngState: readonly number[];
   /** Training wall time so far (all sessions). */
@@ -46,6 +49,11 @@ export interface CheckpointHeader {
   /** Machine time so far: process CPU seconds / cores (all sessions). */
   readonly cpuSeconds: number;
   readonly history: readonly EpochMetrics[];
+  /**
+   * Step counts after which the lr changed, all sessions; absent in checkpoints written before it
+   * was kept (read as none).
+   */
+  readonly lrDrops?: readonly number[];
   readonly tensors: readonly { name: string; shape: number[] }[];
   readonly payloadSha256: string;
 }

@@ -1,37 +1,164 @@
-// Step learning-rate schedules of Mahbod et al., ISBI 2019 (Adam, lr 1e-3, x0.4 at fixed epochs), plus the CPU-budget variants.
+// Step learning-rate schedules of Mahbod et al., ISBI 2019 (Adam, lr 1e-3, x0.4 at fixed epochs), and the
+// three kinds of training budget a net may be given: epochs, optimiser steps or wall-clock minutes.
 //
 // Field names follow the experiment spec's `training.seg|dist` (experiments/schema.ts). An "epoch"
 // is `stepsPerEpoch` optimiser steps of `batchSize` crops; the paper's epoch is one pass over the
 // 16 training images resized to 1024x1024 with batch 2, i.e. 8 steps.
 
+export const BUDGET_KINDS = ['epochs', 'steps', 'minutes'] as const;
+export type BudgetKind = (typeof BUDGET_KINDS)[number];
+export interface Budget {
+  readonly kind: BudgetKind;
+  readonly value: number;
+}
+
+export interface LrSchedule {
+  /** Multiply the lr by this at every drop. */
+  readonly factor: number;
+  /** Epochs budgets: a drop every `every` epochs (at epochs every, 2*every, ...; epochs count from 0). */
+  readonly every?: number;
+  /** Steps and minutes budgets: this many drops, at equal fractions of the budget. */
+  readonly drops?: number;
+  /**
+   * Steps budgets: drop after exactly these step counts instead (strictly increasing), e.g. the
+   * `lrDrops` a minutes budget recorded, to replay it by steps.
+   */
+  readonly atSteps?: readonly number[];
+}
+
 export interface TrainingSchedule {
-  readonly epochs: number;
+  /** Budget: exactly one of `epochs`, `steps` or `minutes` (see budgetOf). */
+  readonly epochs?: number;
+  /** Optimiser steps; the run stops after exactly this many, in the middle of an epoch if need be. */
+  readonly steps?: number;
+  /**
+   * Wall-clock minutes over all sessions of the run, checked at epoch boundaries: the run ends when
+   * one more epoch of the mean length so far would pass it (src/model/train.ts).
+   */
+  readonly minutes?: number;
   readonly batchSize: number;
   /** Square crop side in pixels (multiple of 16). */
   readonly inputSize: number;
   /** Optimiser steps per epoch; default: training images / batch size. */
   readonly stepsPerEpoch?: number;
   readonly lr: number;
-  /** lr * factor every `every` epochs (drops at epochs every, 2*every, ...; epochs count from 0). */
-  readonly lrSchedule: { readonly every: number; readonly factor: number };
-  /**
-   * Time-budget mode (CPU budgets on a shared machine): train until this many seconds of machine
-   * time are used (process CPU time over all threads / cores, so other users' load does not eat
-   * the budget), or `budgetWallSeconds` of wall clock pass, whichever comes first (at an epoch
-   * boundary; `epochs` is then only an upper bound). The lr drops at equal fractions of that
-   * progress instead of at fixed epochs, as many times as the epoch schedule would
-   * (floor((epochs - 1) / every)). The lr actually used is recorded per epoch in the history.
-   * A resumed budget run is not bit-identical to an uninterrupted one (the drop points depend on
-   * timing); epoch mode is.
-   */
-  readonly budgetSeconds?: number;
-  /** Wall-clock cap of a time-budget run. */
-  readonly budgetWallSeconds?: number;
+  readonly lrSchedule: LrSchedule;
   /**
    * Dropout in training (default true, the paper's net). Off trades regularisation for faster
    * fitting, for budgets too short to over-fit; the architecture and parameter count are unchanged.
    */
   readonly dropout?: boolean;
+}
+
+/**
+ * The one budget of a schedule; a RangeError naming what is wrong when it has none or several, or
+ * an lr schedule that does not fit the budget's kind (the spec schema refuses these earlier, with
+ * the field's path).
+ */
+export function budgetOf(s: TrainingSchedule): Budget {
+  const given = BUDGET_KINDS.filter((k) => s[k] !== undefined);
+  if (given.length !== 1) {
+    throw new RangeError(
+      `give one budget (epochs, steps or minutes), got ${given.length ? given.join(' and ') : 'none'}`,
+    );
+  }
+  const kind = given[0]!;
+  const value = s[kind]!;
+  const problem = lrScheduleProblem(kind, value, s.lrSchedule);
+  if (problem) throw new RangeError(`lrSchedule.${problem.field}: ${problem.message}`);
+  return { kind, value };
+}
+
+/** What is wrong with an lr schedule for a budget of `kind`, or null. Shared with the spec schema. */
+export function lrScheduleProblem(
+  kind: BudgetKind,
+  value: number,
+  l: LrSchedule,
+): { field: keyof LrSchedule; message: string } | null {
+  if (kind === 'epochs') {
+    if (l.drops !== undefined || l.atSteps !== undefined) {
+      return {
+        field: l.drops !== undefined ? 'drops' : 'atSteps',
+        message: 'only for a steps or minutes budget; an epochs budget drops every lrSchedule.every epochs',
+      };
+    }
+    if (l.every === undefined) return { field: 'every', message: 'required for an epochs budget' };
+    return null;
+  }
+  if (l.every !== undefined) {
+    return {
+      field: 'every',
+      message: `only for an epochs budget; a ${kind} budget drops at equal fractions (lrSchedule.drops)`,
+    };
+  }
+  if (kind === 'minutes' && l.atSteps !== undefined) {
+    return { field: 'atSteps', message: 'only for a steps budget; a minutes budget takes lrSchedule.drops' };
+  }
+  if (l.drops !== undefined && l.atSteps !== undefined) {
+    return { field: 'atSteps', message: 'give lrSchedule.drops or lrSchedule.atSteps, not both' };
+  }
+  if (l.drops === undefined && l.atSteps === undefined) {
+    return {
+      field: 'drops',
+      message: `required for a ${kind} budget (0 for a constant lr)${kind === 'steps' ? ', or lrSchedule.atSteps' : ''}`,
+    };
+  }
+  if (l.atSteps) {
+    const bad = l.atSteps.findIndex((x, i) => x <= (i === 0 ? 0 : l.atSteps![i - 1]!) || x >= value);
+    if (bad >= 0) {
+      return {
+        field: 'atSteps',
+        message: `must be strictly increasing step counts between 1 and the budget (${value} steps) - 1; entry ${bad} is ${l.atSteps[bad]}`,
+      };
+    }
+  }
+  return null;
+}
+
+/** Optimiser steps of one epoch: `stepsPerEpoch`, else one pass over the images. */
+export function stepsPerEpoch(s: TrainingSchedule, images: number): number {
+  return s.stepsPerEpoch ?? Math.max(1, Math.ceil(images / s.batchSize));
+}
+
+/** Epochs a run will take: known in advance for epochs and steps budgets, null for minutes. */
+export function plannedEpochs(s: TrainingSchedule, images: number): number | null {
+  const b = budgetOf(s);
+  if (b.kind === 'epochs') return b.value;
+  if (b.kind === 'steps') return Math.ceil(b.value / stepsPerEpoch(s, images));
+  return null;
+}
+
+/** Epochs budgets: lr for a 0-based epoch, lr * factor^floor(epoch / every). */
+export function learningRate(s: TrainingSchedule, epoch: number): number {
+  if (!Number.isInteger(epoch) || epoch < 0) {
+    throw new RangeError(`learningRate: epoch must be a non-negative integer, got ${epoch}`);
+  }
+  const every = s.lrSchedule.every;
+  if (every === undefined) throw new RangeError('learningRate: lrSchedule.every is required for epochs');
+  return s.lr * s.lrSchedule.factor ** Math.floor(epoch / every);
+}
+
+/**
+ * Steps budgets: lr of the step taken after `done` steps (0-based). With `atSteps` the lr drops
+ * once for every listed count <= done; with `drops` = n, at equal fractions of the budget: the
+ * level is min(n, floor(done * (n + 1) / steps)), so drop k comes after ceil(k * steps / (n + 1))
+ * steps. A pure function of the step count, so a resumed run uses the same lr at every step.
+ */
+export function stepLearningRate(s: TrainingSchedule, done: number): number {
+  const steps = s.steps;
+  if (steps === undefined) throw new RangeError('stepLearningRate: a steps budget is required');
+  const { atSteps, drops = 0, factor } = s.lrSchedule;
+  const level = atSteps
+    ? atSteps.filter((x) => x <= done).length
+    : Math.min(drops, Math.floor((done * (drops + 1)) / steps));
+  return s.lr * factor ** level;
+}
+
+/** Minutes budgets: lr after `fraction` (0..1) of the budget is spent; `drops` drops at equal fractions. */
+export function budgetLearningRate(s: TrainingSchedule, fraction: number): number {
+  const drops = s.lrSchedule.drops ?? 0;
+  const level = Math.min(drops, Math.floor(Math.max(0, fraction) * (drops + 1)));
+  return s.lr * s.lrSchedule.factor ** level;
 }
 
 /** The paper, segmentation net: 240 epochs, lr x0.4 every 80; whole images at 1024, batch 2. */
@@ -49,79 +176,3 @@ export const PAPER_DIST: TrainingSchedule = {
   epochs: 120,
   lrSchedule: { every: 60, factor: 0.4 },
 };
-
-/**
- * cpu-60min, segmentation: the issue's calibration budget, 40 minutes of wall clock (time-budget
- * mode; also at most 40 minutes of machine time), random 512x512 crops, batch 2, 32 steps (64
- * crops, 4 per training image) per epoch, the paper's three lr levels (1e-3, 4e-4, 1.6e-4) each
- * for a third of the budget. On an idle 2-core machine (~1.3 s a 512^2 step) that is about 55
- * epochs; at most 240 (the paper's count). The wall clock binds on an idle machine (TensorFlow
- * keeps about 1.45 of the 2 cores busy), so the run gets the calibration's 40 minutes, not more.
- */
-export const CPU60_SEG: TrainingSchedule = {
-  epochs: 240,
-  batchSize: 2,
-  inputSize: 512,
-  stepsPerEpoch: 32,
-  lr: 1e-3,
-  lrSchedule: { every: 80, factor: 0.4 },
-  budgetSeconds: 40 * 60,
-  budgetWallSeconds: 40 * 60,
-};
-
-/**
- * cpu-60min, distance: 20 minutes of wall clock (and of machine time), one lr drop at half time
- * as the paper's 60 of 120; initialised from the trained segmentation net instead of from scratch.
- */
-export const CPU60_DIST: TrainingSchedule = {
-  ...CPU60_SEG,
-  epochs: 120,
-  lrSchedule: { every: 60, factor: 0.4 },
-  budgetSeconds: 20 * 60,
-  budgetWallSeconds: 20 * 60,
-};
-
-/**
- * cpu-60min-c256, segmentation: the recipe of the shipped model (models/cpu-60min-c256-s2-epyc,
- * seed 2): the same hour split 45 + 15 minutes, 256x256 crops with 128 steps per epoch (256
- * crops, the same pixels per epoch as cpu-60min's 32 steps at 512^2), no dropout.
- */
-export const CPU60_C256_SEG: TrainingSchedule = {
-  ...CPU60_SEG,
-  inputSize: 256,
-  stepsPerEpoch: 128,
-  budgetSeconds: 45 * 60,
-  budgetWallSeconds: 45 * 60,
-  dropout: false,
-};
-
-/** cpu-60min-c256, distance: 15 minutes, crops and dropout as its segmentation stage. */
-export const CPU60_C256_DIST: TrainingSchedule = {
-  ...CPU60_DIST,
-  inputSize: 256,
-  stepsPerEpoch: 128,
-  budgetSeconds: 15 * 60,
-  budgetWallSeconds: 15 * 60,
-  dropout: false,
-};
-
-export const SCHEDULES: Readonly<Record<string, { seg: TrainingSchedule; dist: TrainingSchedule }>> = {
-  paper: { seg: PAPER_SEG, dist: PAPER_DIST },
-  'cpu-60min': { seg: CPU60_SEG, dist: CPU60_DIST },
-  'cpu-60min-c256': { seg: CPU60_C256_SEG, dist: CPU60_C256_DIST },
-};
-
-/** Time-budget mode: lr after `fraction` (0..1) of the budget is spent. */
-export function budgetLearningRate(s: TrainingSchedule, fraction: number): number {
-  const drops = Math.floor((s.epochs - 1) / s.lrSchedule.every);
-  const level = Math.min(drops, Math.floor(Math.max(0, fraction) * (drops + 1)));
-  return s.lr * s.lrSchedule.factor ** level;
-}
-
-/** Learning rate for a 0-based epoch: lr * factor^floor(epoch / every). */
-export function learningRate(s: TrainingSchedule, epoch: number): number {
-  if (!Number.isInteger(epoch) || epoch < 0) {
-    throw new RangeError(`learningRate: epoch must be a non-negative integer, got ${epoch}`);
-  }
-  return s.lr * s.lrSchedule.factor ** Math.floor(epoch / s.lrSchedule.every);
-}

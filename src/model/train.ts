@@ -6,6 +6,16 @@
 // epoch and replays exactly the same random choices; with the same native TensorFlow build on the
 // same machine the CPU kernels are deterministic, so the final weights are bit-identical (tested in
 // test/model-resume.test.ts).
+//
+// Budgets (src/model/schedule.ts): an epochs budget runs that many epochs; a steps budget stops
+// after exactly that many optimiser steps (the last epoch is cut short when the count is not a
+// multiple of the epoch), with the lr a function of the step count, so a resumed run is
+// bit-identical to an uninterrupted one; a minutes budget stops at the first epoch boundary where
+// one more epoch of the mean length so far would pass the wall-clock budget, counted over all
+// sessions (the checkpoint keeps the wall and machine seconds), and drops the lr at equal fractions
+// of the elapsed time. Every
+// run records the steps after which the lr changed (`lrDrops`), so a minutes run can be replayed
+// as a steps budget with `lrSchedule.atSteps`.
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import cliProgress from 'cli-progress';
@@ -25,7 +35,15 @@ import {
 } from './checkpoint.ts';
 import { seededDropout } from './dropout.ts';
 import { distLoss, segLoss } from './losses.ts';
-import { budgetLearningRate, learningRate, type TrainingSchedule } from './schedule.ts';
+import {
+  type Budget,
+  budgetLearningRate,
+  budgetOf,
+  learningRate,
+  stepLearningRate,
+  stepsPerEpoch,
+  type TrainingSchedule,
+} from './schedule.ts';
 import { createUNet, type UNet, unetFromValues } from './unet.ts';
 
 export type { EpochMetrics } from './checkpoint.ts';
@@ -52,8 +70,6 @@ export interface TrainOptions {
   readonly initialWeights?: readonly Float32Array[];
   /** Progress bar on stderr; default: when stderr is a TTY. */
   readonly progress?: boolean;
-  /** Stop (at an epoch boundary) once this much wall time has been spent in this call. */
-  readonly maxWallSeconds?: number;
   /** Test hook: replaces the atomic file write of checkpoints. */
   readonly writeCheckpoint?: WriteFn;
   readonly allowJsBackend?: boolean;
@@ -63,14 +79,16 @@ export interface TrainResult {
   readonly stage: Stage;
   /** Final weights in unetParamShapes() order. */
   readonly weights: Float32Array[];
-  readonly epochsPlanned: number;
-  /** Epochs completed in total (including those before a resume). */
+  readonly budget: Budget;
+  /** Epochs the budget plans; null for a minutes budget. */
+  readonly epochsPlanned: number | null;
+  /** Epochs completed in total (including those before a resume); the last may be cut short by a steps budget. */
   readonly epochsRun: number;
-  /** True when all planned epochs are done. */
-  readonly completed: boolean;
   /** Epoch the run resumed from (0 for a fresh start). */
   readonly resumedFrom: number;
   readonly steps: number;
+  /** Step counts after which the lr changed, over all sessions (ascending). */
+  readonly lrDrops: number[];
   /** Wall time over all sessions of this run. */
   readonly wallSeconds: number;
   /** Machine time: process CPU seconds (all threads) / cores, over all sessions. */
@@ -82,37 +100,48 @@ export interface TrainResult {
 /** The hash stored in checkpoints: caller's config + stage + schedule + seed. */
 export function runConfigHash(o: Pick<TrainOptions, 'stage' | 'schedule' | 'seed' | 'configHash'>): string {
   const s = o.schedule;
+  const l = s.lrSchedule;
   const canon = JSON.stringify([
     o.configHash,
     o.stage,
     o.seed,
-    s.epochs,
+    s.epochs ?? null,
     s.batchSize,
     s.inputSize,
     s.stepsPerEpoch ?? null,
     s.lr,
-    s.lrSchedule.every,
-    s.lrSchedule.factor,
-    s.budgetSeconds ?? null,
-    s.budgetWallSeconds ?? null,
+    l.every ?? null,
+    l.factor,
+    // Two former time-budget fields, kept as nulls so epoch-budget checkpoints keep their hash.
+    null,
+    null,
     // Appended only when off, so checkpoints of runs with dropout keep their hash.
     ...(s.dropout === false ? ['no-dropout'] : []),
+    // Appended only when given, for the same reason.
+    ...(s.steps !== undefined ? ['steps', s.steps] : []),
+    ...(s.minutes !== undefined ? ['minutes', s.minutes] : []),
+    ...(l.drops !== undefined ? ['drops', l.drops] : []),
+    ...(l.atSteps !== undefined ? ['atSteps', l.atSteps] : []),
   ]);
   return createHash('sha256').update(canon).digest('hex');
 }
 
-function stepsPerEpoch(s: TrainingSchedule, images: number): number {
-  return s.stepsPerEpoch ?? Math.max(1, Math.ceil(images / s.batchSize));
-}
-
-function checkSchedule(s: TrainingSchedule): void {
-  if (!Number.isInteger(s.epochs) || s.epochs < 1)
-    throw new UserError(`training: epochs must be >= 1, got ${s.epochs}`);
+function checkSchedule(s: TrainingSchedule): Budget {
+  let budget: Budget;
+  try {
+    budget = budgetOf(s);
+  } catch (err) {
+    throw new UserError(`training: ${(err as Error).message}`);
+  }
+  if (budget.kind !== 'minutes' && (!Number.isInteger(budget.value) || budget.value < 1))
+    throw new UserError(`training: ${budget.kind} must be an integer >= 1, got ${budget.value}`);
+  if (!(budget.value > 0)) throw new UserError(`training: minutes must be > 0, got ${budget.value}`);
   if (!Number.isInteger(s.batchSize) || s.batchSize < 1)
     throw new UserError(`training: batchSize must be >= 1, got ${s.batchSize}`);
   if (!Number.isInteger(s.inputSize) || s.inputSize < 16 || s.inputSize % 16 !== 0) {
     throw new UserError(`training: inputSize must be a multiple of 16, got ${s.inputSize}`);
   }
+  return budget;
 }
 
 function lossFn(tf: Tf, stage: Stage) {
@@ -164,11 +193,13 @@ export async function trainStep(
 
 /** Trains one U-Net; see TrainOptions. Resolves with the final weights and the per-epoch history. */
 export async function train(o: TrainOptions): Promise<TrainResult> {
-  checkSchedule(o.schedule);
+  const budget = checkSchedule(o.schedule);
   const tf = requireNativeBackend(o.allowJsBackend ?? false, { training: true });
   const hash = runConfigHash(o);
   const spe = stepsPerEpoch(o.schedule, o.data.imageCount);
-  const { epochs, batchSize, inputSize } = o.schedule;
+  const { batchSize, inputSize } = o.schedule;
+  const epochsPlanned =
+    budget.kind === 'epochs' ? budget.value : budget.kind === 'steps' ? Math.ceil(budget.value / spe) : null;
 
   let ck: Checkpoint | undefined;
   if (o.checkpointDir && o.resume !== false) {
@@ -200,6 +231,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const adam = new Adam(tf, net.params);
   if (ck) adam.setState({ t: ck.header.adamSteps, m: ck.m, v: ck.v });
   const history: EpochMetrics[] = ck ? [...ck.header.history] : [];
+  const lrDrops: number[] = ck ? [...(ck.header.lrDrops ?? [])] : [];
   const startEpoch = ck?.header.epoch ?? 0;
   const priorWall = ck?.header.wallSeconds ?? 0;
   const priorCpu = ck?.header.cpuSeconds ?? 0;
@@ -212,11 +244,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   };
   const loss = lossFn(tf, o.stage);
   const t0 = performance.now();
+  const wallSpent = () => priorWall + (performance.now() - t0) / 1000;
   const showBar = o.progress ?? process.stderr.isTTY === true;
   const bar = showBar
     ? new cliProgress.SingleBar(
         {
-          format: `${o.stage} epoch {epoch}/${epochs} [{bar}] {value}/{total} steps | loss {loss} | lr {lr} | {eta}s left`,
+          format: `${o.stage} epoch {epoch}/${epochsPlanned ?? '?'} [{bar}] {value}/{total} steps | loss {loss} | lr {lr} | {eta}s left`,
           stream: process.stderr,
           hideCursor: true,
         },
@@ -225,34 +258,39 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     : undefined;
 
   let epoch = startEpoch;
+  /** Wall seconds (all sessions) at the end of the last epoch, as its checkpoint records them. */
+  let epochEndWall = priorWall;
+  // The lr of the last step taken (before a resume: the last epoch's), to record where it changes.
+  let prevLr: number | undefined = history.at(-1)?.lr;
   try {
-    for (; epoch < epochs; epoch++) {
-      const elapsed = (performance.now() - t0) / 1000;
-      if (o.maxWallSeconds !== undefined && epoch > startEpoch) {
-        const perEpoch = elapsed / (epoch - startEpoch);
-        if (elapsed + perEpoch > o.maxWallSeconds) break;
-      }
-      const budget = o.schedule.budgetSeconds;
-      let lr: number;
-      if (budget === undefined) {
-        lr = learningRate(o.schedule, epoch);
+    for (; ; epoch++) {
+      let stepsNow = spe;
+      let epochLr: number | undefined;
+      if (budget.kind === 'epochs') {
+        if (epoch >= budget.value) break;
+        epochLr = learningRate(o.schedule, epoch);
+      } else if (budget.kind === 'steps') {
+        stepsNow = Math.min(spe, budget.value - adam.steps);
+        if (stepsNow <= 0) break;
       } else {
-        // Time-budget mode: progress is the larger of machine time used (process CPU time over
-        // all threads / cores) over `budgetSeconds` and wall time over `budgetWallSeconds`. The run
-        // ends when the next epoch would pass 1; the lr drops at equal fractions of it.
-        const cpu = cpuSpent();
-        const wallCap = o.schedule.budgetWallSeconds ?? Number.POSITIVE_INFINITY;
-        const progress = Math.max(cpu / budget, (priorWall + elapsed) / wallCap);
-        const done = epoch - startEpoch;
-        const perEpoch = done > 0 ? Math.max((cpu - priorCpu) / done / budget, elapsed / done / wallCap) : 0;
-        if (epoch > 0 && progress + perEpoch > 1) break;
-        lr = budgetLearningRate(o.schedule, progress);
+        // Minutes budget: from the wall time W over all sessions when the last epoch ended (what its
+        // checkpoint records) and the epochs E so far, the run ends when one more epoch of the mean
+        // length would pass the budget: W + W / E > budget. The lr level is W / budget. Both are
+        // functions of the checkpoint, so a resumed run decides as the uninterrupted one would.
+        const wallCap = budget.value * 60;
+        if (epoch > 0 && epochEndWall + epochEndWall / epoch > wallCap) break;
+        epochLr = budgetLearningRate(o.schedule, epochEndWall / wallCap);
       }
       const e0 = performance.now();
-      bar?.start(spe, 0, { epoch: epoch + 1, loss: '-', lr: lr.toExponential(1) });
+      const lrOf = (done: number) => epochLr ?? stepLearningRate(o.schedule, done);
+      bar?.start(stepsNow, 0, { epoch: epoch + 1, loss: '-', lr: lrOf(adam.steps).toExponential(1) });
       let lossSum = 0;
-      for (let s = 0; s < spe; s++) {
+      let lr = lrOf(adam.steps);
+      for (let s = 0; s < stepsNow; s++) {
         if (o.signal?.aborted) throw o.signal.reason ?? new Error('training aborted');
+        lr = lrOf(adam.steps);
+        if (prevLr !== undefined && lr !== prevLr) lrDrops.push(adam.steps);
+        prevLr = lr;
         const b = o.data.sample(rng, o.stage, batchSize, inputSize);
         // The seed is drawn either way so that the Rng stream does not depend on the dropout switch.
         const lv = await trainStep(
@@ -270,7 +308,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
             `${o.stage} training diverged: loss is ${lv} at epoch ${epoch + 1}, step ${s + 1}`,
           );
         lossSum += lv;
-        bar?.update(s + 1, { loss: (lossSum / (s + 1)).toFixed(4) });
+        bar?.update(s + 1, { loss: (lossSum / (s + 1)).toFixed(4), lr: lr.toExponential(1) });
         // Let timers, signals and the event loop run between native steps.
         await new Promise<void>((r) => setImmediate(r));
       }
@@ -280,17 +318,18 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const m: EpochMetrics = {
         stage: o.stage,
         epoch: epoch + 1,
-        epochs,
-        loss: lossSum / spe,
+        epochs: epochsPlanned,
+        loss: lossSum / stepsNow,
         valLoss,
         lr,
         seconds,
-        imagesPerSecond: (spe * batchSize) / seconds,
+        imagesPerSecond: (stepsNow * batchSize) / seconds,
         steps: adam.steps,
         numTensors: tf.memory().numTensors,
         rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
       };
       history.push(m);
+      epochEndWall = wallSpent();
       if (o.checkpointDir) {
         const weights = await readAll(net);
         const st = await adam.getState();
@@ -303,9 +342,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
               epoch: epoch + 1,
               adamSteps: st.t,
               rngState: rng.state(),
-              wallSeconds: priorWall + (performance.now() - t0) / 1000,
+              wallSeconds: epochEndWall,
               cpuSeconds: cpuSpent(),
               history,
+              lrDrops,
             },
             weights,
             m: st.m,
@@ -320,12 +360,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     return {
       stage: o.stage,
       weights,
-      epochsPlanned: epochs,
+      budget,
+      epochsPlanned,
       epochsRun: epoch,
-      completed: epoch >= epochs,
       resumedFrom: startEpoch,
       steps: adam.steps,
-      wallSeconds: priorWall + (performance.now() - t0) / 1000,
+      lrDrops,
+      wallSeconds: wallSpent(),
       cpuSeconds: cpuSpent(),
       history,
       configHash: hash,

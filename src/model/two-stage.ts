@@ -44,8 +44,6 @@ export interface TwoStageOptions {
   readonly distInit: 'seg' | 'scratch';
   /** Use only the first N training slides (tests, smoke runs). */
   readonly maxTrainImages?: number;
-  /** Per-stage wall-clock caps in seconds (stop at an epoch boundary). */
-  readonly maxWallSeconds?: Partial<Record<Stage, number>>;
   readonly onEpoch?: (m: EpochMetrics) => void | Promise<void>;
   readonly signal?: AbortSignal;
   readonly progress?: boolean;
@@ -134,7 +132,6 @@ export async function trainTwoStage(o: TwoStageOptions): Promise<TwoStageResult>
       stage: 'seg',
       schedule: o.schedules.seg,
       checkpointDir: segDir,
-      maxWallSeconds: o.maxWallSeconds?.seg,
     });
   }
   // Without a stage-1 run in this process, stage 1 comes from its checkpoint: read (23 MB) once,
@@ -162,7 +159,6 @@ export async function trainTwoStage(o: TwoStageOptions): Promise<TwoStageResult>
       schedule: o.schedules.dist,
       checkpointDir: distDir,
       initialWeights: o.distInit === 'seg' ? await segWeights() : undefined,
-      maxWallSeconds: o.maxWallSeconds?.dist,
     });
   }
   let model: ModelManifest | undefined;

@@ -17,6 +17,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { EvalResult } from '../metrics/index.ts';
 import { type Db, schema } from '../storage/index.ts';
 import type { MlflowDatasetInput } from './mlflow-client.ts';
+import type { TrainedStage } from './queries.ts';
 
 const { experiments, runs, params, metrics, imageResults, artifacts, mlflowOutbox } = schema;
 
@@ -167,6 +168,35 @@ export async function addTimings(db: Db, runId: string, timings: Record<string, 
     const points = pointsAtZero(timings, 'timing.', Date.now());
     if (points.length)
       await enqueue(tx, runId, `timings:${runId}:${digest(timings)}`, { kind: 'metrics', metrics: points });
+  });
+}
+
+/**
+ * Records what a net's training ran under runs.trained.<stage>, merged with the other stage's
+ * record (jsonb ||), so the two nets can finish in either order. Idempotent: a retried activity
+ * writes the same record again. Also queued for MLflow as metrics `trained.<stage>.steps`, ...
+ */
+export async function setTrained(
+  db: Db,
+  runId: string,
+  stage: 'seg' | 'dist',
+  r: TrainedStage,
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .update(runs)
+      .set({ trained: sql`${runs.trained} || ${JSON.stringify({ [stage]: r })}::jsonb` })
+      .where(eq(runs.id, runId));
+    const values = {
+      steps: r.steps,
+      epochs: r.epochs,
+      wall_seconds: r.wallSeconds,
+      cpu_seconds: r.cpuSeconds,
+    };
+    await enqueue(tx, runId, `trained:${runId}:${stage}:${digest(r)}`, {
+      kind: 'metrics',
+      metrics: pointsAtZero(values, `trained.${stage}.`, Date.now()),
+    });
   });
 }
 

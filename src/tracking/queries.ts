@@ -19,6 +19,25 @@ export async function getRun(db: Db, runId: string): Promise<RunRow | undefined>
   return r;
 }
 
+/** What one net's training ran (runs.trained.<stage>), counted over every attempt and resume. */
+export interface TrainedStage {
+  /** The budget the spec gave. */
+  readonly budget: { readonly kind: 'epochs' | 'steps' | 'minutes'; readonly value: number };
+  readonly steps: number;
+  /** Epochs begun and finished; with a steps budget the last one may be short. */
+  readonly epochs: number;
+  /** Step counts after which the lr changed: with `steps`, lrSchedule.atSteps replays the run. */
+  readonly lrDrops: readonly number[];
+  readonly wallSeconds: number;
+  /** Machine time: process CPU seconds over all threads / cores. */
+  readonly cpuSeconds: number;
+}
+
+/** runs.trained of a run, typed: the record of each net that has finished training. */
+export function trainedOf(run: Pick<RunRow, 'trained'>): Partial<Record<'seg' | 'dist', TrainedStage>> {
+  return (run.trained ?? {}) as Partial<Record<'seg' | 'dist', TrainedStage>>;
+}
+
 export async function getExperiment(db: Db, id: string): Promise<ExperimentRow | undefined> {
   const [e] = await db.select().from(experiments).where(eq(experiments.id, id));
   return e;

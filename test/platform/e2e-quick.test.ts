@@ -1,6 +1,8 @@
 // `quick` end to end through Temporal: a separate worker process, the CLI, real Postgres and MLflow.
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { quickNote } from '../../cli/commands/run.ts';
+import { loadSpec } from '../../experiments/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { MlflowClient } from '../../src/tracking/mlflow-client.ts';
 import { usePlatformCli } from '../helpers/platform.ts';
@@ -22,6 +24,22 @@ describe('quick end to end', { timeout: 900_000 }, () => {
     expect(run.status).toBe('completed');
     expect(run.codeCommit).toMatch(/^[0-9a-f]{40}/);
     expect(run.dataHash).toMatch(/^[0-9a-f]{64}$/);
+
+    // What each net ran: 3 epochs of 4 steps, the lr dropped at epoch 2 (after step 8).
+    const trained = tracking.trainedOf(run) as Record<'seg' | 'dist', tracking.TrainedStage>;
+    for (const stage of ['seg', 'dist'] as const) {
+      const { budget, steps, epochs, lrDrops, wallSeconds } = trained[stage];
+      expect({ budget, steps, epochs, lrDrops }, stage).toEqual({
+        budget: { kind: 'epochs', value: 3 },
+        steps: 12,
+        epochs: 3,
+        lrDrops: [8],
+      });
+      expect(wallSeconds).toBeGreaterThan(0);
+    }
+    // The closing note: a smoke run, what the default model scores (its card), how to reproduce it.
+    expect(r.stdout).toContain(await quickNote((await loadSpec('quick')).spec));
+    expect(r.stdout).toMatch(/Reproduce it with: nucleiflow run cpu-60min-c256\n$/);
 
     // Per-image results for every Kumar test image: 8 seen-organ, 6 unseen-organ.
     const rows = await tracking.getImageResults(db, runId!);

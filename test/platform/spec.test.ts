@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import shipped from '../../experiments/cpu-60min-c256.ts';
 import { loadSpec, resolveSpec, SpecError } from '../../experiments/index.ts';
 import quick from '../../experiments/quick.ts';
 
@@ -37,6 +38,86 @@ describe('experiment specs', () => {
     expect(b!.groundTruth.erosion).toBe(false);
     expect({ ...a, groundTruth: null }).toEqual({ ...b, groundTruth: null });
     expect(s.runs[0]!.configHash).not.toBe(s.runs[1]!.configHash);
+  });
+
+  it('refuses two budgets for one net, or none, naming the net', () => {
+    expectSpecError(
+      () => resolveSpec('quick', quick, ['training.seg.steps=10']),
+      'training.seg',
+      /^quick: training\.seg: give one budget \(epochs, steps or minutes\), got epochs and steps$/,
+    );
+    expectSpecError(
+      () => resolveSpec('quick', quick, ['training.dist.minutes=5']),
+      'training.dist',
+      /got epochs and minutes$/,
+    );
+    expectSpecError(
+      () => resolveSpec('quick', quick, ['training.dist.epochs=null']),
+      'training.dist',
+      /got none$/,
+    );
+    // The same refusal from a spec file, which loadSpec reads.
+    expectSpecError(
+      () =>
+        resolveSpec('f.json', {
+          ...quick,
+          training: { ...quick.training, seg: { ...quick.training.seg, minutes: 3 } },
+        }),
+      'training.seg',
+      /^f\.json: training\.seg: give one budget \(epochs, steps or minutes\), got epochs and minutes$/,
+    );
+  });
+
+  it('swaps a budget kind with --set key=null, and checks the lr schedule against the kind', () => {
+    const steps = resolveSpec('quick', quick, [
+      'training.seg.epochs=null',
+      'training.seg.steps=10',
+      'training.seg.lrSchedule={"factor":0.4,"drops":1}',
+    ]).runs[0]!.spec.training.seg;
+    expect([steps.epochs, steps.steps, steps.lrSchedule]).toEqual([undefined, 10, { factor: 0.4, drops: 1 }]);
+    expectSpecError(
+      () => resolveSpec('quick', quick, ['training.seg.epochs=null', 'training.seg.steps=10']),
+      'training.seg.lrSchedule.every',
+      /only for an epochs budget; a steps budget drops at equal fractions/,
+    );
+    expectSpecError(
+      () => resolveSpec('quick', quick, ['training.seg.lrSchedule.drops=2']),
+      'training.seg.lrSchedule.drops',
+      /only for a steps or minutes budget/,
+    );
+    expectSpecError(
+      () => resolveSpec('c', shipped, ['training.seg.lrSchedule.atSteps=[3000,2000]']),
+      'training.seg.lrSchedule.atSteps',
+      /strictly increasing step counts between 1 and the budget \(5888 steps\) - 1; entry 1 is 2000/,
+    );
+    expectSpecError(
+      () => resolveSpec('c', shipped, ['training.dist.steps=null', 'training.dist.minutes=15']),
+      'training.dist.lrSchedule.atSteps',
+      /only for a steps budget/,
+    );
+  });
+
+  it('ships the default model recipe with step budgets and its ablation as four runs', async () => {
+    const c = await loadSpec('cpu-60min-c256');
+    expect(c.runs).toHaveLength(1);
+    expect([c.spec.training.seg.steps, c.spec.training.dist.steps]).toEqual([5888, 1664]);
+    const a = await loadSpec('ablation-erosion-c256');
+    expect(a.runs.map((r) => r.arm)).toEqual([
+      { 'groundTruth.erosion': true, seed: 1 },
+      { 'groundTruth.erosion': true, seed: 2 },
+      { 'groundTruth.erosion': false, seed: 1 },
+      { 'groundTruth.erosion': false, seed: 2 },
+    ]);
+    // Each arm is the shipped recipe with only erosion and seed changed (and its name).
+    for (const r of a.runs) {
+      expect({ ...r.spec, name: 'x', description: '', groundTruth: null, seed: 0 }).toEqual({
+        ...c.runs[0]!.spec,
+        name: 'x',
+        description: '',
+        groundTruth: null,
+        seed: 0,
+      });
+    }
   });
 
   it('applies --set overrides, JSON-typed, aliases included', () => {
