@@ -16,6 +16,7 @@ import { writeLabelsPng } from '../src/imaging/io.ts';
 import type { LabelImage } from '../src/imaging/types.ts';
 import type { SettingScore } from '../src/postprocess/tune.ts';
 import { openStorage, type Storage } from '../src/storage/index.ts';
+import { compareResults } from '../src/tracking/compare.ts';
 import * as tracking from '../src/tracking/index.ts';
 
 /** Just enough of an activity context for heartbeat() and Context.current().cancellationSignal. */
@@ -189,6 +190,12 @@ describe('tunePostprocess, evaluate and report activities', () => {
     const [sum] = await tracking.listRunSummaries(storage.db, { ids: [runId] });
     expect(sum!.ajiAll).toBeCloseTo(1, 12);
     expect(sum!.nImages).toBe(2);
+    const [exp] = await tracking.listExperimentSummaries(storage.db);
+    expect(exp!.bestAji).toBeCloseTo(1, 12);
+    // compare reads two-stage rows only, whatever it is handed.
+    const cmp = compareResults([runId], [...two, ...s1]);
+    expect(cmp.rows).toHaveLength(2);
+    expect(cmp.averages.find((a) => a.subset === 'all')!.means[0]!.aji).toBeCloseTo(1, 12);
     const evalMetrics = Object.fromEntries(
       (await tracking.getMetrics(storage.db, runId, 'eval')).map((m) => [m.key, m.value]),
     );
