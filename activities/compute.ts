@@ -5,6 +5,8 @@
  * alone may pass their own.
  */
 import type { RunSpec } from '../experiments/index.ts';
+import type { TunedPostprocess } from '../src/model/model-dir.ts';
+import type { SettingScore } from '../src/postprocess/tune.ts';
 import type { ImageResultRow } from '../src/tracking/index.ts';
 import type { Prediction, SlideRef, SplitResult, Stage, StainTarget, TrainOutput } from './types.ts';
 
@@ -32,6 +34,28 @@ export interface TrainCall {
   readonly onEpoch: (e: EpochEvent) => Promise<void>;
 }
 
+export interface TuneCall {
+  readonly spec: RunSpec;
+  /** Training slides only; their ground truth scores the settings. */
+  readonly slides: readonly SlideRef[];
+  readonly stain: StainTarget | null;
+  readonly seg: TrainOutput;
+  readonly dist: TrainOutput;
+  /** Where both nets are packaged (without a tuned setting) to run them. */
+  readonly modelDir: string;
+  readonly signal: AbortSignal;
+  /** Called after each image's nets ran and after each setting was scored. */
+  readonly onProgress: (p: { images: number; settings: number }) => void;
+}
+
+export interface TuneOutcome {
+  /** Every setting of the spec's grid, in grid order. */
+  readonly scores: SettingScore[];
+  readonly chosen: SettingScore;
+  /** Ids of the images that were read, in order. */
+  readonly images: string[];
+}
+
 export interface InferCall {
   readonly spec: RunSpec;
   readonly slides: readonly SlideRef[];
@@ -42,6 +66,10 @@ export interface InferCall {
   readonly outDir: string;
   /** Where both nets are packaged as a model folder (src/model/model-dir.ts). */
   readonly modelDir: string;
+  /** Stage-1-alone label maps go here as <slide id>.png. */
+  readonly stage1Dir: string;
+  /** The setting tuning chose, packaged into model.json; null: the spec's fixed post-processing. */
+  readonly tuned: TunedPostprocess | null;
   /** Contour overlays as <slide id>.png, or null for none. */
   readonly overlayDir: string | null;
   readonly signal: AbortSignal;
@@ -60,6 +88,9 @@ export interface Compute {
     onImage: (i: number) => void,
   ): Promise<{ cached: number; computed: number }>;
   train(call: TrainCall): Promise<Omit<TrainOutput, 'stage'>>;
+  /** Runs both nets once per training slide and scores every setting of spec.postprocess.grid. */
+  tune(call: TuneCall): Promise<TuneOutcome>;
   infer(call: InferCall): Promise<Prediction[]>;
-  evaluate(spec: RunSpec, p: Prediction): Promise<ImageResultRow>;
+  /** One row per method the prediction has: 'two-stage', and 'stage1' when it has stage-1-alone labels. */
+  evaluate(spec: RunSpec, p: Prediction): Promise<ImageResultRow[]>;
 }

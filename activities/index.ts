@@ -17,6 +17,7 @@ import { type Config, REPO_ROOT } from '../src/config.ts';
 import { UserError } from '../src/errors.ts';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { subsetMeans } from '../src/metrics/subsets.ts';
+import type { TunedPostprocess } from '../src/model/model-dir.ts';
 import { plannedEpochs } from '../src/model/schedule.ts';
 import type { Db } from '../src/storage/index.ts';
 import { splitDatasetInputs } from '../src/tracking/datasets.ts';
@@ -31,9 +32,12 @@ import type {
   SlideRef,
   SplitResult,
   StainTarget,
+  SubsetMeans,
   TrainHeartbeat,
   TrainInput,
   TrainOutput,
+  TuneInput,
+  TuneOutput,
 } from './types.ts';
 
 export interface ActivityDeps {
@@ -212,15 +216,87 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Writes one instance label map per test slide; skips slides whose map a previous attempt wrote. */
+    /**
+     * Chooses the post-processing on the TRAINING slides: both nets run once per slide, every
+     * setting of spec.postprocess.grid is scored (mean AJI, Dice, F1) and stored in tuning_results,
+     * the best mean AJI marked chosen. Records that only training images were read (params
+     * `tuning.images`=train and `tuning.image_ids`) and refuses any slide that is not a training one.
+     */
+    async tunePostprocess(input: TuneInput): Promise<TuneOutput> {
+      const ctx = Context.current();
+      const t0 = performance.now();
+      const foreign = input.train.filter((s) => s.subset !== 'train');
+      if (foreign.length)
+        throw ApplicationFailure.nonRetryable(
+          `tunePostprocess: ${foreign[0]!.id} is a ${foreign[0]!.subset} test slide; tuning reads training slides only`,
+          'UserError',
+        );
+      const r = await compute
+        .tune({
+          spec: input.spec,
+          slides: input.train,
+          stain: input.stain,
+          seg: input.seg,
+          dist: input.dist,
+          modelDir: join(runDir(config, input.runId), 'model'),
+          signal: ctx.cancellationSignal,
+          onProgress: (p) => heartbeat(p),
+        })
+        .catch(nonRetryable);
+      await tracking.putTuningResults(
+        db,
+        input.runId,
+        r.scores.map((x) => ({
+          setting: x.key,
+          params: { ...x.setting },
+          aji: x.aji,
+          dice: x.dice,
+          f1: x.f1,
+          images: x.images,
+          chosen: x.key === r.chosen.key,
+        })),
+      );
+      await tracking.putParams(db, input.runId, {
+        'tuning.images': 'train',
+        'tuning.image_count': String(r.images.length),
+        'tuning.image_ids': JSON.stringify(r.images),
+        'tuning.settings': String(r.scores.length),
+        'tuning.chosen': r.chosen.key,
+        'tuning.chosen_aji': r.chosen.aji.toFixed(4),
+      });
+      await tracking.putStepMetrics(db, input.runId, 'tuning', 0, {
+        aji: r.chosen.aji,
+        dice: r.chosen.dice,
+        f1: r.chosen.f1,
+        settings: r.scores.length,
+        images: r.images.length,
+      });
+      await tracking.addTimings(db, input.runId, { tune: (performance.now() - t0) / 1000 });
+      return {
+        key: r.chosen.key,
+        setting: r.chosen.setting,
+        aji: r.chosen.aji,
+        dice: r.chosen.dice,
+        f1: r.chosen.f1,
+        settings: r.scores.length,
+        images: r.images,
+      };
+    },
+
+    /**
+     * Writes one instance label map per test slide, and one of stage 1 alone; skips slides whose
+     * maps a previous attempt wrote.
+     */
     async infer(input: InferInput): Promise<Prediction[]> {
       const ctx = Context.current();
       const t0 = performance.now();
       const dir = runDir(config, input.runId);
       const outDir = join(dir, 'labels');
+      const stage1Dir = join(dir, 'labels-stage1');
       const modelDir = join(dir, 'model');
       const overlayDir = input.spec.evaluation.saveOverlays ? join(dir, 'overlays') : null;
       await mkdir(outDir, { recursive: true });
+      await mkdir(stage1Dir, { recursive: true });
       if (overlayDir) await mkdir(overlayDir, { recursive: true });
       const preds = await compute
         .infer({
@@ -230,7 +306,9 @@ export function createActivities(deps: ActivityDeps) {
           seg: input.seg,
           dist: input.dist,
           outDir,
+          stage1Dir,
           modelDir,
+          tuned: input.tuned ? tunedPostprocess(input.tuned) : null,
           overlayDir,
           signal: ctx.cancellationSignal,
           onImage: async (p, i) => {
@@ -239,6 +317,11 @@ export function createActivities(deps: ActivityDeps) {
               await persist('label artifact', () =>
                 tracking.putArtifact(db, input.runId, 'labels', p.labels),
               );
+              const s1 = p.stage1Labels;
+              if (s1)
+                await persist('stage-1 label artifact', () =>
+                  tracking.putArtifact(db, input.runId, 'labels-stage1', s1),
+                );
             }
             const overlay = p.overlay;
             if (overlay) {
@@ -260,23 +343,27 @@ export function createActivities(deps: ActivityDeps) {
       return preds;
     },
 
-    /** Scores every prediction against its ground truth; one row per image, then the means. */
+    /**
+     * Scores every prediction against its ground truth: one row per image and method (two-stage,
+     * stage 1 alone), then the means (eval metrics `all_aji`, ..., and `stage1_all_aji`, ...).
+     */
     async evaluate(input: { runId: string; spec: RunSpec; predictions: Prediction[] }): Promise<EvalSummary> {
       const t0 = performance.now();
       const rows: tracking.ImageResultRow[] = [];
       for (const [i, p] of input.predictions.entries()) {
-        rows.push(await compute.evaluate(input.spec, p).catch(nonRetryable));
+        rows.push(...(await compute.evaluate(input.spec, p).catch(nonRetryable)));
         heartbeat({ done: i + 1 });
       }
       await tracking.putImageResults(db, input.runId, rows);
       const summary = summarise(rows);
       const flat: Record<string, number> = {};
-      for (const [group, means] of Object.entries({
-        all: summary.all,
-        seen: summary.seen,
-        unseen: summary.unseen,
-      })) {
-        for (const [k, v] of Object.entries(means ?? {})) flat[`${group}_${k}`] = v;
+      for (const [prefix, s] of [
+        ['', summary],
+        ['stage1_', summary.stage1],
+      ] as const) {
+        for (const [group, means] of Object.entries({ all: s?.all, seen: s?.seen, unseen: s?.unseen })) {
+          for (const [k, v] of Object.entries(means ?? {})) flat[`${prefix}${group}_${k}`] = v;
+        }
       }
       await tracking.putStepMetrics(db, input.runId, 'eval', 0, flat);
       await tracking.addTimings(db, input.runId, { evaluate: (performance.now() - t0) / 1000 });
@@ -292,13 +379,17 @@ export function createActivities(deps: ActivityDeps) {
       await mkdir(dir, { recursive: true });
       const run = await tracking.getRun(db, input.runId);
       if (!run) throw ApplicationFailure.nonRetryable(`run ${input.runId} is not in the tracking database`);
-      const rows = await tracking.getImageResults(db, input.runId);
+      // Both methods for the report; results.csv keeps the run's (two-stage) result, stage 1 alone beside it.
+      const rows = await tracking.getImageResults(db, input.runId, 'all');
       const params = await tracking.getParams(db, input.runId);
       const md = join(dir, 'report.md');
       const csv = join(dir, 'results.csv');
+      const csv1 = join(dir, 'results-stage1.csv');
       const card = join(dir, 'run-card.json');
+      const stage1 = rows.filter((r) => r.method === 'stage1');
       await writeFileAtomic(md, renderReport(run, params, rows));
-      await writeFileAtomic(csv, resultsCsv(rows));
+      await writeFileAtomic(csv, resultsCsv(rows.filter((r) => r.method === 'two-stage')));
+      if (stage1.length) await writeFileAtomic(csv1, resultsCsv(stage1));
       await writeFileAtomic(
         card,
         `${JSON.stringify(
@@ -320,6 +411,8 @@ export function createActivities(deps: ActivityDeps) {
       );
       await tracking.putArtifact(db, input.runId, 'report', md, 'report/report.md');
       await tracking.putArtifact(db, input.runId, 'report', csv, 'report/results.csv');
+      if (stage1.length)
+        await tracking.putArtifact(db, input.runId, 'report', csv1, 'report/results-stage1.csv');
       await tracking.putArtifact(db, input.runId, 'report', card, 'report/run-card.json');
       await tracking.setRunStatus(db, input.runId, 'completed');
       return md;
@@ -390,8 +483,28 @@ export function createActivities(deps: ActivityDeps) {
 
 export type Activities = ReturnType<typeof createActivities>;
 
-/** Means of each score over rows, for all images and for seen / unseen organs. */
-export function summarise(rows: readonly tracking.ImageResultRow[]): EvalSummary {
+/** Means of each score over one method's rows, for all images and for seen / unseen organs. */
+function means(rows: readonly tracking.ImageResultRow[]): SubsetMeans {
   const m = subsetMeans(rows, SCORE_KEYS);
   return { n: rows.length, all: m.all ?? {}, seen: m.seen, unseen: m.unseen };
+}
+
+/** The two-stage rows' means, and the stage-1-alone rows' (null without any). */
+export function summarise(rows: readonly tracking.ImageResultRow[]): EvalSummary {
+  const stage1 = rows.filter((r) => r.method === 'stage1');
+  return {
+    ...means(rows.filter((r) => r.method === 'two-stage')),
+    stage1: stage1.length ? means(stage1) : null,
+  };
+}
+
+/** The chosen setting as model.json carries it (src/model/model-dir.ts TunedPostprocess). */
+export function tunedPostprocess(t: TuneOutput): TunedPostprocess {
+  return {
+    ...t.setting,
+    chosenOn:
+      `grid of ${t.settings} settings, mean AJI on the ${t.images.length} training images ` +
+      `(tunePostprocess activity; test images took no part): ${t.key} AJI ${t.aji.toFixed(4)}, ` +
+      `Dice ${t.dice.toFixed(4)}, F1 ${t.f1.toFixed(4)}`,
+  };
 }

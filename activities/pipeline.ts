@@ -21,13 +21,16 @@ import { stageSeed } from '../src/model/batch.ts';
 import { CHECKPOINT_FILE, type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { loadNormalised, type SlideFiles, TrainingSet } from '../src/model/dataset.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
-import { saveModel } from '../src/model/model-dir.ts';
+import { saveModel, type TunedPostprocess, tunedOptions } from '../src/model/model-dir.ts';
 import { train } from '../src/model/train.ts';
+import type { PostprocessOptions } from '../src/postprocess/pipeline.ts';
+import { stage1Instances } from '../src/postprocess/stage1.ts';
+import { type TuningImage, tunePostprocess } from '../src/postprocess/tune.ts';
 import { fitMacenko, type StainModel } from '../src/stain/macenko.ts';
 import { selectReferenceImage } from '../src/stain/select-reference.ts';
-import { hashFile, imageResultRow } from '../src/tracking/index.ts';
+import { type EvalMethod, hashFile, imageResultRow } from '../src/tracking/index.ts';
 import type { Compute, EpochEvent } from './compute.ts';
-import type { Prediction, SlideRef, StainTarget } from './types.ts';
+import type { Prediction, SlideRef, StainTarget, TrainOutput } from './types.ts';
 
 export function toStainModel(t: StainTarget | null): StainModel | null {
   return t
@@ -180,29 +183,60 @@ export function realCompute(config: Config): Compute {
       };
     },
 
-    async infer(call) {
-      // Package both nets as a model folder (the format `nucleiflow segment --model` reads).
-      const { modelDir, overlayDir } = call;
-      const [seg, dist] = await Promise.all([
-        loadCheckpoint(dirname(call.seg.checkpoint)),
-        loadCheckpoint(dirname(call.dist.checkpoint)),
-      ]);
-      if (!seg || !dist)
-        throw new UserError(`missing final checkpoint of the ${seg ? 'distance' : 'segmentation'} net`);
-      await saveModel(modelDir, {
-        seg: seg.weights,
-        dist: dist.weights,
-        stainTarget: toStainModel(call.stain),
-        dtype: 'float32',
-        training: { spec: call.spec },
+    async tune(call) {
+      const grid = call.spec.postprocess.grid;
+      if (!grid) throw new UserError('postprocess.grid: not set, so there is nothing to tune');
+      for (const s of call.slides)
+        if (s.subset !== 'train') throw new UserError(`${s.id}: a test slide cannot take part in tuning`);
+      await packageModel(call, null);
+      const segmenter = await loadSegmenter(call.modelDir, { allowJsBackend: config.allowJsBackend });
+      const images: TuningImage[] = [];
+      try {
+        for (const s of call.slides) {
+          if (call.signal.aborted) throw call.signal.reason ?? new Error('tuning cancelled');
+          const [rgb, gt] = await Promise.all([readRgb(s.image), readLabels(s.labels)]);
+          const r = await segmenter.segment(rgb, s.image);
+          assertSameLabelSize(s.image, r.labels, s.labels, gt);
+          images.push({ id: s.id, gt, foreground: r.foreground, distance: r.distance });
+          call.onProgress({ images: images.length, settings: 0 });
+        }
+      } finally {
+        segmenter.dispose();
+      }
+      const r = await tunePostprocess(images, grid, {
+        iterative: call.spec.postprocess.iterativeSizeReestimation,
+        onSetting: async (_s, i) => {
+          if (call.signal.aborted) throw call.signal.reason ?? new Error('tuning cancelled');
+          call.onProgress({ images: images.length, settings: i + 1 });
+          // Lets heartbeats and cancellation through between settings.
+          await new Promise((resolve) => setImmediate(resolve));
+        },
       });
+      return { ...r, images: images.map((im) => im.id) };
+    },
+
+    async infer(call) {
+      const { modelDir, overlayDir } = call;
+      await packageModel(call, call.tuned);
+      // The model folder's post-processing (the tuned setting) applies; the spec's fixed fields on top.
       const segmenter = await loadSegmenter(modelDir, { allowJsBackend: config.allowJsBackend });
       const pp = call.spec.postprocess;
+      const ppOptions: PostprocessOptions = {
+        ...(pp.sigmaRule === 'fixed' && pp.sigma !== undefined ? { sigma: pp.sigma } : {}),
+        ...(pp.expand === undefined ? {} : { expand: pp.expand }),
+      };
+      // Stage 1 alone is thresholded and grown as the two-stage chain is, so the two differ only by stage 2.
+      const effective = { ...tunedOptions(segmenter.model.manifest.postprocess), ...ppOptions };
+      const stage1Options = {
+        ...(effective.threshold === undefined ? {} : { threshold: effective.threshold }),
+        ...(effective.expand === undefined ? {} : { expand: effective.expand }),
+      };
       const out: Prediction[] = [];
       try {
         for (const [i, slide] of call.slides.entries()) {
           if (call.signal.aborted) throw call.signal.reason ?? new Error('inference cancelled');
           const labels = join(call.outDir, `${slide.id}.png`);
+          const stage1 = join(call.stage1Dir, `${slide.id}.png`);
           const overlay = overlayDir ? join(overlayDir, `${slide.id}.png`) : undefined;
           // The viewer's intermediate maps go beside the overlays, as <image>.<layer>.png.
           const layers = overlayDir
@@ -214,20 +248,20 @@ export function realCompute(config: Config): Compute {
             : undefined;
           // Files are written atomically, so one left by an earlier attempt is complete.
           const layersMissing = layers !== undefined && Object.values(layers).some((f) => !existsSync(f));
-          if (!existsSync(labels) || (overlay && !existsSync(overlay)) || layersMissing) {
+          const netsNeeded = !existsSync(labels) || !existsSync(stage1) || layersMissing;
+          if (netsNeeded || (overlay && !existsSync(overlay))) {
             const rgb = await readRgb(slide.image);
             let instances: LabelImage;
-            if (existsSync(labels) && !layersMissing) {
+            if (!netsNeeded) {
               instances = await readLabels(labels);
             } else {
               const r = await segmenter.segment(rgb, slide.image, {
                 iterative: pp.iterativeSizeReestimation,
-                postprocess: {
-                  ...(pp.sigmaRule === 'fixed' && pp.sigma !== undefined ? { sigma: pp.sigma } : {}),
-                  ...(pp.expand === undefined ? {} : { expand: pp.expand }),
-                },
+                postprocess: ppOptions,
               });
               instances = r.labels;
+              // From the stage-1 map the nets already computed: no second pass through them.
+              await writeLabelsPng(stage1, stage1Instances(r.foreground, stage1Options));
               if (layers) {
                 await writeLayerPng(layers.prob, r.foreground);
                 await writeLayerPng(layers.distance, r.distance);
@@ -240,6 +274,7 @@ export function realCompute(config: Config): Compute {
           const p: Prediction = {
             slide,
             labels,
+            stage1Labels: stage1,
             ...(overlay ? { overlay } : {}),
             ...(layers ? { layers } : {}),
           };
@@ -255,9 +290,41 @@ export function realCompute(config: Config): Compute {
     async evaluate(_spec, p) {
       const { subset } = p.slide;
       if (subset === 'train') throw new UserError(`${p.slide.id}: a training slide cannot be evaluated`);
-      const [gt, pred] = await Promise.all([readLabels(p.slide.labels), readLabels(p.labels)]);
-      assertSameLabelSize(p.labels, pred, p.slide.labels, gt);
-      return imageResultRow({ ...p.slide, subset }, evaluate(gt, pred));
+      const slide = { ...p.slide, subset };
+      const gt = await readLabels(p.slide.labels);
+      const score = async (file: string, method: EvalMethod) => {
+        const pred = await readLabels(file);
+        assertSameLabelSize(file, pred, p.slide.labels, gt);
+        return imageResultRow(slide, evaluate(gt, pred), method);
+      };
+      return [
+        await score(p.labels, 'two-stage'),
+        ...(p.stage1Labels ? [await score(p.stage1Labels, 'stage1')] : []),
+      ];
     },
   };
+}
+
+/**
+ * Packages both nets' final checkpoints as a model folder (the format `nucleiflow segment --model`
+ * reads), with the tuned post-processing when there is one.
+ */
+async function packageModel(
+  call: { spec: RunSpec; stain: StainTarget | null; seg: TrainOutput; dist: TrainOutput; modelDir: string },
+  tuned: TunedPostprocess | null,
+): Promise<void> {
+  const [seg, dist] = await Promise.all([
+    loadCheckpoint(dirname(call.seg.checkpoint)),
+    loadCheckpoint(dirname(call.dist.checkpoint)),
+  ]);
+  if (!seg || !dist)
+    throw new UserError(`missing final checkpoint of the ${seg ? 'distance' : 'segmentation'} net`);
+  await saveModel(call.modelDir, {
+    seg: seg.weights,
+    dist: dist.weights,
+    stainTarget: toStainModel(call.stain),
+    dtype: 'float32',
+    training: { spec: call.spec },
+    ...(tuned ? { postprocess: tuned } : {}),
+  });
 }

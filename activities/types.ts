@@ -5,6 +5,7 @@
 
 import type { RunSpec } from '../experiments/index.ts';
 import type { MapLayer } from '../src/imaging/layers.ts';
+import type { PostprocessSetting } from '../src/postprocess/grid.ts';
 import type { TrainedStage } from '../src/tracking/index.ts';
 
 export type Stage = 'seg' | 'dist';
@@ -81,6 +82,30 @@ export interface TrainHeartbeat {
   readonly checkpoint: string | null;
 }
 
+export interface TuneInput {
+  readonly runId: string;
+  readonly spec: RunSpec;
+  /** The training slides: the only images tuning may read. */
+  readonly train: SlideRef[];
+  readonly stain: StainTarget | null;
+  readonly seg: TrainOutput;
+  readonly dist: TrainOutput;
+}
+
+/** The post-processing setting tuning chose, with its mean scores on the training images. */
+export interface TuneOutput {
+  /** Its key in tuning_results (src/postprocess/grid.ts settingKey). */
+  readonly key: string;
+  readonly setting: PostprocessSetting;
+  readonly aji: number;
+  readonly dice: number;
+  readonly f1: number;
+  /** How many settings were scored. */
+  readonly settings: number;
+  /** Ids of the images the settings were scored on (all training slides). */
+  readonly images: string[];
+}
+
 export interface InferInput {
   readonly runId: string;
   readonly spec: RunSpec;
@@ -88,24 +113,34 @@ export interface InferInput {
   readonly stain: StainTarget | null;
   readonly seg: TrainOutput;
   readonly dist: TrainOutput;
+  /** The setting tuning chose; null or absent: the spec's fixed post-processing. */
+  readonly tuned?: TuneOutput | null;
 }
 
 export interface Prediction {
   readonly slide: SlideRef;
   /** 16-bit instance label PNG. */
   readonly labels: string;
+  /** Instances from the stage-1 map alone (src/postprocess/stage1.ts), same format. */
+  readonly stage1Labels?: string;
   /** Contour overlay PNG, when asked for. */
   readonly overlay?: string;
   /** The dashboard viewer's intermediate maps (<image>.<layer>.png), when overlays are asked for. */
   readonly layers?: Readonly<Record<MapLayer, string>>;
 }
 
-export interface EvalSummary {
+export interface SubsetMeans {
   readonly n: number;
   /** Means over images: all / seen / unseen organs. */
   readonly all: Record<string, number>;
   readonly seen: Record<string, number> | null;
   readonly unseen: Record<string, number> | null;
+}
+
+/** The two-stage method's means, and those of stage 1 alone (Table 1's "U-Net" column). */
+export interface EvalSummary extends SubsetMeans {
+  /** Null when no prediction had stage-1-alone labels. */
+  readonly stage1: SubsetMeans | null;
 }
 
 export type RunStage =
@@ -114,6 +149,7 @@ export type RunStage =
   | 'reference'
   | 'normalise'
   | 'train'
+  | 'tune'
   | 'infer'
   | 'evaluate'
   | 'report'

@@ -67,6 +67,7 @@ export function timedCompute(inner: Compute, clock: ComputeClock): Compute {
       clock.time(`train_${call.stage}`, (pause) =>
         inner.train({ ...call, onEpoch: (e) => pause(() => call.onEpoch(e)) }),
       ),
+    tune: (call) => clock.time('tune', () => inner.tune(call)),
     infer: (call) =>
       clock.time('infer', (pause) =>
         inner.infer({ ...call, onImage: (p, i) => pause(() => call.onImage(p, i)) }),

@@ -1,6 +1,6 @@
 // Orchestration overhead of one `quick` run through Temporal: the wall time from submission until the
 // experiment workflow is done, minus the wall time during which at least one call of the science
-// (activities/compute.ts: split, reference, normalise, train, infer with its post-processing, evaluate)
+// (activities/compute.ts: split, reference, normalise, train, tune, infer with its post-processing, evaluate)
 // is running. The callbacks those calls make back into the activities (per-epoch metrics, per-image
 // artifacts, heartbeats) are paused out, so every tracking write counts as overhead. Goal: under 5%.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -39,7 +39,7 @@ export async function run(): Promise<BenchRow[]> {
       {
         name: `platform: quick run, submit to experiment done (${mode})`,
         oursMs: wallMs,
-        note: `inside compute ${s(computeMs)} s (train seg ${s(k.train_seg)} s and dist ${s(k.train_dist)} s in parallel, infer + post-process ${s(k.infer)} s, evaluate ${s(k.evaluate)} s)`,
+        note: `inside compute ${s(computeMs)} s (train seg ${s(k.train_seg)} s and dist ${s(k.train_dist)} s in parallel, tune ${s(k.tune ?? 0)} s, infer + post-process ${s(k.infer)} s, evaluate ${s(k.evaluate)} s)`,
       },
       {
         name: `platform: orchestration overhead per quick run, wall minus time inside compute (${mode})`,

@@ -31,7 +31,12 @@ export default {
       lrSchedule: { every: 2, factor: 0.4 },
     },
   },
-  postprocess: { sigmaRule: 'paper', iterativeSizeReestimation: false },
+  postprocess: {
+    sigmaRule: 'paper',
+    iterativeSizeReestimation: false,
+    // A 4-setting grid (the paper's rule among them): exercises the tuning step in seconds.
+    grid: { threshold: [0.5, 0.8], sigmaScale: [0.25], minDistanceScale: [0.25], expand: [0, 2] },
+  },
   evaluation: { metrics: ['dice', 'f1', 'aji', 'ajiPlus', 'pq'], saveLabels: true },
   orchestration: { trainQueue: 'train-cpu', heartbeatTimeoutSeconds: 20, trainTimeoutMinutes: 60 },
 } satisfies SpecInput;

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { BUDGET_KINDS, lrScheduleProblem } from '../src/model/schedule.ts';
+import { COARSE_GRID } from '../src/postprocess/grid.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -64,6 +65,28 @@ export const trainingSchema = z
       ctx.addIssue({ code: 'custom', path: ['lrSchedule', problem.field], message: problem.message });
   });
 
+/** Values of one grid parameter: 1 to 50 distinct numbers. */
+const gridValues = (item: z.ZodNumber, fallback: readonly number[]) =>
+  z
+    .array(item)
+    .min(1)
+    .max(50)
+    .refine((v) => new Set(v).size === v.length, 'a value is repeated')
+    .default([...fallback]);
+
+/** The post-processing grid (src/postprocess/grid.ts): values per parameter, the cartesian product is scored. */
+export const postprocessGridSchema = z
+  .strictObject({
+    threshold: gridValues(z.number().gt(0).lt(1), COARSE_GRID.threshold),
+    sigmaScale: gridValues(z.number().positive().max(5), COARSE_GRID.sigmaScale),
+    minDistanceScale: gridValues(z.number().positive().max(5), COARSE_GRID.minDistanceScale),
+    expand: gridValues(z.number().int().min(0).max(8), COARSE_GRID.expand),
+  })
+  .refine(
+    (g) => g.threshold.length * g.sigmaScale.length * g.minDistanceScale.length * g.expand.length <= 2000,
+    'at most 2000 settings (the product of the value counts)',
+  );
+
 export const specSchema = z.strictObject({
   /** Short name: letters, digits, '-' and '_'. */
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits, - and _ only (max 64)'),
@@ -115,18 +138,47 @@ export const specSchema = z.strictObject({
      */
     distInit: z.enum(['scratch', 'seg']).default('scratch'),
   }),
-  postprocess: z.strictObject({
-    /** `paper`: the marker-smoothing sigma follows the estimated nucleus size. */
-    sigmaRule: z.enum(['paper', 'fixed']),
-    sigma: z.number().positive().max(20).optional(),
-    /** Re-estimate the nucleus size from the instances and post-process again (not in the paper). */
-    iterativeSizeReestimation: z.boolean(),
-    /**
-     * Grow the final instances by this many pixels into the background (not in the paper: undoes
-     * the stage-1 target erosion); absent = 0.
-     */
-    expand: z.number().int().min(0).max(8).optional(),
-  }),
+  postprocess: z
+    .strictObject({
+      /** `paper`: the marker-smoothing sigma follows the estimated nucleus size. */
+      sigmaRule: z.enum(['paper', 'fixed']),
+      sigma: z.number().positive().max(20).optional(),
+      /** Re-estimate the nucleus size from the instances and post-process again (not in the paper). */
+      iterativeSizeReestimation: z.boolean(),
+      /**
+       * Grow the final instances by this many pixels into the background (not in the paper: undoes
+       * the stage-1 target erosion); absent = 0.
+       */
+      expand: z.number().int().min(0).max(8).optional(),
+      /**
+       * Post-processing selection (not in the paper): after training, the tunePostprocess activity
+       * scores every setting of this grid on the TRAINING images (mean AJI, Dice, F1) and inference
+       * and the packaged model use the best mean AJI. An object of value lists; a list left out is
+       * the coarse grid's (src/postprocess/grid.ts COARSE_GRID, 48 settings), so `{}` is that grid.
+       * Absent or `false`: no tuning; the fixed rule above (threshold 0.5, sigma and seed spacing
+       * from the nucleus size, `expand`) is used, as in the paper.
+       */
+      grid: z
+        .union([z.literal(false), postprocessGridSchema], {
+          error: 'false, or an object of value lists (threshold, sigmaScale, minDistanceScale, expand)',
+        })
+        .optional(),
+    })
+    .superRefine((pp, ctx) => {
+      if (!pp.grid) return;
+      if (pp.sigmaRule === 'fixed')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['grid'],
+          message: "a grid tunes sigmaScale, which sigmaRule 'fixed' ignores: use sigmaRule 'paper'",
+        });
+      if (pp.expand !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['expand'],
+          message: 'the grid chooses expand: give the values in postprocess.grid.expand instead',
+        });
+    }),
   evaluation: z.strictObject({
     metrics: z.array(z.enum(['dice', 'f1', 'aji', 'ajiPlus', 'pq'])).min(1),
     /** Write label maps and overlays of the test images as artifacts. */

@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dashboard, startDashboard } from '../dashboards/server/app.ts';
@@ -64,7 +64,12 @@ async function runsInDb() {
 }
 
 async function resultsOf(runId: string) {
-  return d.storage.db.select().from(schema.imageResults).where(eq(schema.imageResults.runId, runId));
+  // The run's result: the two-stage rows (a real database also holds stage-1-alone rows).
+  const ir = schema.imageResults;
+  return d.storage.db
+    .select()
+    .from(ir)
+    .where(and(eq(ir.runId, runId), eq(ir.method, 'two-stage')));
 }
 
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;

@@ -233,7 +233,7 @@ describe('layer writer', () => {
     const [res] = await d.storage.db
       .select()
       .from(schema.imageResults)
-      .where(eq(schema.imageResults.runId, d.runB))
+      .where(and(eq(schema.imageResults.runId, d.runB), eq(schema.imageResults.method, 'two-stage')))
       .limit(1);
     const image = res!.image;
     await d.storage.db.insert(schema.runs).values({ ...base!, id: runId });

@@ -1,7 +1,8 @@
 /**
  * Temporal workflows: deterministic and thin. An experiment starts one child workflow per run; a
  * run is a DAG of activities:
- *   split -> reference -> normalise -> (train seg || train dist) -> infer -> evaluate -> report.
+ *   split -> reference -> normalise -> (train seg || train dist) -> [tune] -> infer -> evaluate -> report
+ * (tune only when the spec has a postprocess.grid).
  * All I/O happens in activities (activities/index.ts); this file only sequences them, sets their
  * timeouts and retry policies, and records the outcome. Bundled by the worker; import nothing here
  * but @temporalio/workflow and types.
@@ -25,6 +26,7 @@ import type {
   RunProgress,
   RunStage,
   Stage,
+  TuneOutput,
 } from '../activities/types.ts';
 
 export const progressQuery = defineQuery<RunProgress>('progress');
@@ -107,8 +109,14 @@ export async function runWorkflow(input: RunInput): Promise<EvalSummary> {
         ? [await trainOne('seg'), await trainOne('dist')]
         : await Promise.all([trainOne('seg'), trainOne('dist')]);
     deliverInBackground();
+    // Post-processing chosen on the training slides only; without a grid the spec's fixed rule applies.
+    let tuned: TuneOutput | null = null;
+    if (spec.postprocess.grid) {
+      stage = 'tune';
+      tuned = await data.tunePostprocess({ runId, spec, train: split.train, stain, seg, dist });
+    }
     stage = 'infer';
-    const predictions = await data.infer({ runId, spec, test: split.test, stain, seg, dist });
+    const predictions = await data.infer({ runId, spec, test: split.test, stain, seg, dist, tuned });
     stage = 'evaluate';
     const summary = await data.evaluate({ runId, spec, predictions });
     stage = 'report';

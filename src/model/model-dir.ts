@@ -25,7 +25,7 @@ export interface ModelManifest {
   readonly stainTarget: { stainMatrix: number[]; maxConc: number[] } | null;
   /** Free-form training summary (schedule, seed, ...), copied from the run. */
   readonly training?: unknown;
-  /** Post-processing defaults chosen for this model on its training images (scripts/tune-postprocess.ts). */
+  /** Post-processing defaults chosen for this model on its training images (src/postprocess/tune.ts). */
   readonly postprocess?: TunedPostprocess;
 }
 
@@ -99,6 +99,8 @@ export interface SaveModelInput {
   readonly stainTarget: StainModel | null;
   readonly dtype?: 'float16' | 'float32';
   readonly training?: unknown;
+  /** The post-processing chosen on the training images, stored as model.json `postprocess`. */
+  readonly postprocess?: TunedPostprocess;
 }
 
 /** Writes seg.bin, dist.bin and model.json (each atomically; model.json last). */
@@ -119,6 +121,7 @@ export async function saveModel(dir: string, m: SaveModelInput): Promise<ModelMa
       ? { stainMatrix: Array.from(m.stainTarget.stainMatrix), maxConc: Array.from(m.stainTarget.maxConc) }
       : null,
     training: m.training,
+    ...(m.postprocess ? { postprocess: m.postprocess } : {}),
   };
   await writeFileAtomic(join(dir, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;

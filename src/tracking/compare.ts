@@ -61,7 +61,7 @@ const scoresOf = (r: ResultRow): Scores => {
   return s;
 };
 
-/** Compares the per-image results of `runIds` (results of other runs are ignored). */
+/** Compares the per-image two-stage results of `runIds` (other runs' and stage-1-alone rows are ignored). */
 export function compareResults(
   runIds: readonly string[],
   results: readonly (ResultRow & { readonly runId: string })[],
@@ -73,7 +73,7 @@ export function compareResults(
   >();
   for (const r of results) {
     const i = index.get(r.runId);
-    if (i === undefined) continue;
+    if (i === undefined || (r.method ?? 'two-stage') !== 'two-stage') continue;
     let row = byImage.get(r.image);
     if (!row) {
       row = { image: r.image, organ: r.organ, subset: r.subset, scores: runIds.map(() => null) };

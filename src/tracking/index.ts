@@ -19,7 +19,7 @@ import { type Db, schema } from '../storage/index.ts';
 import type { MlflowDatasetInput } from './mlflow-client.ts';
 import type { TrainedStage } from './queries.ts';
 
-const { experiments, runs, params, metrics, imageResults, artifacts, mlflowOutbox } = schema;
+const { experiments, runs, params, metrics, imageResults, tuningResults, artifacts, mlflowOutbox } = schema;
 
 export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
@@ -293,7 +293,15 @@ export async function putStepMetrics(
   });
 }
 
+/**
+ * 'two-stage': the method's instances (both nets, watershed); 'stage1': instances from the
+ * thresholded stage-1 map alone with the same cleanup (Table 1's "U-Net" column).
+ */
+export type EvalMethod = 'two-stage' | 'stage1';
+export const EVAL_METHODS: readonly EvalMethod[] = ['two-stage', 'stage1'];
+
 export interface ImageResultRow {
+  readonly method: EvalMethod;
   readonly image: string;
   readonly organ: string;
   readonly subset: 'seen' | 'unseen';
@@ -310,9 +318,11 @@ export interface ImageResultRow {
 export function imageResultRow(
   slide: { readonly id: string; readonly organ: string; readonly subset: 'seen' | 'unseen' },
   r: EvalResult,
+  method: EvalMethod = 'two-stage',
 ): ImageResultRow {
   const { dice, f1, aji, ajiPlus, pq, nGt, nPred } = r;
   return {
+    method,
     image: slide.id,
     organ: slide.organ,
     subset: slide.subset,
@@ -327,8 +337,9 @@ export function imageResultRow(
 }
 
 /**
- * Per-image evaluation rows, upserted by (run, image), and queued as MLflow metrics
- * `image.<id>.<score>` (dice, f1, aji, ajiPlus, pq, nGt, nPred) at step 0.
+ * Per-image evaluation rows, upserted by (run, method, image), and queued as MLflow metrics at
+ * step 0: `image.<id>.<score>` (dice, f1, aji, ajiPlus, pq, nGt, nPred) for 'two-stage',
+ * `image.<id>.stage1_<score>` for 'stage1'.
  */
 export async function putImageResults(db: Db, runId: string, rows: readonly ImageResultRow[]): Promise<void> {
   if (rows.length === 0) return;
@@ -354,7 +365,7 @@ export async function putImageResults(db: Db, runId: string, rows: readonly Imag
     const points = rows.flatMap((r) =>
       pointsAtZero(
         { dice: r.dice, f1: r.f1, aji: r.aji, ajiPlus: r.ajiPlus, pq: r.pq, nGt: r.nGt, nPred: r.nPred },
-        `image.${r.image}.`,
+        r.method === 'two-stage' ? `image.${r.image}.` : `image.${r.image}.${r.method}_`,
         timestamp,
       ),
     );
@@ -362,6 +373,49 @@ export async function putImageResults(db: Db, runId: string, rows: readonly Imag
       await enqueue(tx, runId, `image-results:${runId}:${digest(rows)}`, {
         kind: 'metrics',
         metrics: points,
+      });
+  });
+}
+
+export interface TuningResultRow {
+  /** src/postprocess/grid.ts settingKey. */
+  readonly setting: string;
+  readonly params: Record<string, number>;
+  readonly aji: number;
+  readonly dice: number;
+  readonly f1: number;
+  /** Number of training images the setting was scored on. */
+  readonly images: number;
+  readonly chosen: boolean;
+}
+
+/**
+ * Every scored post-processing setting of a run, upserted by (run, setting), in one transaction
+ * that first clears the run's chosen flags, so exactly the rows given as chosen are marked. Not
+ * mirrored to MLflow per setting (setting keys are not valid MLflow metric names); the tune
+ * activity records the chosen one as params and metrics.
+ */
+export async function putTuningResults(
+  db: Db,
+  runId: string,
+  rows: readonly TuningResultRow[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.transaction(async (tx) => {
+    await tx.update(tuningResults).set({ chosen: false }).where(eq(tuningResults.runId, runId));
+    await tx
+      .insert(tuningResults)
+      .values(rows.map((r) => ({ runId, ...r })))
+      .onConflictDoUpdate({
+        target: [tuningResults.runId, tuningResults.setting],
+        set: {
+          params: sql`excluded.params`,
+          aji: sql`excluded.aji`,
+          dice: sql`excluded.dice`,
+          f1: sql`excluded.f1`,
+          images: sql`excluded.images`,
+          chosen: sql`excluded.chosen`,
+        },
       });
   });
 }

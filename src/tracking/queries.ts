@@ -6,12 +6,17 @@
  */
 import { and, asc, desc, eq, ilike, inArray, isNotNull, isNull, or, type SQL, sql } from 'drizzle-orm';
 import { type Db, schema } from '../storage/index.ts';
+import type { EvalMethod } from './index.ts';
 
-const { experiments, runs, params, metrics, imageResults, artifacts, mlflowOutbox } = schema;
+const { experiments, runs, params, metrics, imageResults, tuningResults, artifacts, mlflowOutbox } = schema;
 
 export type RunRow = typeof runs.$inferSelect;
 export type ExperimentRow = typeof experiments.$inferSelect;
 export type ImageResultRecord = typeof imageResults.$inferSelect;
+export type TuningResultRecord = typeof tuningResults.$inferSelect;
+
+/** The method whose rows are "the run's result" (lists, compare, viewer); stage-1-alone rows are asked for by name. */
+const RESULT_METHOD: EvalMethod = 'two-stage';
 export type ArtifactRecord = typeof artifacts.$inferSelect;
 
 export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
@@ -76,18 +81,37 @@ export async function lastSteps(db: Db, runIds: readonly string[]) {
     .groupBy(metrics.runId, metrics.stage);
 }
 
-/** Per-image results of one run or several, seen organs first, then by organ and image. */
+/**
+ * Per-image results of one run or several, seen organs first, then by organ and image: those of
+ * `method` (default the two-stage result), or of every method with 'all'.
+ */
 export async function getImageResults(
   db: Db,
   runIds: string | readonly string[],
+  method: EvalMethod | 'all' = RESULT_METHOD,
 ): Promise<ImageResultRecord[]> {
   const ids = typeof runIds === 'string' ? [runIds] : [...runIds];
   if (ids.length === 0) return [];
+  const byRun = inArray(imageResults.runId, ids);
   return db
     .select()
     .from(imageResults)
-    .where(inArray(imageResults.runId, ids))
-    .orderBy(asc(imageResults.subset), asc(imageResults.organ), asc(imageResults.image));
+    .where(method === 'all' ? byRun : and(byRun, eq(imageResults.method, method)))
+    .orderBy(
+      asc(imageResults.subset),
+      asc(imageResults.organ),
+      asc(imageResults.image),
+      asc(imageResults.method),
+    );
+}
+
+/** A run's scored post-processing settings, best mean AJI first. */
+export async function getTuningResults(db: Db, runId: string): Promise<TuningResultRecord[]> {
+  return db
+    .select()
+    .from(tuningResults)
+    .where(eq(tuningResults.runId, runId))
+    .orderBy(desc(tuningResults.aji), asc(tuningResults.setting));
 }
 
 export async function getArtifacts(db: Db, runId: string): Promise<ArtifactRecord[]> {
@@ -194,6 +218,7 @@ function perRunAggregates(db: Db) {
       nImages: num(sql`count(*)`).as('agg_n_images'),
     })
     .from(ir)
+    .where(eq(ir.method, RESULT_METHOD))
     .groupBy(ir.runId)
     .as('agg');
 }
@@ -299,6 +324,7 @@ export async function listExperimentSummaries(
   const perRun = db
     .select({ runId: imageResults.runId, aji: num(sql`avg(${imageResults.aji})`).as('exp_run_aji') })
     .from(imageResults)
+    .where(eq(imageResults.method, RESULT_METHOD))
     .groupBy(imageResults.runId)
     .as('per_run');
   const rows = await db
@@ -452,16 +478,17 @@ export async function runIdsOfExperiment(db: Db, experimentId: string): Promise<
   return rows.map((r) => r.id);
 }
 
-/** One image's stored result of one run. */
+/** One image's stored result of one run (default: the two-stage result). */
 export async function getImageResult(
   db: Db,
   runId: string,
   image: string,
+  method: EvalMethod = RESULT_METHOD,
 ): Promise<ImageResultRecord | null> {
   const rows = await db
     .select()
     .from(imageResults)
-    .where(and(eq(imageResults.runId, runId), eq(imageResults.image, image)))
+    .where(and(eq(imageResults.runId, runId), eq(imageResults.method, method), eq(imageResults.image, image)))
     .limit(1);
   return rows[0] ?? null;
 }

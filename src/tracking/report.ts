@@ -4,11 +4,22 @@
  * run report (Markdown), `nucleiflow show` (aligned text) and `nucleiflow compare` (deltas).
  */
 import { toCsv } from '../io/csv.ts';
-import { SUBSETS, type SubsetName, subsetMeans } from '../metrics/subsets.ts';
-import type { ImageResultRow, RunRow } from './index.ts';
+import { inSubset, SUBSETS, type SubsetName, subsetMeans } from '../metrics/subsets.ts';
+import type { EvalMethod, ImageResultRow, RunRow } from './index.ts';
 
-/** A per-image result as stored (the database keeps `subset` as text). */
-export type ResultRow = Omit<ImageResultRow, 'subset'> & { readonly subset: string };
+/** A per-image result as stored (the database keeps `subset` and `method` as text; absent method = 'two-stage'). */
+export type ResultRow = Omit<ImageResultRow, 'subset' | 'method'> & {
+  readonly subset: string;
+  readonly method?: string;
+};
+
+/** Table titles of the evaluation methods, in the order the report shows them. */
+export const METHOD_LABEL: Readonly<Record<EvalMethod, string>> = {
+  stage1: 'Stage 1 alone (the paper\'s "U-Net" column: thresholded stage-1 map, same cleanup)',
+  'two-stage': 'Two-stage U-Net (stage 1 + distance map + watershed)',
+};
+
+const methodOf = (r: ResultRow) => r.method ?? 'two-stage';
 
 export const SCORE_KEYS = ['dice', 'f1', 'aji', 'ajiPlus', 'pq'] as const;
 export type ScoreKey = (typeof SCORE_KEYS)[number];
@@ -74,12 +85,43 @@ export function markdownTable(header: readonly string[], body: readonly (readonl
   ].join('\n');
 }
 
+/** Per method present in `rows` (stage 1 alone first): the three averages of Table 1. */
+export function methodAverages(rows: readonly ResultRow[]): { header: string[]; body: string[][] } {
+  const header = ['Method', 'Average', 'Images', ...SCORE_KEYS.map((k) => SCORE_LABEL[k])];
+  const fmt = (v: number) => (100 * v).toFixed(2);
+  const body: string[][] = [];
+  for (const method of ['stage1', 'two-stage'] as const) {
+    const mine = rows.filter((r) => methodOf(r) === method);
+    if (mine.length === 0) continue;
+    const m = subsetMeans(mine, SCORE_KEYS);
+    for (const s of SUBSETS) {
+      const ms = m[s];
+      const n = inSubset(mine, s).length;
+      if (ms) body.push([method, AVERAGE_LABEL[s], String(n), ...SCORE_KEYS.map((k) => fmt(ms[k]))]);
+    }
+  }
+  return { header, body };
+}
+
+/** The report's line on how the post-processing was chosen, from the run's params. */
+function postprocessLine(params: Record<string, string>): string {
+  if (params['tuning.images'] !== 'train') return "- post-processing: the spec's fixed rule (no tuning)";
+  return (
+    `- post-processing: ${params['tuning.chosen'] ?? 'unknown'}, chosen among ${params['tuning.settings'] ?? '?'} ` +
+    `settings on the ${params['tuning.image_count'] ?? '?'} training images only (test images took no part), ` +
+    `mean training AJI ${params['tuning.chosen_aji'] ?? '?'}`
+  );
+}
+
 export function renderReport(
   run: RunRow,
   params: Record<string, string>,
   rows: readonly ResultRow[],
 ): string {
-  const { header, body } = table1(rows);
+  const twoStage = rows.filter((r) => methodOf(r) === 'two-stage');
+  const stage1 = rows.filter((r) => methodOf(r) === 'stage1');
+  const { header, body } = table1(twoStage);
+  const avg = methodAverages(rows);
   const arm = Object.entries(run.arm as Record<string, unknown>)
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(', ');
@@ -93,11 +135,21 @@ export function renderReport(
     `- data hash: ${run.dataHash ?? 'unknown'}`,
     `- worker: ${run.workerHost ?? 'unknown'}`,
     `- stain reference: ${params['stain.reference'] ?? 'none'}`,
+    postprocessLine(params),
     '',
     'Scores in percent, per test image of the Kumar split (Table 1 layout of Mahbod et al. 2019).',
     '',
+    '## Averages per method',
+    '',
+    markdownTable(avg.header, avg.body),
+    '',
+    `## ${METHOD_LABEL['two-stage']}`,
+    '',
     markdownTable(header, body),
     '',
+    ...(stage1.length
+      ? [`## ${METHOD_LABEL.stage1}`, '', markdownTable(table1(stage1).header, table1(stage1).body), '']
+      : []),
   ].join('\n');
 }
 

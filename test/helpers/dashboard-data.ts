@@ -47,7 +47,7 @@ export async function dashboardData(opts: { runs?: number } = {}): Promise<Dashb
     const images = await storage.db
       .select({ image: imageResults.image })
       .from(imageResults)
-      .where(eq(imageResults.runId, a.id));
+      .where(and(eq(imageResults.runId, a.id), eq(imageResults.method, 'two-stage')));
     const image =
       images.find((i) => withLabels.some((w) => w.path.includes(i.image)))?.image ?? images[0]!.image;
     return {

@@ -1,4 +1,5 @@
 // `quick` end to end through Temporal: a separate worker process, the CLI, real Postgres and MLflow.
+import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { quickNote } from '../../cli/commands/run.ts';
@@ -52,13 +53,41 @@ describe('quick end to end', { timeout: 900_000 }, () => {
       }
       expect(x.nGt).toBeGreaterThan(0);
     }
+    const arts = await tracking.getArtifacts(db, runId!);
+    // Stage 1 alone (Table 1's "U-Net" column): a row for every test image, scored apart from the two-stage one.
+    const stage1 = await tracking.getImageResults(db, runId!, 'stage1');
+    expect(stage1.map((x) => x.image)).toEqual(rows.map((x) => x.image));
+    expect(stage1.some((x, i) => x.aji !== rows[i]!.aji || x.nPred !== rows[i]!.nPred)).toBe(true);
+    const evalKeys = (await tracking.getMetrics(db, runId!, 'eval')).map((m) => m.key);
+    expect(evalKeys).toEqual(expect.arrayContaining(['all_aji', 'stage1_all_aji', 'stage1_unseen_pq']));
+
+    // Post-processing chosen on the training images: every setting of quick's 4-setting grid stored,
+    // the best mean AJI marked, no test image read, and the choice packaged with the model.
+    const tuning = await tracking.getTuningResults(db, runId!);
+    expect(tuning).toHaveLength(4);
+    expect(tuning.filter((t) => t.chosen)).toHaveLength(1);
+    expect(tuning[0]!.chosen).toBe(true);
+    for (const t of tuning) expect(t.images).toBe(4);
+    const params = await tracking.getParams(db, runId!);
+    expect(params['tuning.images']).toBe('train');
+    const tuned = JSON.parse(params['tuning.image_ids']!) as string[];
+    expect(tuned).toHaveLength(4);
+    for (const id of rows.map((x) => x.image)) expect(tuned).not.toContain(id);
+    const modelJson = arts.find((a) => a.kind === 'model' && a.path.endsWith('model.json'))!;
+    const chosen = tuning[0]!.params as Record<string, number>;
+    expect(JSON.parse(readFileSync(modelJson.path, 'utf8')).postprocess).toMatchObject(chosen);
+    const report = readFileSync(arts.find((a) => a.path.endsWith('report.md'))!.path, 'utf8');
+    expect(report).toContain('on the 4 training images only (test images took no part)');
+    expect(report).toMatch(/^\| stage1 \| Average, all \| 14 \|/m);
+    expect(report).toMatch(/^\| two-stage \| Average, all \| 14 \|/m);
+
     // Per-epoch metrics: steps 1..3 for both nets, no gaps.
     for (const stage of ['seg', 'dist']) {
       const loss = (await tracking.getMetrics(db, runId!, stage)).filter((m) => m.key === 'loss');
       expect(loss.map((m) => m.step)).toEqual([1, 2, 3]);
     }
-    const arts = await tracking.getArtifacts(db, runId!);
     expect(arts.filter((a) => a.kind === 'labels')).toHaveLength(14);
+    expect(arts.filter((a) => a.kind === 'labels-stage1')).toHaveLength(14);
     expect(arts.filter((a) => a.kind === 'checkpoint')).toHaveLength(2);
     expect(arts.filter((a) => a.kind === 'overlay')).toHaveLength(14);
     // The dashboard viewer's intermediate maps, one of each per test image.
@@ -90,7 +119,12 @@ describe('quick end to end', { timeout: 900_000 }, () => {
       6,
     );
     const files = (await ml.listArtifacts(mlRun.info.run_id, 'report')).map((f) => f.path).sort();
-    expect(files).toEqual(['report/report.md', 'report/results.csv', 'report/run-card.json']);
+    expect(files).toEqual([
+      'report/report.md',
+      'report/results-stage1.csv',
+      'report/results.csv',
+      'report/run-card.json',
+    ]);
     expect((await ml.listArtifacts(mlRun.info.run_id, 'model')).map((f) => f.path)).toEqual([
       'model/model.json',
     ]);

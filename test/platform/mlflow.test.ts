@@ -105,6 +105,7 @@ describe('MLflow outbox', () => {
       await tracking.putStepMetrics(s.db, runId, 'seg', e, { loss: 1 / (e + 1) });
     await tracking.putImageResults(s.db, runId, [
       {
+        method: 'two-stage',
         image: 'TCGA-A7-A13E-01Z-00-DX1',
         organ: 'Breast',
         subset: 'seen',

@@ -133,7 +133,9 @@ describe('experiment specs', () => {
     const plain = resolveSpec('quick', quick).runs[0]!;
     expect(plain.spec.training.seg.dropout).toBeUndefined();
     expect(plain.spec.postprocess.expand).toBeUndefined();
+    // quick tunes expand on a grid; without the grid expand is a field of its own.
     const { runs } = resolveSpec('quick', quick, [
+      'postprocess.grid=false',
       'matrix={"training.seg.dropout":[true,false],"postprocess.expand":[0,1]}',
     ]);
     expect(runs.map((r) => [r.spec.training.seg.dropout, r.spec.postprocess.expand])).toEqual([

@@ -27,6 +27,7 @@ async function exercise(s: Storage) {
     }
     await tracking.putImageResults(db, run.id, [
       {
+        method: 'two-stage',
         image: 'a',
         organ: 'Liver',
         subset: 'seen',
