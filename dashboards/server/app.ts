@@ -14,7 +14,7 @@ import { ConfigError } from '../../src/errors.ts';
 import { assertSameLabelSize, readGrey, readLabels } from '../../src/imaging/io.ts';
 import { toCsv } from '../../src/io/csv.ts';
 import type { Db } from '../../src/storage/index.ts';
-import { compareResults } from '../../src/tracking/compare.ts';
+import { compareRuns } from '../../src/tracking/compare.ts';
 import * as q from '../../src/tracking/queries.ts';
 import { imageLayers, LAYERS, type Layer } from './artifacts.ts';
 import { compareCharts, runCharts } from './charts.ts';
@@ -475,7 +475,10 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
           );
         return sendHtml(res, comparePicker(await q.listRunSummaries(db, { limit: 200 }), message));
       }
-      const cmp = compareResults(present, await q.getImageResults(db, present));
+      const cmp = compareRuns(
+        runs.map((r) => ({ id: r.run.id, arm: r.run.arm as Record<string, unknown>, seed: r.run.seed })),
+        await q.getImageResults(db, present),
+      );
       if (path === '/api/compare') return send(res, 200, 'application/json', JSON.stringify(cmp));
       const metricParam = u.searchParams.get('metric') ?? 'aji';
       const metric = (COMPARE_METRICS as readonly string[]).includes(metricParam)
