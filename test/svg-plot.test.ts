@@ -62,5 +62,12 @@ describe('linePlotSvg', () => {
     const pts = polylines(linePlotSvg([{ name: 's', xs: [1, 2, 3], ys: [1, Number.NaN, 3] }], o));
     expect(pts.s).toHaveLength(2);
     expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(niceTicks(1, 3, 5, 1)).toEqual([1, 2, 3]);
+    // Three epochs: ticks at whole epochs only.
+    const svg = linePlotSvg([{ name: 's', xs: [1, 2, 3], ys: [1, 2, 3] }], o);
+    const xTickLabels = [...svg.matchAll(/<text x="[\d.]+" y="346" text-anchor="middle">([^<]*)</g)].map(
+      (m) => m[1],
+    );
+    expect(xTickLabels).toEqual(['1', '2', '3']);
   });
 });

@@ -30,10 +30,10 @@ const esc = (s: string) =>
 /** Coordinates to two decimals: exact enough for a plot, and stable text for tests and diffs. */
 const f = (v: number) => (Math.round(v * 100) / 100).toString();
 
-/** About `n` round tick values covering [lo, hi]. */
-export function niceTicks(lo: number, hi: number, n = 5): number[] {
+/** About `n` round tick values covering [lo, hi], at least `minStep` apart. */
+export function niceTicks(lo: number, hi: number, n = 5, minStep = 0): number[] {
   if (hi === lo) return [lo];
-  const raw = (hi - lo) / n;
+  const raw = Math.max((hi - lo) / n, minStep);
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((k) => k * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
@@ -102,7 +102,9 @@ export function linePlotSvg(series: readonly Series[], o: PlotOptions): string {
     `<rect width="${w}" height="${h}" fill="#ffffff"/>`,
     `<text x="${w / 2}" y="18" text-anchor="middle" font-size="13">${esc(o.title)}</text>`,
   ];
-  const xTicks = niceTicks(sc.xDomain[0], sc.xDomain[1]);
+  // Epochs and steps are whole numbers: no ticks between them.
+  const wholeX = series.every((s) => s.xs.every(Number.isInteger));
+  const xTicks = niceTicks(sc.xDomain[0], sc.xDomain[1], 5, wholeX ? 1 : 0);
   const yTicks = o.logY
     ? niceTicks(Math.ceil(sc.yDomain[0]), Math.floor(sc.yDomain[1]), 4)
         .filter(Number.isInteger)
