@@ -30,6 +30,7 @@ let home: string;
 let out: string;
 let md: string;
 let single: string;
+let partial: string;
 
 const cli = (args: string[]) => {
   const { DATABASE_URL: _, ...env } = process.env;
@@ -67,7 +68,20 @@ beforeAll(async () => {
   storage = await openStorage({ home });
   const ir = schema.imageResults;
   await storage.db.delete(ir).where(and(eq(ir.runId, 'abl-off-s2'), eq(ir.method, 'stage1')));
+  // And a third seed of the experiment that is still running.
+  await storage.db.insert(schema.runs).values({
+    id: 'abl-on-s3',
+    experimentId: 'exp-abl',
+    arm: { 'groundTruth.erosion': true, seed: 3 },
+    status: 'running',
+    spec: {},
+    configHash: 'abl-on-s3',
+    seed: 3,
+  });
   await storage.close();
+  const e = cli(['report', 'exp-abl', '--out', join(home, 'out', 'exp2')]);
+  expect(e.status, e.stderr).toBe(0);
+  partial = readFileSync(join(home, 'out', 'exp2', 'report.md'), 'utf8');
   const s = cli(['report', 'abl-off-s2', '--out', join(home, 'out', 'one')]);
   expect(s.status, s.stderr).toBe(0);
   single = readFileSync(join(home, 'out', 'one', 'report.md'), 'utf8');
@@ -184,6 +198,14 @@ describe('nucleiflow report on a two-arm, two-seed experiment', () => {
     // Seed 2 alone: 0.635 + 0.004.
     expect(table1Row(single, 'groundTruth.erosion=false', 'Seen organs (8)', 'Two-stage')[4]).toBe('63.90');
     expect(single).not.toContain('## Paired per-image differences');
+  });
+
+  it('names the runs of an experiment that have no results yet and leaves them out', () => {
+    expect(partial).toContain('Left out, no per-image results yet: abl-on-s3 (running).');
+    expect(partial).toContain('### Arm groundTruth.erosion=true: 2 run(s), seeds 1, 2');
+    expect(table1Row(partial, 'groundTruth.erosion=true', 'Seen organs (8)', 'Two-stage')[4]).toBe(
+      '65.70 ± 0.28',
+    );
   });
 });
 
