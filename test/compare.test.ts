@@ -158,6 +158,7 @@ describe('CLI and dashboard print the same comparison', () => {
   let ownImagesDelta: number;
   let ablJson: RunsComparison & { differences: unknown[] };
   let ablText: string;
+  let ablStage1: RunsComparison & { differences: unknown[] };
   let ablReport: string;
 
   const cli = (args: string[]) => {
@@ -204,6 +205,7 @@ describe('CLI and dashboard print the same comparison', () => {
     cliRuns = JSON.parse(cli(['runs', '--json']));
     ablJson = JSON.parse(cli(['compare', '--experiment', 'exp-abl', '--json']));
     ablText = cli(['compare', '--experiment', 'exp-abl', '--metrics', 'aji']);
+    ablStage1 = JSON.parse(cli(['compare', '--experiment', 'exp-abl', '--method', 'stage1', '--json']));
     cli(['report', 'exp-abl', '--out', join(home, 'report')]);
     ablReport = readFileSync(join(home, 'report', 'report.md'), 'utf8');
 
@@ -303,5 +305,25 @@ describe('CLI and dashboard print the same comparison', () => {
       '| All | 14 | -2.00 [-2.12, -1.88] | -2.00 [-2.12, -1.88] | -2.00 [-2.12, -1.88]',
     );
     expect(d.scores!.aji.mean).toBeCloseTo(-0.02, 12);
+  });
+
+  it('compares stage 1 alone the same way in the CLI, the report and the dashboard', async () => {
+    const web = (await (
+      await fetch(`${dash!.url}/api/compare?experiment=exp-abl&method=stage1`)
+    ).json()) as RunsComparison;
+    const { differences: _, ...fromCli } = ablStage1;
+    expect(web).toEqual(fromCli);
+    expect(web.method).toBe('stage1');
+    const seen = web.arms.arms[0]!.stats.find((s) => s.subset === 'seen')!;
+    // The seed's stage-1 rows are the two-stage scores minus 0.10: 65.70 - 10.
+    const text = meanSdText(seen.mean!.aji, seen.sd!.aji);
+    expect(text).toBe('55.70 ± 0.28');
+    const page = await (await fetch(`${dash!.url}/compare?experiment=exp-abl&method=stage1`)).text();
+    expect(/data-cell="arm-0-seen"[^>]*>([^<]*)</.exec(page)?.[1]).toBe(text);
+    const section = ablReport.slice(ablReport.indexOf('### Arm groundTruth.erosion=true:'));
+    const row = section
+      .split('\n')
+      .find((l) => l.startsWith('| Seen organs (8)') && l.includes('| U-Net (stage 1 alone) |'));
+    expect(row?.split('|')[5]?.trim()).toBe(text);
   });
 });

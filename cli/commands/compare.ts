@@ -5,6 +5,8 @@ import { UserError } from '../../src/errors.ts';
 import {
   compareRuns,
   intervalText,
+  METHODS,
+  type Method,
   meanSdText,
   type RunsComparison,
   type Scores,
@@ -125,12 +127,25 @@ export function register(program: Command): void {
         .argParser(choiceList(SCORE_KEYS))
         .default(['dice', 'f1', 'aji'], 'dice,f1,aji'),
     )
+    .addOption(
+      new Option(
+        '--method <method>',
+        "which results: the two-stage method or stage 1 alone (the paper's U-Net)",
+      )
+        .choices(METHODS)
+        .default('two-stage'),
+    )
     .option('--json', 'print JSON')
     .action(
       action(
         async (
           given: string[],
-          opts: { experiment?: string; metrics: (typeof SCORE_KEYS)[number][]; json?: boolean },
+          opts: {
+            experiment?: string;
+            metrics: (typeof SCORE_KEYS)[number][];
+            method: Method;
+            json?: boolean;
+          },
         ) => {
           const keys = opts.metrics;
           if (opts.experiment && given.length)
@@ -156,14 +171,19 @@ export function register(program: Command): void {
             if (new Set(ids).size < ids.length)
               throw new UserError(`a run is given twice: ${ids.join(', ')}`);
             const results = await tracking.getImageResults(db, ids);
-            const empty = runs.find((r) => !results.some((x) => x.runId === r.id));
+            const empty = runs.find(
+              (r) => !results.some((x) => x.runId === r.id && x.method === opts.method),
+            );
             if (empty)
-              throw new UserError(`run ${empty.id} has no per-image results (status ${empty.status})`);
+              throw new UserError(
+                `run ${empty.id} has no per-image ${opts.method} results (status ${empty.status})`,
+              );
             const params = await Promise.all(ids.map((id) => tracking.getParams(db, id)));
             const c: CliComparison = {
               ...compareRuns(
                 runs.map((r) => ({ id: r.id, arm: r.arm as Record<string, unknown>, seed: r.seed })),
                 results,
+                opts.method,
               ),
               differences: params.map((p) => differences(params[0]!, p)),
             };

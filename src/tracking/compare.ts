@@ -70,7 +70,8 @@ const scoresOf = (r: ResultRow): Scores => {
   return s;
 };
 
-export type Method = 'two-stage' | 'stage1';
+export const METHODS = ['two-stage', 'stage1'] as const;
+export type Method = (typeof METHODS)[number];
 export type StoredResult = ResultRow & { readonly runId: string; readonly method?: string };
 
 /**

@@ -65,6 +65,17 @@ export function comparePage(
     (m) =>
       html`<a href="/compare?${query}&metric=${m}" class="${m === metric ? 'active' : ''}">${SCORE_LABEL[m]}</a>`,
   );
+  // The metric links carry the method in `query`; the method links keep the metric.
+  const base = query.replace(/&method=stage1$/, '');
+  const methodLinks = (
+    [
+      ['two-stage', 'Two-stage'],
+      ['stage1', 'U-Net (stage 1 alone)'],
+    ] as const
+  ).map(
+    ([m, label]) =>
+      html`<a href="/compare?${base}${m === 'stage1' ? '&method=stage1' : ''}&metric=${metric}" class="${m === cmp.method ? 'active' : ''}">${label}</a>`,
+  );
   const headRuns = runs.map(
     (c, i) =>
       html`<th class="num" colspan="${i === 0 ? 1 : 2}"><a href="/runs/${encodeURIComponent(c.run.id)}" class="mono">${c.run.id}</a><div class="sub">${runLabel(c)} ${statusBadge(c.run.status)}</div>${i === 0 ? html`<div class="sub">baseline</div>` : html`<div class="sub">value · Δ</div>`}</th>`,
@@ -81,6 +92,7 @@ export function comparePage(
     { title: 'Compare', active: 'compare', charts: true },
     html`<h1>Compare ${runs.length} runs</h1>
 <p class="metric-switch">Metric: ${metricLinks}</p>
+<p class="metric-switch" id="compare-method">Results: ${methodLinks}</p>
 <table class="compare" id="compare-table">
 <thead><tr><th>Organ</th><th>Image</th><th>Subset</th>${headRuns}</tr></thead>
 <tbody>${rows}</tbody>
