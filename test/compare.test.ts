@@ -5,7 +5,7 @@
  * after the other (PGlite is single-process).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq, inArray } from 'drizzle-orm';
@@ -14,8 +14,14 @@ import { type Dashboard, startDashboard } from '../dashboards/server/app.ts';
 import { deltaPct } from '../dashboards/server/format.ts';
 import { loadConfig } from '../src/config.ts';
 import { openStorage, schema } from '../src/storage/index.ts';
-import { type Comparison, compareResults } from '../src/tracking/compare.ts';
-import { seedDashboard, testImages } from '../testing/dashboard-seed.ts';
+import {
+  type Comparison,
+  compareResults,
+  compareRuns,
+  meanSdText,
+  type RunsComparison,
+} from '../src/tracking/compare.ts';
+import { seedAblation, seedDashboard, testImages } from '../testing/dashboard-seed.ts';
 import { BIN } from './helpers/cli.ts';
 
 const row = (runId: string, image: string, subset: string, aji: number) => ({
@@ -79,6 +85,67 @@ describe('compare rule', () => {
   });
 });
 
+describe('arms over seeds', () => {
+  const r = (runId: string, image: string, subset: string, aji: number, method?: string) => ({
+    ...row(runId, image, subset, aji),
+    ...(method ? { method } : {}),
+  });
+  const runs = [
+    { id: 'a1', arm: { erosion: true, seed: 1 }, seed: 1 },
+    { id: 'b1', arm: { erosion: false, seed: 1 }, seed: 1 },
+    { id: 'a2', arm: { seed: 2, erosion: true }, seed: 2 },
+    { id: 'b2', arm: { erosion: false, seed: 2 }, seed: 2 },
+  ];
+  // Per-run AJI on images i1, i2, i3 (all seen); arm values are per-image means over seeds.
+  const aji: Record<string, number[]> = {
+    a1: [0.5, 0.6, 0.7],
+    a2: [0.52, 0.62, 0.72],
+    b1: [0.55, 0.6, 0.8],
+    b2: [0.57, 0.66, 0.8],
+  };
+  const results = Object.entries(aji).flatMap(([id, xs]) =>
+    xs.map((v, i) => r(id, `i${i + 1}`, 'seen', v, 'two-stage')),
+  );
+
+  it('groups runs that differ only in seed into one arm: mean ± sample sd of the per-run means', () => {
+    const c = compareRuns(runs, [...results, r('a1', 'i1', 'seen', 0.01, 'stage1')]);
+    expect(c.arms.arms.map((a) => [a.label, a.runIds, a.seeds])).toEqual([
+      ['erosion=true', ['a1', 'a2'], [1, 2]],
+      ['erosion=false', ['b1', 'b2'], [1, 2]],
+    ]);
+    const seenA = c.arms.arms[0]!.stats.find((s) => s.subset === 'seen')!;
+    // Per-run means 0.6 and 0.62: mean 0.61, sd 0.02 / sqrt(2). The stage-1 row is not mixed in.
+    expect(seenA.mean!.aji).toBeCloseTo(0.61, 12);
+    expect(seenA.sd!.aji).toBeCloseTo(0.02 / Math.SQRT2, 12);
+    expect(meanSdText(seenA.mean!.aji, seenA.sd!.aji)).toBe('61.00 ± 1.41');
+    expect(c.arms.arms[0]!.stats.find((s) => s.subset === 'unseen')!.mean).toBeNull();
+  });
+
+  it('gives paired per-image differences against the first arm with a paired t interval', () => {
+    const c = compareRuns(runs, results);
+    const d = c.arms.differences.find((x) => x.subset === 'all')!;
+    // Arm values per image: A 0.51, 0.61, 0.71; B 0.56, 0.63, 0.80. Differences 0.05, 0.02, 0.09:
+    // mean 0.05333, sd 0.035119, se 0.020276, t(0.975, 2) = 4.302653 -> ± 0.087241.
+    expect(d.arm).toBe(1);
+    expect(d.nImages).toBe(3);
+    expect(d.scores!.aji.mean).toBeCloseTo(0.16 / 3, 12);
+    expect(d.scores!.aji.low!).toBeCloseTo(0.16 / 3 - 0.087241, 5);
+    expect(d.scores!.aji.high!).toBeCloseTo(0.16 / 3 + 0.087241, 5);
+  });
+
+  it('compares one method at a time', () => {
+    const stage1 = compareResults(
+      ['a1'],
+      [r('a1', 'i1', 'seen', 0.3, 'stage1'), r('a1', 'i1', 'seen', 0.5)],
+      'stage1',
+    );
+    expect(stage1.rows).toHaveLength(1);
+    expect(stage1.rows[0]!.scores[0]!.aji).toBe(0.3);
+    // A row without a method is a two-stage row.
+    expect(compareResults(['a1'], [r('a1', 'i1', 'seen', 0.5)]).rows[0]!.scores[0]!.aji).toBe(0.5);
+  });
+});
+
 describe('CLI and dashboard print the same comparison', () => {
   let home: string;
   let dash: Dashboard | undefined;
@@ -89,6 +156,10 @@ describe('CLI and dashboard print the same comparison', () => {
   let cliText: string;
   let cliRuns: { id: string; means: { aji: number } | null }[];
   let ownImagesDelta: number;
+  let ablJson: RunsComparison & { differences: unknown[] };
+  let ablText: string;
+  let ablStage1: RunsComparison & { differences: unknown[] };
+  let ablReport: string;
 
   const cli = (args: string[]) => {
     const { DATABASE_URL: _, ...env } = process.env;
@@ -126,11 +197,17 @@ describe('CLI and dashboard print the same comparison', () => {
       return xs.reduce((s, r) => s + r.aji, 0) / xs.length;
     };
     ownImagesDelta = own(B) - own(A);
+    await seedAblation(storage.db, dataDir);
     await storage.close();
 
     cliJson = JSON.parse(cli(['compare', A, B, '--json']));
     cliText = cli(['compare', A, B, '--metrics', 'aji']);
     cliRuns = JSON.parse(cli(['runs', '--json']));
+    ablJson = JSON.parse(cli(['compare', '--experiment', 'exp-abl', '--json']));
+    ablText = cli(['compare', '--experiment', 'exp-abl', '--metrics', 'aji']);
+    ablStage1 = JSON.parse(cli(['compare', '--experiment', 'exp-abl', '--method', 'stage1', '--json']));
+    cli(['report', 'exp-abl', '--out', join(home, 'report')]);
+    ablReport = readFileSync(join(home, 'report', 'report.md'), 'utf8');
 
     storage = await openStorage({ home });
     close = () => storage.close();
@@ -186,5 +263,67 @@ describe('CLI and dashboard print the same comparison', () => {
     }[];
     expect(cliRuns.map((r) => r.id).sort()).toEqual(web.map((r) => r.id).sort());
     for (const r of cliRuns) expect(r.means?.aji ?? null, r.id).toBe(web.find((w) => w.id === r.id)!.ajiAll);
+  });
+
+  it('prints the same arm means ± sd and paired intervals in the CLI, the report and the dashboard', async () => {
+    const web = (await (await fetch(`${dash!.url}/api/compare?experiment=exp-abl`)).json()) as RunsComparison;
+    const { differences: _, ...fromCli } = ablJson;
+    expect(web).toEqual(fromCli);
+    expect(web.arms.arms.map((a) => a.runIds.length)).toEqual([2, 2]);
+    const page = await (await fetch(`${dash!.url}/compare?experiment=exp-abl&metric=aji`)).text();
+    const title = { seen: 'Seen organs', unseen: 'Unseen organs', all: 'All' } as const;
+    const label = {
+      seen: 'Average, seen organs',
+      unseen: 'Average, unseen organs',
+      all: 'Average, all',
+    } as const;
+    for (const [i, arm] of web.arms.arms.entries()) {
+      for (const st of arm.stats) {
+        const text = meanSdText(st.mean!.aji, st.sd!.aji);
+        // Dashboard cell.
+        const cell = new RegExp(`data-cell="arm-${i}-${st.subset}"[^>]*>([^<]*)<`).exec(page);
+        expect(cell?.[1], `${arm.label} ${st.subset}`).toBe(text);
+        // CLI arms table: label, average, seeds, AJI.
+        const line = ablText
+          .split('\n')
+          .find((l) => l.startsWith(arm.label) && l.includes(`${label[st.subset]} (${st.nImages})`));
+        expect(line?.endsWith(text), `${arm.label} ${st.subset}`).toBe(true);
+        // Report: the arm's Table 1 row of the two-stage method, AJI column.
+        const section = ablReport.slice(ablReport.indexOf(`### Arm ${arm.label}:`));
+        const row = section
+          .split('\n')
+          .find((l) => l.startsWith(`| ${title[st.subset]} (${st.nImages})`) && l.includes('| Two-stage |'));
+        expect(row?.split('|')[5]?.trim(), `${arm.label} ${st.subset}`).toBe(text);
+      }
+    }
+    // The paired interval of the all-images AJI, in all three.
+    const d = web.arms.differences.find((x) => x.subset === 'all')!;
+    const iv = /data-cell="armdiff-1-all"[^>]*>([^<]*)</.exec(page)?.[1];
+    expect(iv).toBe('-2.00 [-2.12, -1.88]');
+    expect(ablText).toMatch(/groundTruth\.erosion=false\s+Average, all\s+14\s+-2\.00 \[-2\.12, -1\.88\]/);
+    expect(ablReport).toContain(
+      '| All | 14 | -2.00 [-2.12, -1.88] | -2.00 [-2.12, -1.88] | -2.00 [-2.12, -1.88]',
+    );
+    expect(d.scores!.aji.mean).toBeCloseTo(-0.02, 12);
+  });
+
+  it('compares stage 1 alone the same way in the CLI, the report and the dashboard', async () => {
+    const web = (await (
+      await fetch(`${dash!.url}/api/compare?experiment=exp-abl&method=stage1`)
+    ).json()) as RunsComparison;
+    const { differences: _, ...fromCli } = ablStage1;
+    expect(web).toEqual(fromCli);
+    expect(web.method).toBe('stage1');
+    const seen = web.arms.arms[0]!.stats.find((s) => s.subset === 'seen')!;
+    // The seed's stage-1 rows are the two-stage scores minus 0.10: 65.70 - 10.
+    const text = meanSdText(seen.mean!.aji, seen.sd!.aji);
+    expect(text).toBe('55.70 ± 0.28');
+    const page = await (await fetch(`${dash!.url}/compare?experiment=exp-abl&method=stage1`)).text();
+    expect(/data-cell="arm-0-seen"[^>]*>([^<]*)</.exec(page)?.[1]).toBe(text);
+    const section = ablReport.slice(ablReport.indexOf('### Arm groundTruth.erosion=true:'));
+    const row = section
+      .split('\n')
+      .find((l) => l.startsWith('| Seen organs (8)') && l.includes('| U-Net (stage 1 alone) |'));
+    expect(row?.split('|')[5]?.trim()).toBe(text);
   });
 });

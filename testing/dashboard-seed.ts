@@ -303,3 +303,161 @@ export async function seedDashboard(
   }
   return seeded;
 }
+
+export interface AblationSeed {
+  experimentId: string;
+  /** Run ids in creation order: erosion on seeds 1, 2, then erosion off seeds 1, 2. */
+  runIds: string[];
+  /** An experiment whose only run is still running, with no results. */
+  pendingExperimentId: string;
+  pendingRunId: string;
+}
+
+/**
+ * A two-arm, two-seed ablation with values simple enough to check by hand (report and compare
+ * tests). Two-stage AJI of the k-th image of a subset (k from 0, manifest order):
+ * seen 0.60 + 0.01k, unseen 0.50 + 0.01k; plus, for erosion on, 0.02 + 0.002 for odd k and
+ * 0.02 - 0.002 for even k; plus 0.004 for seed 2. Dice = AJI + 0.25, F1 = AJI + 0.30,
+ * AJI+ = AJI + 0.01, PQ = AJI - 0.02. Stage 1 alone is every two-stage score minus 0.10 (only
+ * with `stage1`). Also trained facts, a chosen and a rejected post-processing setting, and four
+ * epochs of curves per net.
+ */
+export async function seedAblation(
+  db: Db,
+  dataDir: string,
+  o: { stage1?: boolean } = {},
+): Promise<AblationSeed> {
+  const images = testImages(dataDir);
+  const experimentId = 'exp-abl';
+  const t0 = Date.UTC(2026, 10, 25, 8, 0, 0);
+  await db.insert(schema.experiments).values({
+    id: experimentId,
+    name: 'ablation-erosion #seeded',
+    specName: 'ablation-erosion',
+    spec: { name: 'ablation-erosion', matrix: { gtErosion: [true, false], seed: [1, 2] } },
+    status: 'completed',
+    workflowId: `experiment-${experimentId}`,
+    createdAt: new Date(t0),
+  });
+  const runIds: string[] = [];
+  let n = 0;
+  for (const erosion of [true, false]) {
+    for (const seed of [1, 2]) {
+      const id = `abl-${erosion ? 'on' : 'off'}-s${seed}`;
+      runIds.push(id);
+      const created = new Date(t0 + 60_000 * ++n);
+      await db.insert(schema.runs).values({
+        id,
+        experimentId,
+        arm: { 'groundTruth.erosion': erosion, seed },
+        status: 'completed',
+        spec: { name: 'ablation-erosion', seed },
+        configHash: createHash('sha256').update(id).digest('hex').slice(0, 16),
+        seed,
+        codeCommit: 'c0ffee0123456789abcdef0123456789abcdef01',
+        dataHash: 'd4t4h45h',
+        workflowId: `run-${id}`,
+        workerHost: 'worker-1',
+        trained: {
+          seg: {
+            budget: { kind: 'steps', value: 400 },
+            steps: 400,
+            epochs: 4,
+            lrDrops: [200, 300],
+            wallSeconds: 1200,
+            cpuSeconds: 2100,
+          },
+          dist: {
+            budget: { kind: 'steps', value: 200 },
+            steps: 200,
+            epochs: 4,
+            lrDrops: [100],
+            wallSeconds: 300,
+          },
+        },
+        createdAt: created,
+        startedAt: created,
+        finishedAt: new Date(created.getTime() + 1_800_000),
+      });
+      const curveRows = [];
+      for (const stage of ['seg', 'dist'])
+        for (let s = 1; s <= 4; s++)
+          curveRows.push(
+            { runId: id, stage, key: 'loss', step: s, value: 1 / s },
+            { runId: id, stage, key: 'val_loss', step: s, value: 1 / s + 0.1 },
+            { runId: id, stage, key: 'lr', step: s, value: s <= 2 ? 1e-3 : 1e-4 },
+          );
+      await db.insert(schema.metrics).values(curveRows);
+      await db.insert(schema.tuningResults).values([
+        {
+          runId: id,
+          setting: 'thr=0.5,sigma=1',
+          params: { threshold: 0.5, sigma: 1 },
+          aji: 0.61,
+          dice: 0.8,
+          f1: 0.85,
+          images: 16,
+          chosen: true,
+        },
+        {
+          runId: id,
+          setting: 'thr=0.6,sigma=1',
+          params: { threshold: 0.6, sigma: 1 },
+          aji: 0.59,
+          dice: 0.79,
+          f1: 0.84,
+          images: 16,
+          chosen: false,
+        },
+      ]);
+      const k = { seen: 0, unseen: 0 };
+      const rows = images.flatMap((im) => {
+        const i = k[im.subset]++;
+        const aji =
+          (im.subset === 'seen' ? 0.6 : 0.5) +
+          0.01 * i +
+          (erosion ? 0.02 + (i % 2 ? 0.002 : -0.002) : 0) +
+          (seed === 2 ? 0.004 : 0);
+        const row = (method: string, d: number) => ({
+          runId: id,
+          method,
+          image: im.image,
+          organ: im.organ,
+          subset: im.subset,
+          aji: aji - d,
+          dice: aji + 0.25 - d,
+          f1: aji + 0.3 - d,
+          ajiPlus: aji + 0.01 - d,
+          pq: aji - 0.02 - d,
+          nGt: 100,
+          nPred: 100,
+        });
+        return o.stage1 === false ? [row('two-stage', 0)] : [row('two-stage', 0), row('stage1', 0.1)];
+      });
+      await db.insert(schema.imageResults).values(rows);
+    }
+  }
+  const pendingExperimentId = 'exp-abl-pending';
+  const pendingRunId = 'abl-pending-s1';
+  await db.insert(schema.experiments).values({
+    id: pendingExperimentId,
+    name: 'ablation-erosion #pending',
+    specName: 'ablation-erosion',
+    spec: { name: 'ablation-erosion' },
+    status: 'running',
+    workflowId: `experiment-${pendingExperimentId}`,
+    createdAt: new Date(t0 + 3_600_000),
+  });
+  await db.insert(schema.runs).values({
+    id: pendingRunId,
+    experimentId: pendingExperimentId,
+    arm: {},
+    status: 'running',
+    spec: { name: 'ablation-erosion' },
+    configHash: 'pending0pending0',
+    seed: 1,
+    workflowId: `run-${pendingRunId}`,
+    createdAt: new Date(t0 + 3_600_000),
+  });
+  return { experimentId, runIds, pendingExperimentId, pendingRunId };
+}

@@ -2,7 +2,15 @@ import { type Command, Option } from 'commander';
 import { openDb } from '../../platform/session.ts';
 import { resolveRun } from '../../platform/submit.ts';
 import { UserError } from '../../src/errors.ts';
-import { type Comparison, compareResults, type Scores } from '../../src/tracking/compare.ts';
+import {
+  compareRuns,
+  intervalText,
+  METHODS,
+  type Method,
+  meanSdText,
+  type RunsComparison,
+  type Scores,
+} from '../../src/tracking/compare.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { AVERAGE_LABEL, SCORE_KEYS, SCORE_LABEL, shortId, textTable } from '../../src/tracking/report.ts';
 import { choiceList } from '../options.ts';
@@ -11,7 +19,7 @@ import { action } from '../run-action.ts';
 type Differences = Record<string, [string | undefined, string | undefined]>;
 
 /** The comparison, plus per run the params that differ from the baseline's ([baseline, run]). */
-type CliComparison = Comparison & { readonly differences: Differences[] };
+type CliComparison = RunsComparison & { readonly differences: Differences[] };
 
 function differences(base: Record<string, string>, other: Record<string, string>): Differences {
   const out: Differences = {};
@@ -68,13 +76,49 @@ function printComparison(c: CliComparison, keys: readonly (typeof SCORE_KEYS)[nu
       `averages are over the images every run scored; left out: ${c.droppedImages.map(shortId).join(', ')} (${c.runIds.map((_, i) => `${letter(i)} ${c.dropped[i]}`).join(', ')} images)`,
     );
   }
+  if (c.arms.arms.some((a) => a.runIds.length > 1)) printArms(c, keys);
+}
+
+/** Per arm mean ± sd over seeds, and the paired differences against the first arm. */
+function printArms(c: CliComparison, keys: readonly (typeof SCORE_KEYS)[number][]): void {
+  const w = (s: string) => process.stdout.write(`${s}\n`);
+  const avg = (s: string) => AVERAGE_LABEL[s as keyof typeof AVERAGE_LABEL];
+  w('');
+  w('Arms: mean ± sd over seeds of the per-run means (percent)');
+  w(
+    textTable(
+      ['Arm', 'Average', 'Seeds', ...keys.map((k) => SCORE_LABEL[k])],
+      c.arms.arms.flatMap((a) =>
+        a.stats.map((s) => [
+          a.label,
+          `${avg(s.subset)} (${s.nImages})`,
+          a.seeds.join(','),
+          ...keys.map((k) => (s.mean ? meanSdText(s.mean[k], s.sd?.[k] ?? null) : '-')),
+        ]),
+      ),
+    ),
+  );
+  if (c.arms.differences.length === 0) return;
+  w('');
+  w(`Paired differences against ${c.arms.arms[0]!.label} (percentage points; ${c.arms.interval})`);
+  w(
+    textTable(
+      ['Arm', 'Average', 'Images', ...keys.map((k) => `Δ ${SCORE_LABEL[k]} [95% CI]`)],
+      c.arms.differences.map((d) => [
+        c.arms.arms[d.arm]!.label,
+        avg(d.subset),
+        String(d.nImages),
+        ...keys.map((k) => (d.scores ? intervalText(d.scores[k]) : '-')),
+      ]),
+    ),
+  );
 }
 
 export function register(program: Command): void {
   program
     .command('compare')
     .description(
-      'Compare runs side by side: per-image scores and seen / unseen / all averages (over the images every run scored), with deltas against the first run',
+      'Compare runs side by side: per-image scores and seen / unseen / all averages (over the images every run scored), with deltas against the first run; arms with several seeds as mean ± sd, with paired per-image differences and 95% intervals',
     )
     .argument('[runs...]', 'two or more run ids (or unique prefixes); the first is the baseline')
     .option('--experiment <id>', 'compare the runs of one experiment (each against the first created)')
@@ -83,12 +127,25 @@ export function register(program: Command): void {
         .argParser(choiceList(SCORE_KEYS))
         .default(['dice', 'f1', 'aji'], 'dice,f1,aji'),
     )
+    .addOption(
+      new Option(
+        '--method <method>',
+        "which results: the two-stage method or stage 1 alone (the paper's U-Net)",
+      )
+        .choices(METHODS)
+        .default('two-stage'),
+    )
     .option('--json', 'print JSON')
     .action(
       action(
         async (
           given: string[],
-          opts: { experiment?: string; metrics: (typeof SCORE_KEYS)[number][]; json?: boolean },
+          opts: {
+            experiment?: string;
+            metrics: (typeof SCORE_KEYS)[number][];
+            method: Method;
+            json?: boolean;
+          },
         ) => {
           const keys = opts.metrics;
           if (opts.experiment && given.length)
@@ -113,13 +170,21 @@ export function register(program: Command): void {
             const ids = runs.map((r) => r.id);
             if (new Set(ids).size < ids.length)
               throw new UserError(`a run is given twice: ${ids.join(', ')}`);
-            const results = await tracking.getImageResults(db, ids);
-            const empty = runs.find((r) => !results.some((x) => x.runId === r.id));
+            const results = await tracking.getImageResults(db, ids, 'all');
+            const empty = runs.find(
+              (r) => !results.some((x) => x.runId === r.id && x.method === opts.method),
+            );
             if (empty)
-              throw new UserError(`run ${empty.id} has no per-image results (status ${empty.status})`);
+              throw new UserError(
+                `run ${empty.id} has no per-image ${opts.method} results (status ${empty.status})`,
+              );
             const params = await Promise.all(ids.map((id) => tracking.getParams(db, id)));
             const c: CliComparison = {
-              ...compareResults(ids, results),
+              ...compareRuns(
+                runs.map((r) => ({ id: r.id, arm: r.arm as Record<string, unknown>, seed: r.seed })),
+                results,
+                opts.method,
+              ),
               differences: params.map((p) => differences(params[0]!, p)),
             };
             if (opts.json) {

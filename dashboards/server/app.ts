@@ -14,7 +14,7 @@ import { ConfigError } from '../../src/errors.ts';
 import { assertSameLabelSize, readGrey, readLabels } from '../../src/imaging/io.ts';
 import { toCsv } from '../../src/io/csv.ts';
 import type { Db } from '../../src/storage/index.ts';
-import { compareResults } from '../../src/tracking/compare.ts';
+import { compareRuns, type Method } from '../../src/tracking/compare.ts';
 import * as q from '../../src/tracking/queries.ts';
 import { imageLayers, LAYERS, type Layer } from './artifacts.ts';
 import { compareCharts, runCharts } from './charts.ts';
@@ -457,6 +457,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       if (experiment) ids = await q.runIdsOfExperiment(db, experiment);
       ids = [...new Set(ids)].slice(0, 12);
       const runs = ids.length < 2 ? [] : await q.getRunsBrief(db, ids);
+      const method: Method = u.searchParams.get('method') === 'stage1' ? 'stage1' : 'two-stage';
       const present = runs.map((r) => r.run.id);
       const unknown = ids.filter((id) => !present.includes(id));
       if (runs.length < 2) {
@@ -475,7 +476,11 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
           );
         return sendHtml(res, comparePicker(await q.listRunSummaries(db, { limit: 200 }), message));
       }
-      const cmp = compareResults(present, await q.getImageResults(db, present));
+      const cmp = compareRuns(
+        runs.map((r) => ({ id: r.run.id, arm: r.run.arm as Record<string, unknown>, seed: r.run.seed })),
+        await q.getImageResults(db, present, 'all'),
+        method,
+      );
       if (path === '/api/compare') return send(res, 200, 'application/json', JSON.stringify(cmp));
       const metricParam = u.searchParams.get('metric') ?? 'aji';
       const metric = (COMPARE_METRICS as readonly string[]).includes(metricParam)
@@ -485,9 +490,11 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       const charts = compareCharts(
         runs.map((r) => ({ id: r.run.id, label: runLabel(r), curves: curves.get(r.run.id) ?? [] })),
       );
-      const query = experiment
-        ? `experiment=${encodeURIComponent(experiment)}`
-        : `runs=${present.map(encodeURIComponent).join(',')}`;
+      const query = `${
+        experiment
+          ? `experiment=${encodeURIComponent(experiment)}`
+          : `runs=${present.map(encodeURIComponent).join(',')}`
+      }${method === 'stage1' ? '&method=stage1' : ''}`;
       return sendHtml(res, comparePage(runs, cmp, metric, charts, query));
     }
 

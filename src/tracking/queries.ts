@@ -508,3 +508,16 @@ export async function outboxFailures(db: Db, runId?: string) {
     .where(runId ? and(failed, eq(mlflowOutbox.runId, runId)) : failed)
     .orderBy(asc(mlflowOutbox.id));
 }
+
+export type TuningRecord = typeof schema.tuningResults.$inferSelect;
+
+/** The post-processing settings chosen for `runIds` (tuning_results rows with chosen = true). */
+export async function getChosenTuning(db: Db, runIds: readonly string[]): Promise<TuningRecord[]> {
+  if (runIds.length === 0) return [];
+  const t = schema.tuningResults;
+  return db
+    .select()
+    .from(t)
+    .where(and(inArray(t.runId, [...runIds]), eq(t.chosen, true)))
+    .orderBy(asc(t.runId), asc(t.setting));
+}

@@ -1,4 +1,4 @@
-import type { Comparison } from '../../../src/tracking/compare.ts';
+import { intervalText, meanSdText, type RunsComparison } from '../../../src/tracking/compare.ts';
 import type { ExperimentRow, RunRow, RunSummary } from '../../../src/tracking/queries.ts';
 import { SCORE_LABEL, type ScoreKey } from '../../../src/tracking/report.ts';
 import type { ChartSpec } from '../charts.ts';
@@ -27,9 +27,35 @@ function cells(values: (number | null)[], deltas: (number | null)[], kind: strin
   );
 }
 
+const AVG_TITLE = { all: 'All images', seen: 'Seen organs', unseen: 'Unseen organs' } as const;
+
+/** Per arm mean ± sd over seeds and the paired differences; only when an arm has several runs. */
+function armsSection(cmp: RunsComparison, metric: CompareMetric): SafeHtml {
+  const { arms, differences, interval } = cmp.arms;
+  if (!arms.some((a) => a.runIds.length > 1)) return html``;
+  const rows = arms.map(
+    (a, i) =>
+      html`<tr data-arm="${i}"><td>${a.label}</td><td class="mono">${a.runIds.join(', ')}</td><td>${a.seeds.join(', ')}</td>${a.stats.map((s) => html`<td class="num" data-cell="arm-${i}-${s.subset}">${s.mean ? meanSdText(s.mean[metric], s.sd?.[metric] ?? null) : '—'}</td>`)}</tr>`,
+  );
+  const diffs = differences.map(
+    (d) =>
+      html`<tr><td>${arms[d.arm]!.label} − ${arms[0]!.label}</td><td>${AVG_TITLE[d.subset]}</td><td class="num">${d.nImages}</td><td class="num" data-cell="armdiff-${d.arm}-${d.subset}">${d.scores ? intervalText(d.scores[metric]) : '—'}</td></tr>`,
+  );
+  const subsets = arms[0]!.stats.map((s) => html`<th class="num">${AVG_TITLE[s.subset]} (${s.nImages})</th>`);
+  return html`<section id="compare-arms"><h2>Arms over seeds</h2>
+<table class="compare"><thead><tr><th>Arm</th><th>Runs</th><th>Seeds</th>${subsets}</tr></thead><tbody>${rows}</tbody></table>
+<p class="sub">${SCORE_LABEL[metric]} in percent: mean ± sample sd over each arm's seeds of the per-run means (over the images every run scored).</p>
+${
+  diffs.length
+    ? html`<table class="compare"><thead><tr><th>Arm vs baseline arm</th><th>Subset</th><th class="num">Images</th><th class="num">Δ ${SCORE_LABEL[metric]} [95% CI]</th></tr></thead><tbody>${diffs}</tbody></table>
+<p class="sub">Percentage points; ${interval}.</p>`
+    : ''
+}</section>`;
+}
+
 export function comparePage(
   runs: CompareRun[],
-  cmp: Comparison,
+  cmp: RunsComparison,
   metric: CompareMetric,
   charts: ChartSpec[],
   query: string,
@@ -38,6 +64,17 @@ export function comparePage(
   const metricLinks = COMPARE_METRICS.map(
     (m) =>
       html`<a href="/compare?${query}&metric=${m}" class="${m === metric ? 'active' : ''}">${SCORE_LABEL[m]}</a>`,
+  );
+  // The metric links carry the method in `query`; the method links keep the metric.
+  const base = query.replace(/&method=stage1$/, '');
+  const methodLinks = (
+    [
+      ['two-stage', 'Two-stage'],
+      ['stage1', 'U-Net (stage 1 alone)'],
+    ] as const
+  ).map(
+    ([m, label]) =>
+      html`<a href="/compare?${base}${m === 'stage1' ? '&method=stage1' : ''}&metric=${metric}" class="${m === cmp.method ? 'active' : ''}">${label}</a>`,
   );
   const headRuns = runs.map(
     (c, i) =>
@@ -55,12 +92,14 @@ export function comparePage(
     { title: 'Compare', active: 'compare', charts: true },
     html`<h1>Compare ${runs.length} runs</h1>
 <p class="metric-switch">Metric: ${metricLinks}</p>
+<p class="metric-switch" id="compare-method">Results: ${methodLinks}</p>
 <table class="compare" id="compare-table">
 <thead><tr><th>Organ</th><th>Image</th><th>Subset</th>${headRuns}</tr></thead>
 <tbody>${rows}</tbody>
 <tfoot>${avgs}</tfoot>
 </table>
 <p class="sub">${SCORE_LABEL[metric]} in percent; Δ in percentage points against the baseline (first run); green is better, red worse. Averages are over the images every run scored${cmp.droppedImages.length ? html`; left out: <span class="mono" id="compare-dropped">${cmp.droppedImages.join(', ')}</span> (${runs.map((c, i) => `${c.run.id} ${cmp.dropped[i]}`).join(', ')})` : ''}.</p>
+${armsSection(cmp, metric)}
 <section><h2>Learning curves</h2>
 <div class="charts">${charts.map((c) => html`<figure class="chart" data-chart="${c.id}"><figcaption>${c.title}</figcaption></figure>`)}</div>
 ${jsonBlock('charts-data', charts)}
