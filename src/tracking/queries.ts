@@ -7,12 +7,23 @@
 import { and, asc, desc, eq, ilike, inArray, isNotNull, isNull, or, type SQL, sql } from 'drizzle-orm';
 import { type Db, schema } from '../storage/index.ts';
 
-const { experiments, runs, params, metrics, imageResults, artifacts, mlflowOutbox } = schema;
+const {
+  experiments,
+  runs,
+  params,
+  metrics,
+  imageResults,
+  artifacts,
+  mlflowOutbox,
+  modelVersions,
+  modelAliases,
+} = schema;
 
 export type RunRow = typeof runs.$inferSelect;
 export type ExperimentRow = typeof experiments.$inferSelect;
 export type ImageResultRecord = typeof imageResults.$inferSelect;
 export type ArtifactRecord = typeof artifacts.$inferSelect;
+export type ModelVersionRow = typeof modelVersions.$inferSelect;
 
 export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
   const [r] = await db.select().from(runs).where(eq(runs.id, runId));
@@ -461,4 +472,68 @@ export async function outboxFailures(db: Db, runId?: string) {
     .from(mlflowOutbox)
     .where(runId ? and(failed, eq(mlflowOutbox.runId, runId)) : failed)
     .orderBy(asc(mlflowOutbox.id));
+}
+
+// --- Model registry (writes in src/tracking/registry.ts) ---
+
+/** A registered model version with its aliases and the run it came from. */
+export interface ModelVersionEntry extends ModelVersionRow {
+  readonly aliases: string[];
+  readonly runStatus: string;
+  readonly experimentId: string;
+}
+
+/** Every version (of one model, or of all), by name then version, with its aliases. */
+export async function listModelVersions(db: Db, name?: string): Promise<ModelVersionEntry[]> {
+  const [rows, aliases] = await Promise.all([
+    db
+      .select({ v: modelVersions, runStatus: runs.status, experimentId: runs.experimentId })
+      .from(modelVersions)
+      .innerJoin(runs, eq(runs.id, modelVersions.runId))
+      .where(name === undefined ? undefined : eq(modelVersions.name, name))
+      .orderBy(asc(modelVersions.name), asc(modelVersions.version)),
+    db
+      .select()
+      .from(modelAliases)
+      .where(name === undefined ? undefined : eq(modelAliases.name, name))
+      .orderBy(asc(modelAliases.alias)),
+  ]);
+  return rows.map((r) => ({
+    ...r.v,
+    runStatus: r.runStatus,
+    experimentId: r.experimentId,
+    aliases: aliases.filter((a) => a.name === r.v.name && a.version === r.v.version).map((a) => a.alias),
+  }));
+}
+
+/** The aliases of one model (or of all): alias -> version. */
+export async function listModelAliases(db: Db, name?: string) {
+  return db
+    .select()
+    .from(modelAliases)
+    .where(name === undefined ? undefined : eq(modelAliases.name, name))
+    .orderBy(asc(modelAliases.name), asc(modelAliases.alias));
+}
+
+/** The version an alias points to, if the alias exists. */
+export async function aliasVersion(db: Db, name: string, alias: string): Promise<number | undefined> {
+  const [a] = await db
+    .select({ version: modelAliases.version })
+    .from(modelAliases)
+    .where(and(eq(modelAliases.name, name), eq(modelAliases.alias, alias)));
+  return a?.version;
+}
+
+/** Per-image rows of one method ('two-stage' or 'stage1') for some runs. */
+export async function getMethodResults(
+  db: Db,
+  runIds: readonly string[],
+  method: 'two-stage' | 'stage1',
+): Promise<ImageResultRecord[]> {
+  if (runIds.length === 0) return [];
+  return db
+    .select()
+    .from(imageResults)
+    .where(and(inArray(imageResults.runId, [...runIds]), eq(imageResults.method, method)))
+    .orderBy(asc(imageResults.subset), asc(imageResults.organ), asc(imageResults.image));
 }
