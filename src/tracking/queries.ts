@@ -537,3 +537,25 @@ export async function getMethodResults(
     .where(and(inArray(imageResults.runId, [...runIds]), eq(imageResults.method, method)))
     .orderBy(asc(imageResults.subset), asc(imageResults.organ), asc(imageResults.image));
 }
+
+/** Runs with registry rows (model versions, aliases) not yet delivered to MLflow. */
+export async function pendingRegistryRuns(db: Db): Promise<string[]> {
+  const rows = await db
+    .selectDistinct({ runId: mlflowOutbox.runId })
+    .from(mlflowOutbox)
+    .where(
+      and(isNull(mlflowOutbox.deliveredAt), inArray(mlflowOutbox.kind, ['model-version', 'model-alias'])),
+    );
+  return rows.map((r) => r.runId);
+}
+
+/** The most recently set `default` alias of any model, if one exists (segment's default model). */
+export async function latestDefaultAlias(db: Db): Promise<{ name: string; version: number } | undefined> {
+  const [a] = await db
+    .select({ name: modelAliases.name, version: modelAliases.version })
+    .from(modelAliases)
+    .where(eq(modelAliases.alias, 'default'))
+    .orderBy(desc(modelAliases.updatedAt))
+    .limit(1);
+  return a;
+}

@@ -239,3 +239,68 @@ export async function setAlias(
   });
   return { previous, entry };
 }
+
+const pct = (v: number | undefined) => (v === undefined ? '—' : (100 * v).toFixed(2));
+
+/** A version's card as README.md: provenance, steps run, scores, post-processing, scale, usage. */
+export function renderModelReadme(v: ModelVersionEntry): string {
+  const c = v.card as ModelCard;
+  const trained = Object.entries(c.trained ?? {}).map(([stage, t]) => {
+    const r = (t ?? {}) as Record<string, unknown>;
+    const f = (k: string) => (r[k] === undefined ? '—' : String(r[k]));
+    return `| ${stage} | ${f('steps')} | ${f('epochs')} | ${Array.isArray(r.lrDrops) ? r.lrDrops.join(', ') || '—' : '—'} | ${f('wallSeconds')} | ${f('cpuSeconds')} |`;
+  });
+  const scores = SUBSETS.map((s) => {
+    const m = c.scores?.[s] ?? null;
+    return `| ${s} | ${SCORE_KEYS.map((k) => pct(m?.[k])).join(' | ')} |`;
+  });
+  const lines = [
+    `# ${v.name}@${v.version}`,
+    '',
+    'Two-stage U-Net nuclei segmentation (Mahbod et al., ISBI 2019), exported from the NucleiFlow model registry by `nucleiflow models export`. Every value below comes from the tracking store.',
+    '',
+    '| | |',
+    '|---|---|',
+    `| Aliases | ${v.aliases.join(', ') || '—'} |`,
+    `| Run | ${c.run} (experiment ${c.experiment}) |`,
+    `| Spec | ${c.specName} |`,
+    `| Code commit | ${c.codeCommit ?? '—'} |`,
+    `| Data hash | ${c.dataHash ?? '—'} |`,
+    `| Machine | ${c.machine ?? '—'} |`,
+    `| Finished | ${c.finishedAt ?? '—'} |`,
+    `| MLflow model version | ${v.mlflowVersion ?? 'not delivered yet'} |`,
+    `| Trained at | ${c.trainingScale.micronsPerPixel} um/px (${c.trainingScale.magnification}), ${c.trainingScale.dataset} |`,
+    `| Weights | ${c.weights.dtype}; seg.bin sha256 ${c.weights.sha256.seg}, dist.bin sha256 ${c.weights.sha256.dist} |`,
+    '',
+    '## Steps run',
+    '',
+    ...(trained.length
+      ? [
+          '| Net | Steps | Epochs | lr drops at step | Wall s | CPU s |',
+          '|---|---|---|---|---|---|',
+          ...trained,
+        ]
+      : ['The run recorded no per-net step counts.']),
+    '',
+    `## Test scores (two-stage, percent, mean over ${c.scores?.nImages ?? 0} images)`,
+    '',
+    `| Subset | ${SCORE_KEYS.join(' | ')} |`,
+    `|---|${SCORE_KEYS.map(() => '---').join('|')}|`,
+    ...scores,
+    '',
+    '## Post-processing',
+    '',
+    c.postprocess
+      ? `Chosen on the training images: \`${JSON.stringify(c.postprocess)}\``
+      : 'No tuned setting recorded; the library defaults apply.',
+    '',
+    '## Use',
+    '',
+    '```',
+    `nucleiflow segment --model ${v.name}@${v.version} image.tif --out out/`,
+    'nucleiflow segment --model path/to/this/folder image.tif --out out/',
+    '```',
+    '',
+  ];
+  return lines.join('\n');
+}
