@@ -19,6 +19,7 @@ import {
   setAlias,
   TRAINING_SCALE,
 } from '../../src/tracking/registry.ts';
+import { runCli } from '../helpers/cli.ts';
 import { createTestDatabase, services, token } from '../helpers/services.ts';
 
 const SHIPPED = join(REPO_ROOT, 'models', 'cpu-60min-c256-s2-epyc');
@@ -217,5 +218,29 @@ describe('model registry', () => {
     ).toHaveLength(1);
     expect((await tracking.drainOutbox(s.db, up, { runId: first.runId })).pending).toBe(0);
     expect((await up.getModelVersionByAlias(name, 'default')).version).toBe(v2ml);
+  });
+
+  it('`models alias` while MLflow is down exits 3 with the alias queued; `models sync` delivers it', async () => {
+    const env = { ...process.env, DATABASE_URL: db.url, NUCLEIFLOW_HOME: home };
+    const down = runCli(['models', 'alias', `${name}@2`, 'staging'], {
+      env: { ...env, MLFLOW_TRACKING_URI: 'http://127.0.0.1:9' },
+      timeoutMs: 120_000,
+    });
+    expect(down.status).toBe(3);
+    expect(down.stderr.trim().split('\n')).toHaveLength(1);
+    expect(down.stderr).toMatch(/^nucleiflow: MLflow registry not updated, 1 record\(s\) queued/);
+    const up = new MlflowClient(services().mlflowUri);
+    await expect(up.getModelVersionByAlias(name, 'staging')).rejects.toThrow();
+    const sync = runCli(['models', 'sync'], {
+      env: { ...env, MLFLOW_TRACKING_URI: services().mlflowUri },
+      timeoutMs: 120_000,
+    });
+    expect(sync.status, sync.stderr).toBe(0);
+    expect(sync.stdout).toContain('MLflow: delivered');
+    const v2 = (await listModels(s.db)).find((v) => v.name === name && v.version === 2)!;
+    expect((await up.getModelVersionByAlias(name, 'staging')).version).toBe(v2.mlflowVersion);
+    expect(
+      runCli(['models', 'sync'], { env: { ...env, MLFLOW_TRACKING_URI: services().mlflowUri } }).stdout,
+    ).toBe('Nothing queued for the MLflow registry.\n');
   });
 });
