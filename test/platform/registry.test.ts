@@ -218,6 +218,28 @@ describe('model registry', () => {
     ).toHaveLength(1);
     expect((await tracking.drainOutbox(s.db, up, { runId: first.runId })).pending).toBe(0);
     expect((await up.getModelVersionByAlias(name, 'default')).version).toBe(v2ml);
+
+    // The alias moves to a version MLflow does not have yet: the stale row must neither block its
+    // run's delivery nor move MLflow's alias; the new version's own rows move it.
+    const third = await newRun('completed');
+    const { version } = await registerModelVersion(s.db, {
+      name,
+      runId: third.runId,
+      dir: third.dir,
+      card: await modelCard(s.db, third.runId, third.dir),
+    });
+    await setAlias(s.db, name, version, 'default');
+    await s.db
+      .update(schema.mlflowOutbox)
+      .set({ deliveredAt: null })
+      .where(and(eq(schema.mlflowOutbox.runId, first.runId), eq(schema.mlflowOutbox.kind, 'model-alias')));
+    expect((await tracking.drainOutbox(s.db, up, { runId: first.runId })).pending).toBe(0);
+    expect((await up.getModelVersionByAlias(name, 'default')).version).toBe(v2ml);
+    expect((await tracking.drainOutbox(s.db, up, { runId: third.runId })).pending).toBe(0);
+    const v3ml = (
+      await s.db.select().from(schema.modelVersions).where(eq(schema.modelVersions.runId, third.runId))
+    )[0]!.mlflowVersion;
+    expect((await up.getModelVersionByAlias(name, 'default')).version).toBe(v3ml);
   });
 
   it('`models alias` while MLflow is down exits 3 with the alias queued; `models sync` delivers it', async () => {
