@@ -1,7 +1,8 @@
 /**
  * Delivers pending `mlflow_outbox` rows to MLflow in the order they were written. Consecutive
  * metrics/params/tags rows of a run go out as one log-batch (split at the server's limits), files
- * through the artifact proxy, and a terminate row closes the MLflow run. A row is marked delivered
+ * through the artifact proxy, a terminate row closes the MLflow run, and registry rows
+ * (registry.ts) become MLflow Model Registry versions and aliases. A row is marked delivered
  * only after MLflow accepted it; an MLflow failure stops that run's delivery (order is kept) and is
  * recorded on the row. An artifact whose file cannot be read stays pending with the reason on its
  * row (shown by `nucleiflow doctor` and `show`) and is tried again on every drain; the run's later
