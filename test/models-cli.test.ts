@@ -235,6 +235,17 @@ describe('segment --model', () => {
     expect(existsSync(join(home, 'seg-x'))).toBe(false);
   });
 
+  it('falls back to the shipped folder, saying why in one line, when the configured store is unreachable', () => {
+    const r = cli(['segment', img, '--out', join(home, 'seg-down')], {
+      DATABASE_URL: 'postgresql://postgres@127.0.0.1:9/none',
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('nucleiflow:'))).toEqual([
+      expect.stringMatching(/^nucleiflow: DATABASE_URL: cannot connect to .*; using the shipped model$/),
+    ]);
+    expect(r.stdout).toContain(`model: folder ${DEFAULT_MODEL} (seg sha256 `);
+  });
+
   it('falls back to the shipped folder when the home has no store', () => {
     const bare = mkdtempSync(join(tmpdir(), 'nf-bare-'));
     try {

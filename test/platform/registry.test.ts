@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq, isNull } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../src/config.ts';
+import { loadConfig, REPO_ROOT } from '../../src/config.ts';
 import { openStorage, type Storage, schema } from '../../src/storage/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { MlflowClient } from '../../src/tracking/mlflow-client.ts';
@@ -264,5 +264,22 @@ describe('model registry', () => {
     expect(
       runCli(['models', 'sync'], { env: { ...env, MLFLOW_TRACKING_URI: services().mlflowUri } }).stdout,
     ).toBe('Nothing queued for the MLflow registry.\n');
+  });
+
+  it('segment with no --model on a Postgres store without the registry tables uses the shipped folder', async () => {
+    const empty = await createTestDatabase();
+    try {
+      const { dataDir } = loadConfig();
+      const out = join(home, 'seg-empty');
+      const r = runCli(['segment', join(dataDir, 'images', 'TCGA-21-5784-01Z-00-DX1.tif'), '--out', out], {
+        env: { ...process.env, DATABASE_URL: empty.url, NUCLEIFLOW_HOME: home, TF_CPP_MIN_LOG_LEVEL: '3' },
+        timeoutMs: 300_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`model: folder ${SHIPPED} (seg sha256 `);
+      expect(r.stderr).not.toMatch(/^nucleiflow:/m);
+    } finally {
+      await empty.drop();
+    }
   });
 });
