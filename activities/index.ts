@@ -23,6 +23,7 @@ import type { Db } from '../src/storage/index.ts';
 import { splitDatasetInputs } from '../src/tracking/datasets.ts';
 import * as tracking from '../src/tracking/index.ts';
 import type { MlflowClient } from '../src/tracking/mlflow-client.ts';
+import { modelCard, registerModelVersion, specNameOf } from '../src/tracking/registry.ts';
 import { renderReport, resultsCsv, SCORE_KEYS } from '../src/tracking/report.ts';
 import type { Compute } from './compute.ts';
 import type {
@@ -416,6 +417,22 @@ export function createActivities(deps: ActivityDeps) {
       await tracking.putArtifact(db, input.runId, 'report', card, 'report/run-card.json');
       await tracking.setRunStatus(db, input.runId, 'completed');
       return md;
+    },
+
+    /**
+     * Registers the completed run's packaged model (runDir/model) as the next version of the model
+     * named after its spec, with a card built from the store; a retry returns the same version.
+     */
+    async registerModel(input: { runId: string }): Promise<{ name: string; version: number }> {
+      const run = await tracking.getRun(db, input.runId);
+      if (!run) throw ApplicationFailure.nonRetryable(`run ${input.runId} is not in the tracking database`);
+      const dir = join(runDir(config, input.runId), 'model');
+      const registered = await (async () => {
+        const name = specNameOf(run.spec);
+        const card = await modelCard(db, input.runId, dir);
+        return registerModelVersion(db, { name, runId: input.runId, dir, card });
+      })().catch(nonRetryable);
+      return { name: registered.name, version: registered.version };
     },
 
     async finishRun(input: { runId: string; status: tracking.RunStatus; error?: string }): Promise<void> {

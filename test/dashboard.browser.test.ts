@@ -18,6 +18,7 @@ import { deltaPct, pct } from '../dashboards/server/format.ts';
 import { REPO_ROOT } from '../src/config.ts';
 import { PAPER_AJI } from '../src/metrics/paper.ts';
 import { schema } from '../src/storage/index.ts';
+import { listModelVersions } from '../src/tracking/queries.ts';
 import { CHROMIUM, launchChromium } from '../testing/chromium.ts';
 import { type DashboardData, dashboardData } from './helpers/dashboard-data.ts';
 import { showViewerMap } from './helpers/viewer.ts';
@@ -213,6 +214,21 @@ describe('run page while training', () => {
     } finally {
       await d.storage.db.delete(runs).where(eq(runs.id, id));
     }
+  });
+});
+
+describe('models page', () => {
+  it('is one click from the nav and links each version to the run it came from', async () => {
+    await page.goto(`${dash.url}/`);
+    await page.locator('header nav a', { hasText: 'Models' }).click();
+    await page.locator('#models-table').waitFor();
+    const [v] = await listModelVersions(d.storage.db);
+    expect(v, 'a registered model version').toBeTruthy();
+    const row = page.locator(`tr[data-model="${v!.name}"][data-version="${v!.version}"]`);
+    expect(await row.locator('[data-cell="aliases"]').textContent()).toContain(v!.aliases[0] ?? '—');
+    await row.locator('[data-cell="run"]').click();
+    await page.waitForURL(`${dash.url}/runs/${v!.runId}`);
+    await page.screenshot({ path: join(SHOTS, 'models.png'), fullPage: true });
   });
 });
 

@@ -19,7 +19,7 @@ import { isLoopbackHost, isSafeRelativePath } from '../dashboards/server/securit
 import { ConfigError } from '../src/errors.ts';
 import { readGrey } from '../src/imaging/io.ts';
 import { schema } from '../src/storage/index.ts';
-import { listRunSummaries } from '../src/tracking/queries.ts';
+import { getImageResults, listModelVersions, listRunSummaries } from '../src/tracking/queries.ts';
 import { BIN } from './helpers/cli.ts';
 import { type DashboardData, dashboardData } from './helpers/dashboard-data.ts';
 
@@ -315,6 +315,32 @@ function withoutDatabase(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const { DATABASE_URL: _, ...rest } = env;
   return rest;
 }
+
+describe('models page', () => {
+  it("lists every version with its aliases, a link to its run and the run's two-stage scores", async () => {
+    const versions = await listModelVersions(d.storage.db);
+    if (d.seeded) {
+      expect(versions.map((v) => [v.name, v.version, v.aliases])).toEqual([
+        ['quick', 1, ['default']],
+        ['quick', 2, []],
+      ]);
+    }
+    const r = await get(dash.url, '/models');
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('<a href="/models" class="active">Models</a>');
+    for (const v of versions) {
+      const row = new RegExp(`<tr data-model="${v.name}" data-version="${v.version}">([\\s\\S]*?)</tr>`).exec(
+        r.body,
+      )?.[1];
+      expect(row, `${v.name}@${v.version}`).toBeTruthy();
+      expect(row).toContain(`<a href="/runs/${v.runId}" class="mono" data-cell="run">${v.runId}</a>`);
+      for (const a of v.aliases) expect(row).toContain(`<span class="badge">${a}</span>`);
+      const rows = await getImageResults(d.storage.db, [v.runId], 'two-stage');
+      const aji = rows.reduce((s, x) => s + x.aji, 0) / rows.length;
+      expect(row).toContain(`<td class="num" data-cell="aji-all">${(aji * 100).toFixed(2)}</td>`);
+    }
+  });
+});
 
 describe('CLI', () => {
   it('refuses to bind beyond loopback without a token, in one line', async () => {

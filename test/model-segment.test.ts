@@ -31,6 +31,11 @@ async function randomWeights(seed: number): Promise<Float32Array[]> {
   return w;
 }
 
+const sha256Of = (dir: string, which: 'seg' | 'dist') =>
+  (JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { sha256: Record<string, string> }).sha256[
+    which
+  ];
+
 function cli(...args: string[]) {
   const r = runCli(['segment', ...args], { env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
   return {
@@ -80,9 +85,11 @@ describe('nucleiflow segment', () => {
       'ok.labels.tif',
       'ok.overlay.png',
     ]);
-    expect(readFileSync(join(out, 'ok.csv'), 'utf8').split('\n')[0]).toBe(
+    // A comment line naming the model folder and its weights, then the header.
+    expect(readFileSync(join(out, 'ok.csv'), 'utf8').split('\n').slice(0, 2)).toEqual([
+      `# model: folder ${modelDir} (seg sha256 ${sha256Of(modelDir, 'seg')}, dist sha256 ${sha256Of(modelDir, 'dist')})`,
       'id,area,centroid_x,centroid_y,mean_intensity',
-    );
+    ]);
     expect(JSON.parse(readFileSync(join(out, 'ok.geojson'), 'utf8')).type).toBe('FeatureCollection');
   });
 

@@ -8,14 +8,17 @@
  */
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { eq } from 'drizzle-orm';
 import sharp from 'sharp';
 import { imageArtifactPath, type Layer } from '../dashboards/server/artifacts.ts';
+import { REPO_ROOT } from '../src/config.ts';
 import { readLabels, writeLabelsPng } from '../src/imaging/io.ts';
 import type { Db } from '../src/storage/index.ts';
 import { schema } from '../src/storage/index.ts';
+import { modelCard, registerModelVersion, setAlias } from '../src/tracking/registry.ts';
 
 export interface TestImage {
   image: string;
@@ -61,6 +64,8 @@ export interface SeedOptions {
   withLayers?: number[];
   layerImage?: string;
   seed?: number;
+  /** Register the completed runs of the first experiment as versions of its spec's model, alias `default` on the first. */
+  models?: boolean;
 }
 
 export interface SeededRun {
@@ -301,6 +306,11 @@ export async function seedDashboard(
       seeded.push({ id, experimentId: expId, status });
     }
   }
+  if (o.models) {
+    for (const run of seeded.filter((x) => x.experimentId === 'exp-0001' && x.status === 'completed'))
+      await registerSeededModel(db, home, run.id);
+    await setAlias(db, specs[0]!, 1, 'default');
+  }
   return seeded;
 }
 
@@ -460,4 +470,16 @@ export async function seedAblation(
     createdAt: new Date(t0 + 3_600_000),
   });
   return { experimentId, runIds, pendingExperimentId, pendingRunId };
+}
+
+/**
+ * Registers a seeded run's model the way the registerModel activity does: the shipped model's
+ * files copied to the run's model folder, a card built from the run's rows.
+ */
+export async function registerSeededModel(db: Db, home: string, runId: string) {
+  const dir = join(home, 'runs', runId, 'model');
+  cpSync(join(REPO_ROOT, 'models', 'cpu-60min-c256-s2-epyc'), dir, { recursive: true });
+  const [run] = await db.select().from(schema.runs).where(eq(schema.runs.id, runId));
+  const name = (run!.spec as { name: string }).name;
+  return registerModelVersion(db, { name, runId, dir, card: await modelCard(db, runId, dir) });
 }

@@ -2,7 +2,7 @@
  * Temporal workflows: deterministic and thin. An experiment starts one child workflow per run; a
  * run is a DAG of activities:
  *   split -> reference -> normalise -> (train seg || train dist) -> [tune] -> infer -> evaluate -> report
- * (tune only when the spec has a postprocess.grid).
+ *   -> register the model (tune only when the spec has a postprocess.grid).
  * All I/O happens in activities (activities/index.ts); this file only sequences them, sets their
  * timeouts and retry policies, and records the outcome. Bundled by the worker; import nothing here
  * but @temporalio/workflow and types.
@@ -122,6 +122,7 @@ export async function runWorkflow(input: RunInput): Promise<EvalSummary> {
     stage = 'report';
     // Writes the report and marks the run completed.
     await book.report({ runId });
+    await book.registerModel({ runId });
     status = 'completed';
     stage = 'deliver';
     await delivery;

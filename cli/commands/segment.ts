@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, extname, isAbsolute, join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import sharp from 'sharp';
-import { REPO_ROOT } from '../../src/config.ts';
+import { loadConfig, REPO_ROOT } from '../../src/config.ts';
 import { InputError, UserError } from '../../src/errors.ts';
 import { traceContours } from '../../src/imaging/contours.ts';
 import { nucleiGeoJson } from '../../src/imaging/geojson.ts';
@@ -15,8 +16,72 @@ import { loadSegmenter, MIN_INPUT_SIZE } from '../../src/model/infer.ts';
 import { choiceList } from '../options.ts';
 import { action } from '../run-action.ts';
 
-/** The model shipped in the repository; `nucleiflow segment` uses it when --model is not given. */
+/**
+ * The model shipped in the repository; `nucleiflow segment` uses it when --model is not given and
+ * the tracking store has no `default` alias.
+ */
 export const DEFAULT_MODEL = join(REPO_ROOT, 'models', 'cpu-60min-c256-s2-epyc');
+
+/** The model segment uses, and how its outputs name it. */
+interface ChosenModel {
+  readonly dir: string;
+  /** Registry version, or null for a folder given as a path. */
+  readonly registry: { name: string; version: number; runId: string } | null;
+}
+
+/** A --model value naming a folder rather than a registry entry. */
+const isPath = (ref: string) =>
+  ref.includes('/') || ref.includes('\\') || ref.startsWith('.') || isAbsolute(ref) || existsSync(ref);
+
+/**
+ * --model as given (a folder, or NAME[@VERSION|@ALIAS] from the registry), else the most recently
+ * set `default` alias in the configured store, else the shipped folder. The store is only opened
+ * when it exists (DATABASE_URL set, or a PGlite folder under the home) and is not migrated here:
+ * a store without the registry tables has no default.
+ */
+async function chooseModel(ref: string | undefined): Promise<ChosenModel> {
+  if (ref !== undefined && isPath(ref)) return { dir: resolve(ref), registry: null };
+  const config = loadConfig();
+  if (!config.databaseUrl && !existsSync(join(config.home, 'pglite'))) {
+    if (ref === undefined) return { dir: DEFAULT_MODEL, registry: null };
+    throw new UserError(
+      `--model ${ref}: no such folder, and no tracking store to look it up in (DATABASE_URL unset, no ${join(config.home, 'pglite')})`,
+    );
+  }
+  const { openStorage } = await import('../../src/storage/index.ts');
+  const registry = await import('../../src/tracking/registry.ts');
+  let storage: Awaited<ReturnType<typeof openStorage>>;
+  try {
+    storage = await openStorage({
+      databaseUrl: config.databaseUrl,
+      home: config.home,
+      migrate: ref !== undefined,
+    });
+  } catch (err) {
+    if (ref !== undefined || !(err instanceof UserError)) throw err;
+    // No --model: an unreachable store must not stop segmentation; the outputs name the model used.
+    process.stderr.write(`nucleiflow: ${err.message}; using the shipped model\n`);
+    return { dir: DEFAULT_MODEL, registry: null };
+  }
+  try {
+    let target = ref;
+    if (target === undefined) {
+      const { latestDefaultAlias } = await import('../../src/tracking/queries.ts');
+      const a = await latestDefaultAlias(storage.db).catch((err: unknown) => {
+        // 42P01: the store predates the registry tables, so it has no default.
+        if ((err as { code?: string; cause?: { code?: string } }).code === '42P01') return undefined;
+        if ((err as { cause?: { code?: string } }).cause?.code === '42P01') return undefined;
+        throw err;
+      });
+      if (!a) return { dir: DEFAULT_MODEL, registry: null };
+      target = `${a.name}@${a.version}`;
+    }
+    const v = await registry.resolveModel(storage.db, target);
+    return { dir: v.dir, registry: { name: v.name, version: v.version, runId: v.runId } };
+  } finally {
+    await storage.close();
+  }
+}
 
 const FORMATS = ['png', 'tiff', 'geojson'] as const;
 type Format = (typeof FORMATS)[number];
@@ -69,7 +134,10 @@ export function register(program: Command): void {
     )
     .argument('<image...>', `RGB images (TIFF, PNG or JPEG), at least ${MIN_INPUT_SIZE}x${MIN_INPUT_SIZE} px`)
     .requiredOption('--out <dir>', 'output folder (created if missing)')
-    .option('--model <dir>', 'model folder (default: the model shipped in models/)')
+    .option(
+      '--model <model>',
+      "registry model NAME[@VERSION|@ALIAS] or a model folder (default: the registry's `default` alias when the tracking store has one, else the folder shipped in models/cpu-60min-c256-s2-epyc)",
+    )
     .addOption(
       new Option('--format <list>', `comma-separated outputs: ${FORMATS.join(', ')}`)
         .argParser(choiceList(FORMATS))
@@ -81,13 +149,25 @@ export function register(program: Command): void {
     .action(
       action(async (images: string[], f: SegmentFlags) => {
         const formats = f.format;
-        const modelDir = resolve(f.model ?? DEFAULT_MODEL);
+        const chosen = await chooseModel(f.model);
+        const modelDir = chosen.dir;
         await access(modelDir).catch(() => {
           throw new UserError(`model ${modelDir}: folder does not exist`);
         });
         const outDir = resolve(f.out);
         await mkdir(outDir, { recursive: true });
         const segmenter = await loadSegmenter(modelDir);
+        const { sha256 } = segmenter.model.manifest;
+        // What every output says made it: the registry version, or the folder and its weights' sha256.
+        const model = chosen.registry
+          ? { name: chosen.registry.name, version: chosen.registry.version, run: chosen.registry.runId }
+          : { folder: modelDir, sha256: { seg: sha256.seg, dist: sha256.dist } };
+        const modelLine = (
+          chosen.registry
+            ? `${chosen.registry.name}@${chosen.registry.version} (run ${chosen.registry.runId})`
+            : `folder ${modelDir} (seg sha256 ${sha256.seg}, dist sha256 ${sha256.dist})`
+        ).replace(/[\r\n]/g, ' ');
+        process.stdout.write(`model: ${modelLine}\n`);
         try {
           for (const file of images) {
             await checkColour(file);
@@ -102,12 +182,15 @@ export function register(program: Command): void {
               const areas = new Map(stats.map((s) => [s.id, { area: s.area }]));
               await writeFileAtomic(
                 join(outDir, `${stem}.geojson`),
-                nucleiGeoJson(traceContours(r.labels), areas),
+                nucleiGeoJson(traceContours(r.labels), areas, model),
               );
             }
             if (f.overlay)
               await writeRgbPng(join(outDir, `${stem}.overlay.png`), contourOverlay(rgb, r.labels));
-            await writeFileAtomic(join(outDir, `${stem}.csv`), instanceStatsCsv(stats));
+            await writeFileAtomic(
+              join(outDir, `${stem}.csv`),
+              `# model: ${modelLine}\n${instanceStatsCsv(stats)}`,
+            );
             const s = ((performance.now() - t0) / 1000).toFixed(2);
             process.stdout.write(`${file}: ${r.count} nuclei in ${s} s -> ${outDir}/${stem}.*\n`);
           }

@@ -29,6 +29,7 @@ import {
   runLabel,
 } from './pages/compare.ts';
 import { layout } from './pages/layout.ts';
+import { modelsPage } from './pages/models.ts';
 import { runPage } from './pages/run.ts';
 import { runRows, runsPage } from './pages/runs.ts';
 import { viewerPage } from './pages/viewer.ts';
@@ -445,6 +446,10 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       return send(res, 200, TYPES[extname(real)] ?? 'application/octet-stream', await readFile(real), {
         'Content-Disposition': `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`,
       });
+    }
+
+    if (path === '/models') {
+      return sendHtml(res, modelsPage(await q.listModelVersions(db), { mlflowUri: o.mlflowUri }));
     }
 
     if (path === '/compare' || path === '/api/compare') {

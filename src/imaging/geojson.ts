@@ -5,10 +5,15 @@ export interface NucleusFeatureProps {
   readonly area?: number;
 }
 
-/** A FeatureCollection with one `Feature` per contour; ids are kept as `properties.id`. */
+/**
+ * A FeatureCollection with one `Feature` per contour; ids are kept as `properties.id`. `model`, when
+ * given, becomes a top-level `model` member naming what made the outlines (GeoJSON allows foreign
+ * members; QuPath ignores them).
+ */
 export function nucleiGeoJson(
   contours: readonly Contour[],
   extra: ReadonlyMap<number, NucleusFeatureProps> = new Map(),
+  model?: Readonly<Record<string, unknown>>,
 ): string {
   const features = contours.map((c) => ({
     type: 'Feature',
@@ -22,5 +27,5 @@ export function nucleiGeoJson(
       ...(extra.get(c.id)?.area !== undefined ? { measurements: { Area: extra.get(c.id)!.area } } : {}),
     },
   }));
-  return `${JSON.stringify({ type: 'FeatureCollection', features })}\n`;
+  return `${JSON.stringify({ type: 'FeatureCollection', ...(model ? { model } : {}), features })}\n`;
 }

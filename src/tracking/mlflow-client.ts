@@ -59,6 +59,20 @@ export interface MlflowExperiment {
   readonly lifecycle_stage?: string;
   readonly tags?: MlflowTag[];
 }
+export interface MlflowModelVersion {
+  readonly name: string;
+  readonly version: string;
+  readonly source?: string;
+  readonly run_id?: string;
+  readonly status?: string;
+  readonly aliases?: string[];
+  readonly tags?: MlflowTag[];
+}
+export interface MlflowRegisteredModel {
+  readonly name: string;
+  readonly aliases?: Array<{ alias: string; version: string }>;
+  readonly latest_versions?: MlflowModelVersion[];
+}
 export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
 
 /** The server answered with an error (or could not be reached: status 0). */
@@ -325,5 +339,65 @@ export class MlflowClient {
       `artifacts/list?run_id=${encodeURIComponent(runId)}${path ? `&path=${encodeURIComponent(path)}` : ''}`,
     );
     return r.files ?? [];
+  }
+
+  // --- Model Registry (MLflow 3 REST: registered-models/*, model-versions/*) ---
+
+  /** Creates the registered model; one that already exists is fine (a redelivery). */
+  async ensureRegisteredModel(name: string, tags: readonly MlflowTag[] = []): Promise<void> {
+    try {
+      await this.request('POST', 'registered-models/create', { name, tags });
+    } catch (err) {
+      if (err instanceof MlflowError && err.errorCode === 'RESOURCE_ALREADY_EXISTS') return;
+      throw err;
+    }
+  }
+
+  async getRegisteredModel(name: string): Promise<MlflowRegisteredModel> {
+    const r = await this.request<{ registered_model: MlflowRegisteredModel }>(
+      'GET',
+      `registered-models/get?name=${encodeURIComponent(name)}`,
+    );
+    return r.registered_model;
+  }
+
+  /** The versions of `name` created from MLflow run `runId` (a run registers one version per name). */
+  async findModelVersions(name: string, runId: string): Promise<MlflowModelVersion[]> {
+    const q = (v: string) => `'${v.replace(/'/g, "\\'")}'`;
+    const filter = `name = ${q(name)} and run_id = ${q(runId)}`;
+    const r = await this.request<{ model_versions?: MlflowModelVersion[] }>(
+      'GET',
+      `model-versions/search?filter=${encodeURIComponent(filter)}&max_results=100`,
+    );
+    return r.model_versions ?? [];
+  }
+
+  async createModelVersion(v: {
+    name: string;
+    source: string;
+    runId: string;
+    tags?: readonly MlflowTag[];
+    description?: string;
+  }): Promise<MlflowModelVersion> {
+    const r = await this.request<{ model_version: MlflowModelVersion }>('POST', 'model-versions/create', {
+      name: v.name,
+      source: v.source,
+      run_id: v.runId,
+      tags: v.tags ?? [],
+      ...(v.description ? { description: v.description } : {}),
+    });
+    return r.model_version;
+  }
+
+  async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
+    await this.request('POST', 'registered-models/alias', { name, alias, version });
+  }
+
+  async getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion> {
+    const r = await this.request<{ model_version: MlflowModelVersion }>(
+      'GET',
+      `registered-models/alias?name=${encodeURIComponent(name)}&alias=${encodeURIComponent(alias)}`,
+    );
+    return r.model_version;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Delivers pending `mlflow_outbox` rows to MLflow in the order they were written. Consecutive
  * metrics/params/tags rows of a run go out as one log-batch (split at the server's limits), files
- * through the artifact proxy, and a terminate row closes the MLflow run. A row is marked delivered
+ * through the artifact proxy, a terminate row closes the MLflow run, and registry rows
+ * (registry.ts) become MLflow Model Registry versions and aliases. A row is marked delivered
  * only after MLflow accepted it; an MLflow failure stops that run's delivery (order is kept) and is
  * recorded on the row. An artifact whose file cannot be read stays pending with the reason on its
  * row (shown by `nucleiflow doctor` and `show`) and is tried again on every drain; the run's later
@@ -21,8 +22,9 @@ import {
   type MlflowRunInfo,
   type MlflowTag,
 } from './mlflow-client.ts';
+import type { RegistryPayload } from './registry.ts';
 
-const { experiments, runs, mlflowOutbox } = schema;
+const { experiments, runs, mlflowOutbox, modelVersions, modelAliases } = schema;
 
 export const RUN_ID_TAG = 'nucleiflow.run_id';
 
@@ -161,14 +163,19 @@ export async function drainOutbox(
     try {
       const info = await ensureMlflowRun(db, client, runId);
       while (i < list.length) {
-        const p = list[i]!.payload as OutboxPayload;
-        if (p.kind === 'metrics' || p.kind === 'params' || p.kind === 'tags') {
+        const p = list[i]!.payload as OutboxPayload | RegistryPayload;
+        if (p.kind === 'model-version' || p.kind === 'model-alias') {
+          await deliverRegistry(db, client, info, p);
+          await markDelivered(db, [list[i]!.id]);
+          delivered++;
+          i++;
+        } else if (p.kind === 'metrics' || p.kind === 'params' || p.kind === 'tags') {
           const ms: MlflowMetric[] = [];
           const ps: MlflowParam[] = [];
           const ts: MlflowTag[] = [];
           const ids: number[] = [];
           while (i < list.length) {
-            const q = list[i]!.payload as OutboxPayload;
+            const q = list[i]!.payload as OutboxPayload | RegistryPayload;
             if (q.kind === 'metrics') ms.push(...q.metrics);
             else if (q.kind === 'params') ps.push(...q.params);
             else if (q.kind === 'tags') ts.push(...q.tags);
@@ -225,6 +232,51 @@ export async function drainOutbox(
         : isNull(mlflowOutbox.deliveredAt),
     )) as [{ n: number }];
   return { delivered, pending: n, ...(firstError ? { error: firstError } : {}) };
+}
+
+/**
+ * One registry row: a model version becomes the registered model (created if missing) and a
+ * version whose source is the run's `model/` artifacts and whose run_id links the MLflow run; a
+ * version the MLflow run already has (a redelivery after a crash) is reused. Its MLflow version
+ * number is stored in model_versions.mlflow_version. An alias is set to where the store points it
+ * now, so rows delivered out of order across runs still leave MLflow agreeing with the store.
+ */
+async function deliverRegistry(
+  db: Db,
+  client: MlflowClient,
+  run: MlflowRunInfo,
+  p: RegistryPayload,
+): Promise<void> {
+  if (p.kind === 'model-version') {
+    await client.ensureRegisteredModel(p.name, [{ key: 'nucleiflow.model', value: p.name }]);
+    const existing = (await client.findModelVersions(p.name, run.run_id))[0];
+    const mv =
+      existing ??
+      (await client.createModelVersion({
+        name: p.name,
+        source: `${run.artifact_uri.replace(/\/+$/, '')}/model`,
+        runId: run.run_id,
+        tags: [{ key: 'nucleiflow.version', value: String(p.version) }],
+      }));
+    await db
+      .update(modelVersions)
+      .set({ mlflowVersion: mv.version })
+      .where(and(eq(modelVersions.name, p.name), eq(modelVersions.version, p.version)));
+    return;
+  }
+  const [current] = await db
+    .select({ version: modelAliases.version, mlflowVersion: modelVersions.mlflowVersion })
+    .from(modelAliases)
+    .innerJoin(
+      modelVersions,
+      and(eq(modelVersions.name, modelAliases.name), eq(modelVersions.version, modelAliases.version)),
+    )
+    .where(and(eq(modelAliases.name, p.name), eq(modelAliases.alias, p.alias)));
+  // Moved on since: the row queued by the later write (under its own version's run) sets it.
+  if (!current || current.version !== p.version) return;
+  if (!current.mlflowVersion)
+    throw new MlflowError(`alias ${p.name}@${p.alias}: version ${p.version} is not in MLflow yet`, 0);
+  await client.setRegisteredModelAlias(p.name, p.alias, current.mlflowVersion);
 }
 
 /** Last value per key wins within one request (MLflow rejects a batch repeating a param key). */

@@ -8,7 +8,18 @@ import { and, asc, desc, eq, ilike, inArray, isNotNull, isNull, or, type SQL, sq
 import { type Db, schema } from '../storage/index.ts';
 import type { EvalMethod } from './index.ts';
 
-const { experiments, runs, params, metrics, imageResults, tuningResults, artifacts, mlflowOutbox } = schema;
+const {
+  experiments,
+  runs,
+  params,
+  metrics,
+  imageResults,
+  tuningResults,
+  artifacts,
+  mlflowOutbox,
+  modelVersions,
+  modelAliases,
+} = schema;
 
 export type RunRow = typeof runs.$inferSelect;
 export type ExperimentRow = typeof experiments.$inferSelect;
@@ -18,6 +29,7 @@ export type TuningResultRecord = typeof tuningResults.$inferSelect;
 /** The method whose rows are "the run's result" (lists, compare, viewer); stage-1-alone rows are asked for by name. */
 const RESULT_METHOD: EvalMethod = 'two-stage';
 export type ArtifactRecord = typeof artifacts.$inferSelect;
+export type ModelVersionRow = typeof modelVersions.$inferSelect;
 
 export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
   const [r] = await db.select().from(runs).where(eq(runs.id, runId));
@@ -520,4 +532,76 @@ export async function getChosenTuning(db: Db, runIds: readonly string[]): Promis
     .from(t)
     .where(and(inArray(t.runId, [...runIds]), eq(t.chosen, true)))
     .orderBy(asc(t.runId), asc(t.setting));
+}
+
+// --- Model registry (writes in src/tracking/registry.ts) ---
+
+/** A registered model version with its aliases and the run it came from. */
+export interface ModelVersionEntry extends ModelVersionRow {
+  readonly aliases: string[];
+  readonly runStatus: string;
+  readonly experimentId: string;
+}
+
+/** Every version (of one model, or of all), by name then version, with its aliases. */
+export async function listModelVersions(db: Db, name?: string): Promise<ModelVersionEntry[]> {
+  const [rows, aliases] = await Promise.all([
+    db
+      .select({ v: modelVersions, runStatus: runs.status, experimentId: runs.experimentId })
+      .from(modelVersions)
+      .innerJoin(runs, eq(runs.id, modelVersions.runId))
+      .where(name === undefined ? undefined : eq(modelVersions.name, name))
+      .orderBy(asc(modelVersions.name), asc(modelVersions.version)),
+    db
+      .select()
+      .from(modelAliases)
+      .where(name === undefined ? undefined : eq(modelAliases.name, name))
+      .orderBy(asc(modelAliases.alias)),
+  ]);
+  return rows.map((r) => ({
+    ...r.v,
+    runStatus: r.runStatus,
+    experimentId: r.experimentId,
+    aliases: aliases.filter((a) => a.name === r.v.name && a.version === r.v.version).map((a) => a.alias),
+  }));
+}
+
+/** The aliases of one model (or of all): alias -> version. */
+export async function listModelAliases(db: Db, name?: string) {
+  return db
+    .select()
+    .from(modelAliases)
+    .where(name === undefined ? undefined : eq(modelAliases.name, name))
+    .orderBy(asc(modelAliases.name), asc(modelAliases.alias));
+}
+
+/** The version an alias points to, if the alias exists. */
+export async function aliasVersion(db: Db, name: string, alias: string): Promise<number | undefined> {
+  const [a] = await db
+    .select({ version: modelAliases.version })
+    .from(modelAliases)
+    .where(and(eq(modelAliases.name, name), eq(modelAliases.alias, alias)));
+  return a?.version;
+}
+
+/** Runs with registry rows (model versions, aliases) not yet delivered to MLflow. */
+export async function pendingRegistryRuns(db: Db): Promise<string[]> {
+  const rows = await db
+    .selectDistinct({ runId: mlflowOutbox.runId })
+    .from(mlflowOutbox)
+    .where(
+      and(isNull(mlflowOutbox.deliveredAt), inArray(mlflowOutbox.kind, ['model-version', 'model-alias'])),
+    );
+  return rows.map((r) => r.runId);
+}
+
+/** The most recently set `default` alias of any model, if one exists (segment's default model). */
+export async function latestDefaultAlias(db: Db): Promise<{ name: string; version: number } | undefined> {
+  const [a] = await db
+    .select({ name: modelAliases.name, version: modelAliases.version })
+    .from(modelAliases)
+    .where(eq(modelAliases.alias, 'default'))
+    .orderBy(desc(modelAliases.updatedAt))
+    .limit(1);
+  return a;
 }

@@ -68,6 +68,7 @@ export async function dashboardData(opts: { runs?: number } = {}): Promise<Dashb
     runs: opts.runs ?? 8,
     withLayers: [0, 1],
     layerImage: image,
+    models: true,
   });
   return {
     storage,

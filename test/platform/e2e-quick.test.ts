@@ -145,5 +145,19 @@ describe('quick end to end', { timeout: 900_000 }, () => {
       sql`select count(*)::int as n from (select run_id, stage, key, step from metrics group by 1,2,3,4 having count(*) > 1) d`,
     );
     expect((dup as unknown as { rows: Array<{ n: number }> }).rows[0]!.n).toBe(0);
+
+    // The model registry: the run registered version 1 of `quick`, mirrored in MLflow's registry.
+    const models = await cli.run(['models', '--json']);
+    expect(models.code, models.stderr).toBe(0);
+    const versions = JSON.parse(models.stdout) as Array<{
+      name: string;
+      version: number;
+      runId: string;
+      mlflowVersion: string | null;
+    }>;
+    expect(versions.map((v) => [v.name, v.version, v.runId])).toEqual([['quick', 1, runId]]);
+    expect((await ml.findModelVersions('quick', mlRun.info.run_id)).map((v) => v.version)).toEqual([
+      versions[0]!.mlflowVersion,
+    ]);
   });
 });

@@ -2,7 +2,7 @@ import { html, type SafeHtml } from '../html.ts';
 
 export interface PageOptions {
   title: string;
-  active?: 'runs' | 'compare' | undefined;
+  active?: 'runs' | 'compare' | 'models' | undefined;
   scripts?: string[] | undefined;
   /** Adds uPlot's script and stylesheet. */
   charts?: boolean | undefined;
@@ -28,6 +28,7 @@ ${o.charts ? html`<link rel="stylesheet" href="/static/vendor/uPlot.min.css">` :
   <nav>
     <a href="/" class="${o.active === 'runs' ? 'active' : ''}">Runs</a>
     <a href="/compare" class="${o.active === 'compare' ? 'active' : ''}">Compare</a>
+    <a href="/models" class="${o.active === 'models' ? 'active' : ''}">Models</a>
   </nav>
 </header>
 <main>
