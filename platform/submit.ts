@@ -30,10 +30,23 @@ export interface Submitted {
   readonly runIds: string[];
 }
 
+export interface SubmitOptions {
+  /**
+   * Params recorded on every new run in the transaction that creates it (e.g. a rerun's
+   * `rerun_of`), so no run exists without them.
+   */
+  readonly params?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Records the experiment and its runs (with `opts.params`) in one transaction, then starts the
+ * experiment workflow.
+ */
 export async function submitExperiment(
   db: Db,
   temporal: TemporalHandle,
   loaded: LoadedSpec,
+  opts: SubmitOptions = {},
 ): Promise<Submitted> {
   const experimentId = newExperimentId(loaded.spec.name);
   const prefix = queuePrefix();
@@ -57,6 +70,7 @@ export async function submitExperiment(
       configHash: r.configHash,
       seed: r.spec.seed,
       workflowId: runWorkflowId(runs[i]!.runId),
+      ...(opts.params ? { params: opts.params } : {}),
     })),
   });
   await tracking.setExperimentStatus(db, experimentId, 'running');

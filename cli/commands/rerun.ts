@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
 import { codeCommit } from '../../activities/index.ts';
 import { type LoadedSpec, resolveSpec } from '../../experiments/index.ts';
-import { followRuns, workflowResult } from '../../platform/follow.ts';
-import { openDb, openSession } from '../../platform/session.ts';
-import { resolveRun, submitExperiment } from '../../platform/submit.ts';
-import { hasPollers, queuesFor } from '../../platform/temporal.ts';
+import { launchExperiment } from '../../platform/launch.ts';
+import { openDb } from '../../platform/session.ts';
+import { resolveRun } from '../../platform/submit.ts';
 import { type Config, loadConfig, requireDataDir } from '../../src/config.ts';
 import { UserError } from '../../src/errors.ts';
 import type { Db } from '../../src/storage/index.ts';
-import * as tracking from '../../src/tracking/index.ts';
+import type * as tracking from '../../src/tracking/index.ts';
 import { action } from '../run-action.ts';
 import { printRunSummaries } from './runs.ts';
 
@@ -105,55 +104,18 @@ export function register(program: Command): void {
             `run ${plan.run.id} cannot be reproduced: ${plan.drift.map(describe).join('; ')} (--allow-drift reruns it anyway)`,
           );
         }
-        const spec = plan.loaded.runs[0]!.spec;
-        const session = await openSession({ worker: 'auto', trainQueue: spec.orchestration.trainQueue });
-        let abortResult = () => {};
-        try {
-          const { db } = session.storage;
-          if (!session.config.mlflowTrackingUri) {
-            process.stderr.write(
-              'nucleiflow: MLFLOW_TRACKING_URI is not set; runs are tracked in the database only\n',
-            );
-          }
-          const trainQueue = queuesFor(spec.orchestration.trainQueue).train;
-          if (!session.worker && !(await hasPollers(session.temporal, trainQueue))) {
-            process.stderr.write(
-              `nucleiflow: no worker polls ${trainQueue} yet; training waits until one does\n`,
-            );
-          }
-          const sub = await submitExperiment(db, session.temporal, plan.loaded);
-          const newRun = sub.runIds[0]!;
-          await tracking.putParams(db, newRun, {
+        for (const d of plan.drift) process.stderr.write(`nucleiflow: rerun despite drift: ${describe(d)}\n`);
+        await launchExperiment(plan.loaded, {
+          detach: opts.detach,
+          // In the transaction that creates the run: no rerun exists without its link.
+          params: {
             [RERUN_OF_PARAM]: plan.run.id,
             ...Object.fromEntries(
               plan.drift.map((d) => [DRIFT_PARAMS[d.field], `${d.recorded ?? 'not recorded'} -> ${d.now}`]),
             ),
-          });
-          for (const d of plan.drift)
-            process.stderr.write(`nucleiflow: rerun despite drift: ${describe(d)}\n`);
-          process.stdout.write(`experiment ${sub.experimentId}\n`);
-          process.stdout.write(`run ${newRun}\n`);
-          if (opts.detach && !session.worker) return;
-          if (opts.detach) {
-            process.stderr.write(
-              'nucleiflow: no shared workers (embedded database or Temporal); following instead of detaching\n',
-            );
-          }
-          const result = workflowResult(session.temporal, sub.workflowId);
-          abortResult = result.abort;
-          const f = await followRuns(db, session.temporal, sub.runIds, { until: result.promise });
-          if (f.detached) {
-            process.stderr.write(`\nnucleiflow: detached; see: nucleiflow show ${newRun}\n`);
-            return;
-          }
-          await result.promise.catch(() => {});
-          const summaries = await tracking.listRunSummaries(db, { ids: sub.runIds });
-          printRunSummaries(summaries);
-          if (summaries[0]?.status !== 'completed') process.exitCode = 1;
-        } finally {
-          abortResult();
-          await session.close();
-        }
+          },
+          finished: (runs) => printRunSummaries(runs),
+        });
       }),
     );
 }

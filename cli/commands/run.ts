@@ -3,81 +3,11 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { type LoadedSpec, loadSpec } from '../../experiments/index.ts';
-import { followRuns, workflowResult } from '../../platform/follow.ts';
-import { openSession } from '../../platform/session.ts';
-import { submitExperiment } from '../../platform/submit.ts';
-import { hasPollers, queuesFor } from '../../platform/temporal.ts';
-import { loadConfig, requireDataDir } from '../../src/config.ts';
-import type { Db } from '../../src/storage/index.ts';
-import * as tracking from '../../src/tracking/index.ts';
+import { launchExperiment } from '../../platform/launch.ts';
 import { action } from '../run-action.ts';
 import { printRunSummaries } from './runs.ts';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
-
-export interface LaunchOptions {
-  /** Return after submitting (only where shared workers will run it). */
-  readonly detach?: boolean;
-  /** Runs once the results table is printed, with the finished runs (not after a detach). */
-  readonly after?: (runs: readonly tracking.RunSummary[], db: Db) => Promise<void>;
-}
-
-/**
- * Submits a loaded spec as one experiment, prints its ids, follows its runs to the end and prints
- * their results; `run` and `train` both launch through here. Sets a non-zero exit code when a run
- * did not complete.
- */
-export async function launchExperiment(loaded: LoadedSpec, opts: LaunchOptions = {}): Promise<void> {
-  // Everything that can be wrong with the data is found before anything starts.
-  requireDataDir(loadConfig());
-  const session = await openSession({
-    worker: 'auto',
-    trainQueue: loaded.runs[0]!.spec.orchestration.trainQueue,
-  });
-  let abortResult = () => {};
-  try {
-    if (!session.config.mlflowTrackingUri) {
-      process.stderr.write(
-        'nucleiflow: MLFLOW_TRACKING_URI is not set; runs are tracked in the database only\n',
-      );
-    }
-    if (!session.worker) {
-      for (const q of new Set(loaded.runs.map((r) => queuesFor(r.spec.orchestration.trainQueue).train))) {
-        if (!(await hasPollers(session.temporal, q))) {
-          process.stderr.write(`nucleiflow: no worker polls ${q} yet; training waits until one does\n`);
-        }
-      }
-    }
-    const sub = await submitExperiment(session.storage.db, session.temporal, loaded);
-    process.stdout.write(`experiment ${sub.experimentId}\n`);
-    for (const id of sub.runIds) process.stdout.write(`run ${id}\n`);
-    if (opts.detach && !session.worker) return;
-    if (opts.detach) {
-      process.stderr.write(
-        'nucleiflow: no shared workers (embedded database or Temporal); following instead of detaching\n',
-      );
-    }
-    const result = workflowResult(session.temporal, sub.workflowId);
-    abortResult = result.abort;
-    const f = await followRuns(session.storage.db, session.temporal, sub.runIds, { until: result.promise });
-    if (f.detached) {
-      process.stderr.write(
-        session.worker
-          ? `\nnucleiflow: detached; the run pauses until a worker runs again (nucleiflow worker), see: nucleiflow runs --experiment ${sub.experimentId}\n`
-          : `\nnucleiflow: detached; the run goes on in the workers, see: nucleiflow runs --experiment ${sub.experimentId}\n`,
-      );
-      return;
-    }
-    await result.promise.catch(() => {});
-    const runs = await tracking.listRunSummaries(session.storage.db, { ids: sub.runIds });
-    printRunSummaries(runs);
-    await opts.after?.(runs, session.storage.db);
-    if (runs.length < sub.runIds.length || runs.some((r) => r.status !== 'completed')) process.exitCode = 1;
-  } finally {
-    abortResult();
-    await session.close();
-  }
-}
 
 /** The part of a model card (card.json) that the closing note of `run quick` reads. */
 const cardScores = z.object({
@@ -150,9 +80,10 @@ export function register(program: Command): void {
         const loaded = await loadSpec(specArg, opts.set);
         await launchExperiment(loaded, {
           detach: opts.detach,
-          ...(loaded.spec.name === 'quick'
-            ? { after: async () => void process.stdout.write(await quickNote(loaded.spec)) }
-            : {}),
+          finished: async (runs) => {
+            printRunSummaries(runs);
+            if (loaded.spec.name === 'quick') process.stdout.write(await quickNote(loaded.spec));
+          },
         });
       }),
     );

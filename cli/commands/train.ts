@@ -1,11 +1,12 @@
 import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
 import { loadSpec } from '../../experiments/index.ts';
+import { launchExperiment } from '../../platform/launch.ts';
 import { UserError } from '../../src/errors.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { nonNegativeInt } from '../options.ts';
 import { action } from '../run-action.ts';
-import { launchExperiment } from './run.ts';
+import { printRunSummaries } from './runs.ts';
 import { trainedText } from './show.ts';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -55,7 +56,8 @@ export function register(program: Command): void {
         }
         await launchExperiment(loaded, {
           detach: f.detach,
-          after: async (runs, db) => {
+          finished: async (runs, db) => {
+            printRunSummaries(runs);
             for (const r of runs) {
               const run = await tracking.getRun(db, r.id);
               if (run) process.stdout.write(`${trainedText(run)}\n`);

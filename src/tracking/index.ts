@@ -60,9 +60,14 @@ export interface NewRun {
   readonly configHash: string;
   readonly seed: number;
   readonly workflowId: string;
+  /** Params recorded with the run, in the transaction that creates it (queued for MLflow like putParams'). */
+  readonly params?: Readonly<Record<string, string>>;
 }
 
-/** Records an experiment and its planned runs (idempotent: a second call changes nothing). */
+/**
+ * Records an experiment and its planned runs with their params, all in one transaction
+ * (idempotent: a second call changes nothing).
+ */
 export async function createExperiment(
   db: Db,
   e: {
@@ -92,6 +97,7 @@ export async function createExperiment(
           workflowId: r.workflowId,
         })
         .onConflictDoNothing({ target: runs.id });
+      await insertParams(tx, r.id, r.params ?? {});
     }
   });
 }
@@ -247,21 +253,25 @@ export function flattenParams(
 
 /** Params are immutable (as in MLflow): the first value written for a key stays. */
 export async function putParams(db: Db, runId: string, values: Record<string, string>): Promise<void> {
+  if (Object.keys(values).length === 0) return;
+  await db.transaction((tx) => insertParams(tx, runId, values));
+}
+
+/** The params rows and their outbox entries, in the caller's transaction. */
+async function insertParams(tx: Tx, runId: string, values: Readonly<Record<string, string>>): Promise<void> {
   const entries = Object.entries(values);
   if (entries.length === 0) return;
-  await db.transaction(async (tx) => {
-    await tx
-      .insert(params)
-      .values(entries.map(([key, value]) => ({ runId, key, value })))
-      .onConflictDoNothing({ target: [params.runId, params.key] });
-    for (let i = 0; i < entries.length; i += 100) {
-      const chunk = entries.slice(i, i + 100);
-      await enqueue(tx, runId, `params:${runId}:${digest(chunk)}`, {
-        kind: 'params',
-        params: chunk.map(([key, value]) => ({ key, value })),
-      });
-    }
-  });
+  await tx
+    .insert(params)
+    .values(entries.map(([key, value]) => ({ runId, key, value })))
+    .onConflictDoNothing({ target: [params.runId, params.key] });
+  for (let i = 0; i < entries.length; i += 100) {
+    const chunk = entries.slice(i, i + 100);
+    await enqueue(tx, runId, `params:${runId}:${digest(chunk)}`, {
+      kind: 'params',
+      params: chunk.map(([key, value]) => ({ key, value })),
+    });
+  }
 }
 
 /**
