@@ -1,6 +1,6 @@
 /**
  * A compute child process: makes the Compute named in the first call (realCompute by default), then
- * runs one call at a time for its parent (platform/compute-process.ts), calling the parent back for
+ * runs its parent's calls (platform/compute-process.ts), concurrently, calling the parent back for
  * every function argument. It exits when the parent goes away, so a killed worker leaves no training
  * running behind it.
  */
@@ -38,7 +38,14 @@ async function computeFor(config: Config, source: ComputeModule): Promise<Comput
 
 let nextCallback = 0;
 const pending = new Map<number, { res: (v: unknown) => void; rej: (e: unknown) => void }>();
-let controllers: AbortController[] = [];
+/** Per call id, the controllers behind its AbortSignal arguments. */
+const controllers = new Map<number, AbortController[]>();
+const controller = (call: number, i: number): AbortController => {
+  const cs = controllers.get(call) ?? [];
+  controllers.set(call, cs);
+  cs[i] ??= new AbortController();
+  return cs[i];
+};
 
 process.on('message', (m: ToChild) => {
   if (m.t === 'callback-result') {
@@ -47,10 +54,9 @@ process.on('message', (m: ToChild) => {
     if (m.ok) p?.res(m.value);
     else p?.rej(fromWireError(m.error));
   } else if (m.t === 'cancel') {
-    controllers[m.signal] ??= new AbortController();
-    controllers[m.signal]!.abort(fromWireError(m.reason));
+    if (controllers.has(m.id)) controller(m.id, m.signal).abort(fromWireError(m.reason));
   } else if (m.t === 'call') {
-    controllers = [];
+    controllers.set(m.id, []);
     void run(m);
   }
 });
@@ -68,18 +74,17 @@ async function run(m: Extract<ToChild, { t: 'call' }>): Promise<void> {
           const p = new Promise<unknown>((res, rej) => pending.set(id, { res, rej }));
           // A callback typed as returning void may not be awaited: its failure must not crash the child.
           p.catch(() => {});
-          send({ t: 'callback', id, fn, args: a });
+          send({ t: 'callback', call: m.id, id, fn, args: a });
           return p;
         },
-      (i) => {
-        controllers[i] ??= new AbortController();
-        return controllers[i].signal;
-      },
+      (i) => controller(m.id, i).signal,
     ) as unknown[];
     const value = await (method as (...a: unknown[]) => Promise<unknown>).apply(compute, args);
-    send({ t: 'done', ok: true, value });
+    send({ t: 'done', id: m.id, ok: true, value });
   } catch (err) {
-    send({ t: 'done', ok: false, error: toWireError(err) });
+    send({ t: 'done', id: m.id, ok: false, error: toWireError(err) });
+  } finally {
+    controllers.delete(m.id);
   }
 }
 

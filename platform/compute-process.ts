@@ -3,8 +3,8 @@
  * evaluation never block the worker's event loop, which workflow tasks, activity heartbeats and
  * queries share. `processCompute` returns a Compute whose every method (whatever methods the
  * interface has: the proxy does not list them) runs the same method of a Compute made in a child
- * process (`realCompute` by default), one child per call in flight; idle children are kept a while
- * for the next call.
+ * process (`realCompute` by default). Calls share a small pool of children (default one), each
+ * running its calls concurrently; a child with no calls exits after a while.
  *
  * Over the IPC channel (structured clone, so typed arrays pass): the method name and its arguments,
  * where each function argument (onEpoch, onImage, ...) becomes a callback the child calls back into
@@ -38,17 +38,21 @@ export const REAL_COMPUTE: ComputeModule = {
 export interface ProcessComputeOptions {
   /** Which Compute the children make (default realCompute of activities/pipeline.ts). */
   readonly source?: ComputeModule;
-  /** Idle children kept for the next call (default 2: the two trainings of the next run). */
-  readonly maxIdle?: number;
-  /** An idle child exits after this long (default 60 s). */
+  /**
+   * Child processes at most (default 1). Calls share them: a child runs its calls concurrently on its
+   * own event loop, as the worker's process did before, so with one child two trainings interleave
+   * their steps in one TensorFlow runtime and hold its memory once.
+   */
+  readonly processes?: number;
+  /** A child with no calls exits after this long (default 60 s). */
   readonly idleMs?: number;
-  /** After a cancel, a child that has not answered within this is killed (default 30 s). */
+  /** After a cancel, a call that has not ended within this has its child killed (default 30 s). */
   readonly cancelGraceMs?: number;
 }
 
 export interface ProcessCompute {
   readonly compute: Compute;
-  /** Children now alive (busy and idle), for tests. */
+  /** Child processes now alive, for tests. */
   readonly alive: () => number;
   /** Kills every child; calls in flight fail. */
   close(): Promise<void>;
@@ -66,17 +70,17 @@ export interface WireError {
 
 /** Parent -> child. */
 export type ToChild =
-  | { t: 'call'; config: Config; source: ComputeModule; method: string; args: unknown[] }
-  | { t: 'cancel'; signal: number; reason: WireError }
+  | { t: 'call'; id: number; config: Config; source: ComputeModule; method: string; args: unknown[] }
+  | { t: 'cancel'; id: number; signal: number; reason: WireError }
   | { t: 'callback-result'; id: number; ok: true; value: unknown }
   | { t: 'callback-result'; id: number; ok: false; error: WireError };
 
 /** Child -> parent. */
 export type ToParent =
   | { t: 'ready' }
-  | { t: 'callback'; id: number; fn: number; args: unknown[] }
-  | { t: 'done'; ok: true; value: unknown }
-  | { t: 'done'; ok: false; error: WireError };
+  | { t: 'callback'; call: number; id: number; fn: number; args: unknown[] }
+  | { t: 'done'; id: number; ok: true; value: unknown }
+  | { t: 'done'; id: number; ok: false; error: WireError };
 
 /** Placeholder keys for the values that cannot be cloned. */
 export const FN_KEY = '__nucleiflowFunction';
@@ -142,9 +146,18 @@ export function decodeArgs(
 
 // ---- the parent side ----
 
+interface Call {
+  readonly method: string;
+  readonly fns: AnyFn[];
+  readonly signals: AbortSignal[];
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (e: unknown) => void;
+}
+
 interface Child {
   readonly proc: ChildProcess;
   readonly ready: Promise<void>;
+  readonly calls: Map<number, Call>;
   exited: boolean;
   idleTimer?: NodeJS.Timeout;
 }
@@ -155,12 +168,35 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
 
 export function processCompute(config: Config, opts: ProcessComputeOptions = {}): ProcessCompute {
   const source = opts.source ?? REAL_COMPUTE;
-  const maxIdle = opts.maxIdle ?? 2;
+  const processes = opts.processes ?? 1;
   const idleMs = opts.idleMs ?? 60_000;
   const cancelGraceMs = opts.cancelGraceMs ?? 30_000;
-  const all = new Set<Child>();
-  const idle: Child[] = [];
+  const children = new Set<Child>();
+  let nextCall = 0;
   let closed = false;
+
+  // Messages wait for the child's 'ready' (sent once it listens), keeping their order.
+  const send = (c: Child, m: ToChild) => {
+    void c.ready.then(() => {
+      if (c.proc.connected) c.proc.send(m);
+    });
+  };
+  const aborted = (call: Call) => call.signals.find((s) => s.aborted);
+
+  // While it has calls a child keeps this process alive; an idle one does not, and exits after idleMs.
+  const busy = (c: Child) => {
+    if (c.idleTimer) clearTimeout(c.idleTimer);
+    c.idleTimer = undefined;
+    c.proc.ref();
+    c.proc.channel?.ref();
+  };
+  const maybeIdle = (c: Child) => {
+    if (c.calls.size > 0 || c.exited) return;
+    c.proc.unref();
+    c.proc.channel?.unref();
+    c.idleTimer = setTimeout(() => c.proc.kill('SIGTERM'), idleMs);
+    c.idleTimer.unref();
+  };
 
   const spawnChild = (): Child => {
     // stdout goes to stderr: the CLI's stdout carries ids and tables only.
@@ -171,132 +207,103 @@ export function processCompute(config: Config, opts: ProcessComputeOptions = {})
     });
     const child: Child = {
       proc,
+      calls: new Map(),
       exited: false,
-      ready: new Promise<void>((res, rej) => {
-        const onMessage = (m: ToParent) => {
+      ready: new Promise<void>((res) => {
+        const onReady = (m: ToParent) => {
           if (m.t !== 'ready') return;
-          proc.off('exit', onExit);
-          proc.off('message', onMessage);
+          proc.off('message', onReady);
           res();
         };
-        const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
-          rej(new Error(`the compute child process ${describeExit(code, signal)} while starting`));
-        proc.on('message', onMessage);
-        proc.once('exit', onExit);
+        proc.on('message', onReady);
       }),
     };
-    child.ready.catch(() => {});
-    proc.once('exit', () => {
-      child.exited = true;
-      all.delete(child);
-      const i = idle.indexOf(child);
-      if (i >= 0) idle.splice(i, 1);
-      if (child.idleTimer) clearTimeout(child.idleTimer);
+    proc.on('message', (m: ToParent) => {
+      if (m.t === 'done') {
+        const call = child.calls.get(m.id);
+        if (!call) return;
+        child.calls.delete(m.id);
+        // A cancelled call ends with the signal's own reason, as it would in-process.
+        const a = aborted(call);
+        if (m.ok) call.resolve(m.value);
+        else call.reject(a ? a.reason : fromWireError(m.error));
+        maybeIdle(child);
+      } else if (m.t === 'callback') {
+        const call = child.calls.get(m.call);
+        const f = call?.fns[m.fn] as ((...a: unknown[]) => unknown) | undefined;
+        Promise.resolve()
+          .then(() => {
+            if (!f) throw new Error(`compute: callback ${m.fn} of a call that has ended`);
+            return f(...m.args);
+          })
+          .then(
+            (value) => send(child, { t: 'callback-result', id: m.id, ok: true, value }),
+            (err: unknown) =>
+              send(child, { t: 'callback-result', id: m.id, ok: false, error: toWireError(err) }),
+          );
+      }
     });
-    all.add(child);
+    proc.once('exit', (code, signal) => {
+      child.exited = true;
+      children.delete(child);
+      if (child.idleTimer) clearTimeout(child.idleTimer);
+      // Every call in flight there fails; a plain Error, so Temporal retries the activity.
+      for (const call of child.calls.values()) {
+        const a = aborted(call);
+        call.reject(
+          a
+            ? a.reason
+            : new Error(
+                `compute.${call.method}: the compute child process ${describeExit(code, signal)} before it answered`,
+              ),
+        );
+      }
+      child.calls.clear();
+    });
+    children.add(child);
     return child;
   };
 
-  const acquire = (): Child => {
-    for (;;) {
-      const c = idle.pop();
-      if (!c) return spawnChild();
-      if (c.exited) continue;
-      if (c.idleTimer) clearTimeout(c.idleTimer);
-      c.proc.ref();
-      c.proc.channel?.ref();
-      return c;
-    }
+  /** The child with the fewest calls, or a new one while there are fewer than `processes`. */
+  const pick = (): Child => {
+    let best: Child | undefined;
+    for (const c of children) if (!c.exited && (!best || c.calls.size < best.calls.size)) best = c;
+    if (!best || (best.calls.size > 0 && children.size < processes)) return spawnChild();
+    return best;
   };
 
-  const release = (c: Child) => {
-    if (c.exited) return;
-    if (closed || idle.length >= maxIdle) {
-      c.proc.kill('SIGTERM');
-      return;
-    }
-    // An idle child must not keep this process alive.
-    c.proc.unref();
-    c.proc.channel?.unref();
-    c.idleTimer = setTimeout(() => c.proc.kill('SIGTERM'), idleMs);
-    c.idleTimer.unref();
-    idle.push(c);
-  };
-
-  const call = async (method: string, args: unknown[]): Promise<unknown> => {
-    if (closed) throw new Error(`compute.${method}: the compute processes are closed`);
+  const call = (method: string, args: unknown[]): Promise<unknown> => {
+    if (closed) return Promise.reject(new Error(`compute.${method}: the compute processes are closed`));
     const fns: AnyFn[] = [];
     const signals: AbortSignal[] = [];
     const wireArgs = encodeArgs(args, fns, signals) as unknown[];
-    const child = acquire();
-    const { proc } = child;
-    let reusable = true;
+    const child = pick();
+    const id = nextCall++;
     const cleanups: (() => void)[] = [];
-    try {
-      await child.ready;
-      return await new Promise<unknown>((res, rej) => {
-        const send = (m: ToChild) => {
-          if (proc.connected) proc.send(m);
-        };
-        const aborted = () => signals.find((s) => s.aborted);
-        proc.on('message', onMessage);
-        proc.once('exit', onExit);
-        cleanups.push(() => {
-          proc.off('message', onMessage);
-          proc.off('exit', onExit);
-        });
-        send({ t: 'call', config, source, method, args: wireArgs });
-        for (const [i, s] of signals.entries()) {
-          const onAbort = () => {
-            reusable = false;
-            send({ t: 'cancel', signal: i, reason: toWireError(s.reason) });
-            const kill = setTimeout(() => proc.kill('SIGKILL'), cancelGraceMs);
-            cleanups.push(() => clearTimeout(kill));
-          };
-          if (s.aborted) onAbort();
-          else {
-            s.addEventListener('abort', onAbort, { once: true });
-            cleanups.push(() => s.removeEventListener('abort', onAbort));
-          }
-        }
-
-        function onMessage(m: ToParent) {
-          if (m.t === 'done') {
-            // A cancelled call ends with the signal's own reason, as it would in-process.
-            const a = aborted();
-            if (m.ok) res(m.value);
-            else rej(a ? a.reason : fromWireError(m.error));
-          } else if (m.t === 'callback') {
-            const f = fns[m.fn];
-            Promise.resolve()
-              .then(() => (f as (...a: unknown[]) => unknown)(...m.args))
-              .then(
-                (value) => send({ t: 'callback-result', id: m.id, ok: true, value }),
-                (err: unknown) =>
-                  send({ t: 'callback-result', id: m.id, ok: false, error: toWireError(err) }),
-              );
-          }
-        }
-        function onExit(code: number | null, signal: NodeJS.Signals | null) {
-          reusable = false;
-          const a = aborted();
-          rej(
-            a
-              ? a.reason
-              : new Error(
-                  `compute.${method}: the compute child process ${describeExit(code, signal)} before it answered`,
-                ),
-          );
-        }
-      });
-    } catch (err) {
-      reusable = false;
-      throw err;
-    } finally {
-      for (const c of cleanups) c();
-      if (reusable) release(child);
-      else if (!child.exited) proc.kill('SIGKILL');
+    const done = new Promise<unknown>((resolve, reject) => {
+      child.calls.set(id, { method, fns, signals, resolve, reject });
+    });
+    busy(child);
+    send(child, { t: 'call', id, config, source, method, args: wireArgs });
+    for (const [i, sig] of signals.entries()) {
+      const onAbort = () => {
+        send(child, { t: 'cancel', id, signal: i, reason: toWireError(sig.reason) });
+        // A call that ignores its cancellation takes its child (and the child's other calls) down.
+        const kill = setTimeout(() => {
+          if (child.calls.has(id)) child.proc.kill('SIGKILL');
+        }, cancelGraceMs);
+        kill.unref();
+        cleanups.push(() => clearTimeout(kill));
+      };
+      if (sig.aborted) onAbort();
+      else {
+        sig.addEventListener('abort', onAbort, { once: true });
+        cleanups.push(() => sig.removeEventListener('abort', onAbort));
+      }
     }
+    return done.finally(() => {
+      for (const c of cleanups) c();
+    });
   };
 
   // Generic over the interface: any method name is forwarded, so methods added to Compute need no edit here.
@@ -307,18 +314,19 @@ export function processCompute(config: Config, opts: ProcessComputeOptions = {})
 
   return {
     compute,
-    alive: () => all.size,
+    alive: () => children.size,
     async close() {
       closed = true;
-      const exits = [...all].map(
-        (c) =>
-          new Promise<void>((r) => {
-            if (c.exited) return r();
-            c.proc.once('exit', () => r());
-            c.proc.kill('SIGTERM');
-          }),
+      await Promise.all(
+        [...children].map(
+          (c) =>
+            new Promise<void>((r) => {
+              if (c.exited) return r();
+              c.proc.once('exit', () => r());
+              c.proc.kill('SIGTERM');
+            }),
+        ),
       );
-      await Promise.all(exits);
     },
   };
 }

@@ -99,6 +99,8 @@ export interface WorkerOptions {
    * (platform/compute-process.ts). A Compute given here runs in this process (tests, benches).
    */
   readonly compute?: Compute;
+  /** Child processes the default Compute runs in (default 1; see platform/compute-process.ts). */
+  readonly computeProcesses?: number;
 }
 
 export interface RunningWorkers {
@@ -126,7 +128,9 @@ export async function startWorkers(o: WorkerOptions): Promise<RunningWorkers> {
   assertQueuesServable(o.queues);
   installRuntime(o.config);
   // Off this process's event loop, which workflow tasks, heartbeats and queries share.
-  const owned: ProcessCompute | undefined = o.compute ? undefined : processCompute(o.config);
+  const owned: ProcessCompute | undefined = o.compute
+    ? undefined
+    : processCompute(o.config, { processes: o.computeProcesses ?? 1 });
   const compute = o.compute ?? owned!.compute;
   const mlflow = o.config.mlflowTrackingUri ? new MlflowClient(o.config.mlflowTrackingUri) : undefined;
   const activities = createActivities({ config: o.config, db: o.storage.db, mlflow, compute });

@@ -7,10 +7,8 @@ import { InputError, UserError } from '../src/errors.ts';
 type Fake = ReturnType<typeof import('./helpers/fake-compute.ts').fakeCompute>;
 
 const config = { ...loadConfig(), home: '/tmp/nf-compute-process-test' };
-const pc = processCompute(config, {
-  source: { module: resolve(REPO_ROOT, 'test', 'helpers', 'fake-compute.ts'), factory: 'fakeCompute' },
-  cancelGraceMs: 2000,
-});
+const source = { module: resolve(REPO_ROOT, 'test', 'helpers', 'fake-compute.ts'), factory: 'fakeCompute' };
+const pc = processCompute(config, { source, cancelGraceMs: 2000 });
 const fake = pc.compute as unknown as Fake;
 
 afterAll(() => pc.close());
@@ -93,11 +91,34 @@ describe('processCompute: the science in a child process', () => {
     expect(pc.alive()).toBeLessThanOrEqual(before);
   });
 
-  it('runs calls in flight at once in separate children', async () => {
-    const [a, b] = await Promise.all([
-      fake.echo('a', new Float32Array()),
-      fake.echo('b', new Float32Array()),
-    ]);
-    expect(a.pid).not.toBe(b.pid);
+  it('runs calls in flight at once, in one child by default', async () => {
+    await fake.sleep(0); // a started child, so that the timing below is the calls' alone
+    const t0 = Date.now();
+    const pids = await Promise.all([fake.sleep(3000), fake.sleep(3000)]);
+    expect(Date.now() - t0).toBeLessThan(5500);
+    expect(pids[0]).toBe(pids[1]);
+    expect(pc.alive()).toBe(1);
+  });
+
+  it('fails every call in flight on a child that dies', async () => {
+    const sleeping = fake.sleep(5000).catch((e: unknown) => e);
+    const crashed = await fake.crash().catch((e: unknown) => e);
+    expect((crashed as Error).message).toMatch(/^compute\.crash: .* killed by SIGKILL/);
+    expect(((await sleeping) as Error).message).toBe(
+      'compute.sleep: the compute child process was killed by SIGKILL before it answered',
+    );
+  });
+
+  it('spreads calls over up to `processes` children', async () => {
+    const two = processCompute(config, { source, processes: 2 });
+    try {
+      const f = two.compute as unknown as Fake;
+      const pids = await Promise.all([f.sleep(500), f.sleep(500), f.sleep(500)]);
+      expect(new Set(pids).size).toBe(2);
+      expect(two.alive()).toBe(2);
+    } finally {
+      await two.close();
+    }
+    expect(two.alive()).toBe(0);
   });
 });

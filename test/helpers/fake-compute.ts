@@ -16,6 +16,10 @@ export function fakeCompute(config: { home: string }) {
       }
       return sum;
     },
+    async sleep(ms: number) {
+      await new Promise((r) => setTimeout(r, ms));
+      return process.pid;
+    },
     async userError(file: string) {
       throw new InputError(file, 'not a PNG');
     },
