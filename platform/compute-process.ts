@@ -158,6 +158,7 @@ interface Child {
   readonly proc: ChildProcess;
   readonly ready: Promise<void>;
   readonly calls: Map<number, Call>;
+  /** Exited, or told to exit: takes no new calls. */
   exited: boolean;
   idleTimer?: NodeJS.Timeout;
 }
@@ -194,7 +195,10 @@ export function processCompute(config: Config, opts: ProcessComputeOptions = {})
     if (c.calls.size > 0 || c.exited) return;
     c.proc.unref();
     c.proc.channel?.unref();
-    c.idleTimer = setTimeout(() => c.proc.kill('SIGTERM'), idleMs);
+    c.idleTimer = setTimeout(() => {
+      c.exited = true;
+      c.proc.kill('SIGTERM');
+    }, idleMs);
     c.idleTimer.unref();
   };
 

@@ -121,4 +121,18 @@ describe('processCompute: the science in a child process', () => {
     }
     expect(two.alive()).toBe(0);
   });
+
+  it('lets a child with no calls exit after idleMs, and starts another for the next call', async () => {
+    const short = processCompute(config, { source, idleMs: 300 });
+    try {
+      const f = short.compute as unknown as Fake;
+      const first = await f.sleep(0);
+      expect(short.alive()).toBe(1);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(short.alive()).toBe(0);
+      expect(await f.sleep(0)).not.toBe(first);
+    } finally {
+      await short.close();
+    }
+  });
 });
