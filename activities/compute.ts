@@ -3,6 +3,12 @@
  * (activities/index.ts) own tracking, heartbeats and file layout, and call these functions for the
  * work itself. `realCompute` (activities/pipeline.ts) binds them to src/; tests of the orchestration
  * alone may pass their own.
+ *
+ * A worker runs realCompute in child processes (platform/compute-process.ts), so every argument and
+ * result must survive structured clone, except functions (called back in the worker, awaited; their
+ * results return to the child) and AbortSignals (aborted in the child when aborted in the worker), at
+ * any depth in arrays and plain objects. Errors come back with name, message and stack, a UserError as
+ * a UserError. New methods need no change to the proxy.
  */
 import type { RunSpec } from '../experiments/index.ts';
 import type { TunedPostprocess } from '../src/model/model-dir.ts';

@@ -3,6 +3,7 @@
  * rows. A progress bar per run on a terminal, one line per change otherwise. Ctrl-C detaches: the
  * follower stops, the runs do not.
  */
+import { setMaxListeners } from 'node:events';
 import cliProgress from 'cli-progress';
 import type { RunProgress } from '../activities/types.ts';
 import type { RunSpec } from '../experiments/schema.ts';
@@ -163,6 +164,9 @@ export function workflowResult(
   workflowId: string,
 ): { promise: Promise<unknown>; abort: () => void } {
   const ac = new AbortController();
+  // The client adds an abort listener per gRPC call (each long poll of the history) and never
+  // removes it: past 10, Node would print a MaxListenersExceededWarning on the user's terminal.
+  setMaxListeners(0, ac.signal);
   const wf = temporal.client.workflow;
   const promise = wf.withAbortSignal(ac.signal, () => wf.getHandle(workflowId).result());
   promise.catch(() => {});

@@ -34,7 +34,10 @@ export interface SessionOptions {
   /** Train queue the in-process worker also serves (default train-cpu). */
   readonly trainQueue?: string;
   readonly quiet?: boolean;
-  /** The science the in-process worker runs; default the real pipeline (a bench wraps it to time it). */
+  /**
+   * The science the in-process worker runs, in this process; default the real pipeline in child
+   * processes (platform/compute-process.ts). Orchestration tests pass their own; a bench wraps it.
+   */
   readonly compute?: Compute;
 }
 

@@ -4,10 +4,17 @@
  * docs/platform.md. The workflow bundle is built once per code version and cached.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { dirname, join, resolve } from 'node:path';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  type LogEntry,
+  NativeConnection,
+  Runtime,
+  Worker,
+} from '@temporalio/worker';
 import type { Compute } from '../activities/compute.ts';
 import { createActivities } from '../activities/index.ts';
 import { type Config, loadConfig, REPO_ROOT } from '../src/config.ts';
@@ -15,18 +22,40 @@ import { UserError } from '../src/errors.ts';
 import { TF_BUILD } from '../src/model/backend.ts';
 import type { Storage } from '../src/storage/index.ts';
 import { MlflowClient } from '../src/tracking/mlflow-client.ts';
+import { type ProcessCompute, processCompute } from './compute-process.ts';
 
 const WORKFLOWS = resolve(REPO_ROOT, 'workflows', 'index.ts');
 
+/** One line of the SDK log: time, level, message, attributes as JSON. */
+export function formatSdkLogLine(e: LogEntry): string {
+  const time = new Date(Number(e.timestampNanos / 1_000_000n)).toISOString();
+  const meta = e.meta && Object.keys(e.meta).length > 0 ? ` ${JSON.stringify(e.meta)}` : '';
+  return `${time} [${e.level}] ${e.message}${meta}\n`;
+}
+
 let runtimeInstalled = false;
 /**
- * SDK logs at NUCLEIFLOW_TEMPORAL_LOG (default ERROR), and no signal handlers of the SDK's own: the
- * CLI decides what Ctrl-C means.
+ * The SDK's log lines, core's (forwarded from Rust, which would otherwise print on stdout) and the
+ * TypeScript side's, at NUCLEIFLOW_TEMPORAL_LOG (default WARN), go to `config.temporalLogFile`, and
+ * to stderr too only with NUCLEIFLOW_TEMPORAL_LOG_STDERR=1: a worker inside `nucleiflow run` must not
+ * print on the user's terminal. No signal handlers of the SDK's own: the CLI decides what Ctrl-C means.
  */
 export function installRuntime(config: Config = loadConfig()): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger(config.temporalLogLevel), shutdownSignals: [] });
+  mkdirSync(dirname(config.temporalLogFile), { recursive: true });
+  const file = createWriteStream(config.temporalLogFile, { flags: 'a' });
+  const level = config.temporalLogLevel;
+  const logger = new DefaultLogger(level, (entry) => {
+    const line = formatSdkLogLine(entry);
+    file.write(line);
+    if (config.temporalLogStderr) process.stderr.write(line);
+  });
+  Runtime.install({
+    logger,
+    shutdownSignals: [],
+    telemetryOptions: { logging: { forward: {}, filter: { core: level, other: level } } },
+  });
 }
 
 let bundle: Promise<{ code: string }> | undefined;
@@ -65,8 +94,13 @@ export interface WorkerOptions {
   readonly mainQueue: string;
   /** Concurrent training activities on this worker (default 2: seg and dist side by side). */
   readonly trainSlots?: number;
-  /** The science; default the real pipeline (activities/pipeline.ts). */
+  /**
+   * The science; default the real pipeline (activities/pipeline.ts) in child processes
+   * (platform/compute-process.ts). A Compute given here runs in this process (tests, benches).
+   */
   readonly compute?: Compute;
+  /** Child processes the default Compute runs in (default 1; see platform/compute-process.ts). */
+  readonly computeProcesses?: number;
 }
 
 export interface RunningWorkers {
@@ -93,10 +127,20 @@ export function assertQueuesServable(queues: readonly string[]): void {
 export async function startWorkers(o: WorkerOptions): Promise<RunningWorkers> {
   assertQueuesServable(o.queues);
   installRuntime(o.config);
-  const compute = o.compute ?? (await import('../activities/pipeline.ts')).realCompute(o.config);
+  // Off this process's event loop, which workflow tasks, heartbeats and queries share.
+  const owned: ProcessCompute | undefined = o.compute
+    ? undefined
+    : processCompute(o.config, { processes: o.computeProcesses ?? 1 });
+  const compute = o.compute ?? owned!.compute;
   const mlflow = o.config.mlflowTrackingUri ? new MlflowClient(o.config.mlflowTrackingUri) : undefined;
   const activities = createActivities({ config: o.config, db: o.storage.db, mlflow, compute });
-  const connection = await NativeConnection.connect({ address: o.address });
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect({ address: o.address });
+  } catch (err) {
+    await owned?.close();
+    throw err;
+  }
   const workers: Worker[] = [];
   for (const q of o.queues) {
     const isMain = q === o.mainQueue;
@@ -114,10 +158,12 @@ export async function startWorkers(o: WorkerOptions): Promise<RunningWorkers> {
   }
   const done = Promise.all(workers.map((w) => w.run())).then(
     async () => {
+      await owned?.close();
       await connection.close().catch(() => {});
     },
     async (err: unknown) => {
       await Promise.all(workers.map((w) => (w.getState() === 'RUNNING' ? w.shutdown() : undefined)));
+      await owned?.close();
       await connection.close().catch(() => {});
       throw err;
     },

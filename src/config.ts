@@ -49,7 +49,8 @@ const schema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   MLFLOW_TRACKING_URI: url(['http:', 'https:']).optional(),
   NUCLEIFLOW_ALLOW_JS_BACKEND: flag,
-  NUCLEIFLOW_TEMPORAL_LOG: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('ERROR'),
+  NUCLEIFLOW_TEMPORAL_LOG: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
+  NUCLEIFLOW_TEMPORAL_LOG_STDERR: flag,
   // Task queue names end up in URLs of the Temporal UI and in log lines: keep them plain.
   NUCLEIFLOW_QUEUE_PREFIX: z
     .string()
@@ -94,8 +95,12 @@ export interface Config {
   readonly mlflowTrackingUri: string | undefined;
   /** Allow training on the pure-JS tfjs backend (about 1000x slower). */
   readonly allowJsBackend: boolean;
-  /** Level of the Temporal SDK's own log lines. */
+  /** Level of the Temporal SDK's own log lines (core and TypeScript), written to `temporalLogFile`. */
   readonly temporalLogLevel: TemporalLogLevel;
+  /** Where a worker writes the Temporal SDK's log lines: `<home>/logs/temporal-sdk.log`. */
+  readonly temporalLogFile: string;
+  /** Also print the SDK's log lines on stderr (the terminal), besides the log file. */
+  readonly temporalLogStderr: boolean;
   /** Prepended to every task queue name, so deployments (or tests) can share one cluster. */
   readonly queuePrefix: string;
   /** The `temporal` CLI for the embedded dev server, or undefined for the one in the tools venv. */
@@ -141,6 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mlflowTrackingUri: e.MLFLOW_TRACKING_URI?.replace(/\/+$/, ''),
     allowJsBackend: isOn(e.NUCLEIFLOW_ALLOW_JS_BACKEND),
     temporalLogLevel: e.NUCLEIFLOW_TEMPORAL_LOG,
+    temporalLogFile: resolve(home, 'logs', 'temporal-sdk.log'),
+    temporalLogStderr: isOn(e.NUCLEIFLOW_TEMPORAL_LOG_STDERR),
     queuePrefix: e.NUCLEIFLOW_QUEUE_PREFIX,
     temporalBin: e.NUCLEIFLOW_TEMPORAL_BIN,
     dashboardToken: e.NUCLEIFLOW_DASHBOARD_TOKEN,

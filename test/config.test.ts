@@ -10,7 +10,9 @@ describe('loadConfig', () => {
     expect(c.mlflowTrackingUri).toBeUndefined();
     expect(c.home.endsWith('.nucleiflow')).toBe(true);
     expect(c.allowJsBackend).toBe(false);
-    expect(c.temporalLogLevel).toBe('ERROR');
+    expect(c.temporalLogLevel).toBe('WARN');
+    expect(c.temporalLogFile).toBe(`${c.home}/logs/temporal-sdk.log`);
+    expect(c.temporalLogStderr).toBe(false);
     expect(c.queuePrefix).toBe('');
     expect(c.temporalBin).toBeUndefined();
     expect(c.dashboardToken).toBeUndefined();
@@ -22,7 +24,8 @@ describe('loadConfig', () => {
 
   it('takes the platform, dashboard and harness settings from the environment', () => {
     const c = loadConfig({
-      NUCLEIFLOW_TEMPORAL_LOG: 'WARN',
+      NUCLEIFLOW_TEMPORAL_LOG: 'INFO',
+      NUCLEIFLOW_TEMPORAL_LOG_STDERR: '1',
       NUCLEIFLOW_QUEUE_PREFIX: 'test-abc/',
       NUCLEIFLOW_TEMPORAL_BIN: process.execPath,
       NUCLEIFLOW_DASHBOARD_TOKEN: '0123456789abcdef',
@@ -31,7 +34,8 @@ describe('loadConfig', () => {
       NUCLEIFLOW_DASHBOARD_REAL: '1',
       CHROMIUM_PATH: '/opt/chromium/chrome',
     });
-    expect(c.temporalLogLevel).toBe('WARN');
+    expect(c.temporalLogLevel).toBe('INFO');
+    expect(c.temporalLogStderr).toBe(true);
     expect(c.queuePrefix).toBe('test-abc/');
     expect(c.temporalBin).toBe(process.execPath);
     expect(c.dashboardToken).toBe('0123456789abcdef');
@@ -66,6 +70,7 @@ describe('loadConfig', () => {
     ['MLFLOW_TRACKING_URI', 'not a url'],
     ['NUCLEIFLOW_ALLOW_JS_BACKEND', 'maybe'],
     ['NUCLEIFLOW_TEMPORAL_LOG', 'LOUD'],
+    ['NUCLEIFLOW_TEMPORAL_LOG_STDERR', 'yes'],
     ['NUCLEIFLOW_QUEUE_PREFIX', 'my queue/'],
     ['NUCLEIFLOW_TEMPORAL_BIN', '/nonexistent/bin/temporal'],
     ['TEMPORAL_UI_URL', 'ftp://127.0.0.1:8233'],

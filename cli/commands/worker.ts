@@ -20,12 +20,18 @@ export function register(program: Command): void {
         .default([MAIN_QUEUE, 'train-cpu'], `${MAIN_QUEUE},train-cpu`),
     )
     .option('--train-slots <n>', 'training activities run at once on this worker', positiveInt, 2)
+    .option(
+      '--compute-processes <n>',
+      'child processes the science runs in (calls share them; each holds its own TensorFlow memory)',
+      positiveInt,
+      1,
+    )
     .addHelpText(
       'after',
-      '\nWith TEMPORAL_ADDRESS and DATABASE_URL pointing at shared services, run workers on as many hosts as you like\n(see docs/platform.md). Ctrl-C / SIGTERM stops gracefully: running activities are retried by another worker.',
+      '\nWith TEMPORAL_ADDRESS and DATABASE_URL pointing at shared services, run workers on as many hosts as you like\n(see docs/platform.md). Ctrl-C / SIGTERM stops gracefully: running activities are retried by another worker.\nThe science runs in child processes (--compute-processes); the Temporal SDK logs to $NUCLEIFLOW_HOME/logs/temporal-sdk.log\n(NUCLEIFLOW_TEMPORAL_LOG_STDERR=1 to print it here too).',
     )
     .action(
-      action(async (opts: { queue: string[]; trainSlots: number }) => {
+      action(async (opts: { queue: string[]; trainSlots: number; computeProcesses: number }) => {
         const names = opts.queue;
         assertQueuesServable(names);
         const config = loadConfig();
@@ -42,9 +48,10 @@ export function register(program: Command): void {
             queues: names.map((q) => `${prefix}${q}`),
             mainQueue: `${prefix}${MAIN_QUEUE}`,
             trainSlots: opts.trainSlots,
+            computeProcesses: opts.computeProcesses,
           });
           process.stderr.write(
-            `nucleiflow worker: polling ${workers.queues.join(', ')} on ${temporal.address} (${storage.kind} ${storage.location})\n`,
+            `nucleiflow worker: polling ${workers.queues.join(', ')} on ${temporal.address} (${storage.kind} ${storage.location}); SDK log: ${config.temporalLogFile}\n`,
           );
           const stop = () => {
             process.stderr.write('nucleiflow worker: shutting down\n');

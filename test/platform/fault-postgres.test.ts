@@ -1,5 +1,5 @@
 // PostgreSQL restarted in the middle of training: writes retry through the outage, the run
-// completes, and no epoch row is lost or doubled. The worker logs at WARN, so the test also sees
+// completes, and no epoch row is lost or doubled. The worker logs at WARN on stderr, so the test also sees
 // the tracking writes that failed during the outage and were retried (activities/index.ts persist).
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ describe('Postgres restarted mid-run', { timeout: 900_000 }, () => {
   beforeAll(async () => {
     pg = startPostgres(await freePort());
     cli = await platformCli({ DATABASE_URL: pg.url });
-    worker = await cli.startWorker({ NUCLEIFLOW_TEMPORAL_LOG: 'WARN' });
+    worker = await cli.startWorker({ NUCLEIFLOW_TEMPORAL_LOG: 'WARN', NUCLEIFLOW_TEMPORAL_LOG_STDERR: '1' });
   });
   afterAll(async () => {
     await cli?.cleanup();
