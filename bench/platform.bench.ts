@@ -3,11 +3,13 @@
 // (activities/compute.ts: split, reference, normalise, train, tune, infer with its post-processing, evaluate)
 // is running. The callbacks those calls make back into the activities (per-epoch metrics, per-image
 // artifacts, heartbeats) are paused out, so every tracking write counts as overhead. Goal: under 5%.
+// The science runs in a compute child process, as in every worker (platform/compute-process.ts); the
+// clock wraps the parent's side of each call, so the child's start-up and the IPC count as compute.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { realCompute } from '../activities/pipeline.ts';
 import { loadSpec } from '../experiments/index.ts';
+import { processCompute } from '../platform/compute-process.ts';
 import { openSession } from '../platform/session.ts';
 import { submitExperiment } from '../platform/submit.ts';
 import { loadConfig } from '../src/config.ts';
@@ -22,7 +24,8 @@ export async function run(): Promise<BenchRow[]> {
   process.env.NUCLEIFLOW_HOME = home;
   process.env.NUCLEIFLOW_QUEUE_PREFIX = `bench-${process.pid}/`;
   const clock = new ComputeClock();
-  const compute = timedCompute(realCompute(loadConfig()), clock);
+  const pool = processCompute(loadConfig());
+  const compute = timedCompute(pool.compute, clock);
   const session = await openSession({ worker: 'always', quiet: true, compute });
   const mode = session.config.temporalAddress && session.config.databaseUrl ? 'services' : 'embedded';
   try {
@@ -49,6 +52,7 @@ export async function run(): Promise<BenchRow[]> {
     ];
   } finally {
     await session.close();
+    await pool.close();
     rmSync(home, { recursive: true, force: true });
   }
 }
