@@ -18,7 +18,7 @@ import { action } from '../run-action.ts';
 
 type Differences = Record<string, [string | undefined, string | undefined]>;
 
-/** The comparison, plus per run the params that differ from the baseline's ([baseline, run]). */
+/** The comparison, plus per run the spec fields that differ from the baseline's ([baseline, run]). */
 type CliComparison = RunsComparison & { readonly differences: Differences[] };
 
 function differences(base: Record<string, string>, other: Record<string, string>): Differences {
@@ -178,14 +178,15 @@ export function register(program: Command): void {
               throw new UserError(
                 `run ${empty.id} has no per-image ${opts.method} results (status ${empty.status})`,
               );
-            const params = await Promise.all(ids.map((id) => tracking.getParams(db, id)));
+            // The recorded specs, not the params: params also hold outcomes (tuning.chosen_aji, ...).
+            const specs = runs.map((r) => tracking.flattenParams(r.spec));
             const c: CliComparison = {
               ...compareRuns(
                 runs.map((r) => ({ id: r.id, arm: r.arm as Record<string, unknown>, seed: r.seed })),
                 results,
                 opts.method,
               ),
-              differences: params.map((p) => differences(params[0]!, p)),
+              differences: specs.map((p) => differences(specs[0]!, p)),
             };
             if (opts.json) {
               process.stdout.write(`${JSON.stringify(c, null, 2)}\n`);
