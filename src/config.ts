@@ -23,6 +23,25 @@ const url = (protocols: string[]) =>
       `must be a URL with scheme ${protocols.map((p) => p.replace(':', '://')).join(' or ')}`,
     );
 
+/**
+ * Ports that fetch refuses to connect to (the WHATWG Fetch standard's "bad port" list): Node's
+ * fetch fails on them with a bare "fetch failed", so an HTTP service URL on one is refused here.
+ */
+const FETCH_BLOCKED_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104,
+  109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515,
+  526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049,
+  3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+const fetchablePort = (v: string) => {
+  try {
+    return !FETCH_BLOCKED_PORTS.has(Number(new URL(v).port));
+  } catch {
+    return true; // the scheme check reports a malformed URL
+  }
+};
+
 const hostPort = z
   .string()
   .trim()
@@ -47,7 +66,9 @@ const schema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   TEMPORAL_ADDRESS: hostPort.optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  MLFLOW_TRACKING_URI: url(['http:', 'https:']).optional(),
+  MLFLOW_TRACKING_URI: url(['http:', 'https:'])
+    .refine(fetchablePort, 'uses a port that fetch refuses to connect to (e.g. 5060, 6000); choose another')
+    .optional(),
   NUCLEIFLOW_ALLOW_JS_BACKEND: flag,
   NUCLEIFLOW_TEMPORAL_LOG: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   NUCLEIFLOW_TEMPORAL_LOG_STDERR: flag,

@@ -68,6 +68,7 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://x@y/z'],
     ['TEMPORAL_ADDRESS', 'localhost'],
     ['MLFLOW_TRACKING_URI', 'not a url'],
+    ['MLFLOW_TRACKING_URI', 'http://127.0.0.1:5060'],
     ['NUCLEIFLOW_ALLOW_JS_BACKEND', 'maybe'],
     ['NUCLEIFLOW_TEMPORAL_LOG', 'LOUD'],
     ['NUCLEIFLOW_TEMPORAL_LOG_STDERR', 'yes'],

@@ -127,6 +127,16 @@ export class MlflowClient {
     this.timeoutMs = opts.timeoutMs ?? 15_000;
   }
 
+  /** fetch's own message is a bare "fetch failed"; the reason (refused, timed out, bad port) is its cause. */
+  private unreachable(err: unknown): MlflowError {
+    const e = err as Error & { cause?: { message?: string; code?: string } };
+    const cause = e.cause?.code ?? e.cause?.message;
+    return new MlflowError(
+      `MLflow at ${this.baseUrl} unreachable: ${e.message}${cause ? ` (${cause})` : ''}`,
+      0,
+    );
+  }
+
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const url = `${this.baseUrl}/api/2.0/mlflow/${path}`;
     let res: Response;
@@ -138,7 +148,7 @@ export class MlflowClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      throw new MlflowError(`MLflow at ${this.baseUrl} unreachable: ${(err as Error).message}`, 0);
+      throw this.unreachable(err);
     }
     const text = await res.text();
     if (!res.ok) {
@@ -321,7 +331,7 @@ export class MlflowClient {
         signal: AbortSignal.timeout(this.timeoutMs * 4),
       });
     } catch (err) {
-      throw new MlflowError(`MLflow at ${this.baseUrl} unreachable: ${(err as Error).message}`, 0);
+      throw this.unreachable(err);
     }
     if (!res.ok)
       throw new MlflowError(
