@@ -15,10 +15,12 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { resolve } from 'node:path';
+import type { Writable } from 'node:stream';
 import type { Compute } from '../activities/compute.ts';
 import type { Config } from '../src/config.ts';
 import { REPO_ROOT } from '../src/config.ts';
 import { UserError } from '../src/errors.ts';
+import { routeNativeLog } from './native-log.ts';
 
 /** The child's entry: registers the tsx loader (as bin/nucleiflow.mjs does), then runs compute-child.ts. */
 const CHILD_ENTRY = resolve(REPO_ROOT, 'platform', 'compute-child.mjs');
@@ -44,6 +46,8 @@ export interface ProcessComputeOptions {
    * their steps in one TensorFlow runtime and hold its memory once.
    */
   readonly processes?: number;
+  /** Where a child's stderr goes, less TensorFlow's start-up notices (default this process's stderr). */
+  readonly stderr?: Writable;
   /** A child with no calls exits after this long (default 60 s). */
   readonly idleMs?: number;
   /** After a cancel, a call that has not ended within this has its child killed (default 30 s). */
@@ -207,8 +211,10 @@ export function processCompute(config: Config, opts: ProcessComputeOptions = {})
     const proc = fork(CHILD_ENTRY, [], {
       cwd: REPO_ROOT,
       serialization: 'advanced',
-      stdio: ['ignore', 2, 'inherit', 'ipc'],
+      stdio: ['ignore', 2, 'pipe', 'ipc'],
     });
+    if (proc.stderr)
+      void routeNativeLog(proc.stderr, config.tensorflowLogFile, opts.stderr ?? process.stderr);
     const child: Child = {
       proc,
       calls: new Map(),

@@ -120,6 +120,8 @@ export interface Config {
   readonly temporalLogLevel: TemporalLogLevel;
   /** Where a worker writes the Temporal SDK's log lines: `<home>/logs/temporal-sdk.log`. */
   readonly temporalLogFile: string;
+  /** TensorFlow's native start-up notices from compute children (platform/native-log.ts). */
+  readonly tensorflowLogFile: string;
   /** Also print the SDK's log lines on stderr (the terminal), besides the log file. */
   readonly temporalLogStderr: boolean;
   /** Prepended to every task queue name, so deployments (or tests) can share one cluster. */
@@ -168,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowJsBackend: isOn(e.NUCLEIFLOW_ALLOW_JS_BACKEND),
     temporalLogLevel: e.NUCLEIFLOW_TEMPORAL_LOG,
     temporalLogFile: resolve(home, 'logs', 'temporal-sdk.log'),
+    tensorflowLogFile: resolve(home, 'logs', 'tensorflow.log'),
     temporalLogStderr: isOn(e.NUCLEIFLOW_TEMPORAL_LOG_STDERR),
     queuePrefix: e.NUCLEIFLOW_QUEUE_PREFIX,
     temporalBin: e.NUCLEIFLOW_TEMPORAL_BIN,

@@ -1,4 +1,7 @@
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processCompute } from '../platform/compute-process.ts';
 import { loadConfig, REPO_ROOT } from '../src/config.ts';
@@ -134,5 +137,43 @@ describe('processCompute: the science in a child process', () => {
     } finally {
       await short.close();
     }
+  });
+
+  it("sends TensorFlow's native start-up notices to the log file and passes every other stderr line on", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'nf-native-log-'));
+    let passed = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        passed += chunk.toString();
+        done();
+      },
+    });
+    // The first two are what TensorFlow 2.21 prints when a training child turns oneDNN on.
+    const notices = [
+      'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR',
+      'I0000 00:00:1796310271.182886   11143 port.cc:153] oneDNN custom operations are on.',
+    ];
+    const others = [
+      'W0000 00:00:1796310271.182886   11143 cpu_allocator.cc:100] Allocation exceeds 10%',
+      'plain line',
+    ];
+    const pcLog = processCompute(
+      { ...config, home, tensorflowLogFile: join(home, 'logs', 'tensorflow.log') },
+      {
+        source,
+        stderr: sink,
+      },
+    );
+    try {
+      const f = pcLog.compute as unknown as Fake;
+      expect(await f.writeStderr([notices[0]!, others[0]!, notices[1]!, others[1]!])).toBe(4);
+      await expect.poll(() => passed).toBe(`${others.join('\n')}\n`);
+    } finally {
+      await pcLog.close();
+    }
+    await expect
+      .poll(() => readFileSync(join(home, 'logs', 'tensorflow.log'), 'utf8'))
+      .toBe(`${notices.join('\n')}\n`);
+    rmSync(home, { recursive: true, force: true });
   });
 });

@@ -16,6 +16,11 @@ export function fakeCompute(config: { home: string }) {
       }
       return sum;
     },
+    /** Writes each line to this child's stderr, as TensorFlow's native library does. */
+    async writeStderr(lines: string[]) {
+      for (const l of lines) process.stderr.write(`${l}\n`);
+      return lines.length;
+    },
     async sleep(ms: number) {
       await new Promise((r) => setTimeout(r, ms));
       return process.pid;
