@@ -29,6 +29,7 @@ import { BIN } from './helpers/cli.ts';
 let home: string;
 let out: string;
 let md: string;
+let named: string;
 let single: string;
 let partial: string;
 
@@ -64,6 +65,9 @@ beforeAll(async () => {
   const r = cli(['report', 'exp-abl', '--out', out]);
   expect(r.status, r.stderr).toBe(0);
   md = readFileSync(join(out, 'report.md'), 'utf8');
+  const n = cli(['report', 'exp-abl', '--out', join(home, 'out', 'docs'), '--name', 'results']);
+  expect(n.status, n.stderr).toBe(0);
+  named = readFileSync(join(home, 'out', 'docs', 'results.md'), 'utf8');
   // One run whose stage-1-alone rows are not stored.
   storage = await openStorage({ home });
   const ir = schema.imageResults;
@@ -88,6 +92,31 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+describe('nucleiflow report --name', () => {
+  it('writes <name>.md with its plots and per-image.csv in <name>/, linked from it', () => {
+    const docs = join(home, 'out', 'docs');
+    expect(readdirSync(docs).sort()).toEqual(['results', 'results.md']);
+    expect(readdirSync(join(docs, 'results')).sort()).toEqual(
+      readdirSync(out)
+        .filter((f) => f !== 'report.md')
+        .sort(),
+    );
+    expect(named).toContain(`\`nucleiflow report exp-abl --out ${docs} --name results\``);
+    expect(named).toContain('](results/curves-abl-on-s1-seg-loss.svg)');
+    expect(named).toContain('[per-image.csv](results/per-image.csv)');
+    // The same report otherwise.
+    const strip = (t: string) => t.replace(/^Generated .*$/m, '').replaceAll('](results/', '](');
+    expect(strip(named)).toBe(strip(md));
+  });
+
+  it('refuses a name that is not a plain file name', () => {
+    const r = cli(['report', 'exp-abl', '--out', join(home, 'out', 'bad'), '--name', '../up']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/--name.*a plain file name/);
+    expect(existsSync(join(home, 'out', 'bad'))).toBe(false);
+  });
+});
 
 describe('nucleiflow report on a two-arm, two-seed experiment', () => {
   it('says at its top the command that generated it', () => {
@@ -240,9 +269,15 @@ describe('nucleiflow report refuses bad input and leaves the folder as it was', 
     try {
       const files = [
         { name: 'report.md', content: 'new\n' },
+        { name: 'report/plot.svg', content: '<svg/>' },
         { name: '.bad', content: 'x' },
       ];
       await expect(writeReportDir(join(parent, 'fresh'), files)).rejects.toThrow(/report file name/);
+      for (const bad of ['../up.md', 'a/b/c.svg', '.hidden/x.svg', 'a/', '/abs.md'])
+        await expect(
+          writeReportDir(join(parent, 'fresh'), [{ name: bad, content: '' }]),
+          bad,
+        ).rejects.toThrow(/report file name/);
       expect(readdirSync(parent)).toEqual([]);
       mkdirSync(join(parent, 'old'));
       writeFileSync(join(parent, 'old', 'report.md'), 'old\n');
@@ -251,9 +286,10 @@ describe('nucleiflow report refuses bad input and leaves the folder as it was', 
       expect(readdirSync(parent)).toEqual(['old']);
       // And a good write into the existing folder replaces the file, keeping others.
       writeFileSync(join(parent, 'old', 'notes.txt'), 'mine\n');
-      await writeReportDir(join(parent, 'old'), [files[0]!]);
+      await writeReportDir(join(parent, 'old'), files.slice(0, 2));
       expect(readFileSync(join(parent, 'old', 'report.md'), 'utf8')).toBe('new\n');
-      expect(readdirSync(join(parent, 'old')).sort()).toEqual(['notes.txt', 'report.md']);
+      expect(readFileSync(join(parent, 'old', 'report', 'plot.svg'), 'utf8')).toBe('<svg/>');
+      expect(readdirSync(join(parent, 'old')).sort()).toEqual(['notes.txt', 'report', 'report.md']);
     } finally {
       rmSync(parent, { recursive: true, force: true });
     }

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { openDb } from '../../platform/session.ts';
 import { loadReportData } from '../../src/report/load.ts';
 import { buildReport } from '../../src/report/markdown.ts';
@@ -13,14 +13,26 @@ export function register(program: Command): void {
     )
     .argument('<target>', 'experiment id, or run id (or a unique prefix)')
     .requiredOption('--out <dir>', 'folder to write report.md, the SVG plots and per-image.csv into')
+    .option(
+      '--name <name>',
+      'write <name>.md, with its plots and per-image.csv in <out>/<name>/ (e.g. --out docs --name results)',
+      (v: string) => {
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v))
+          throw new InvalidArgumentError('a plain file name, e.g. results');
+        return v;
+      },
+    )
     .action(
-      action(async (target: string, opts: { out: string }) => {
+      action(async (target: string, opts: { out: string; name?: string }) => {
         const storage = await openDb();
         try {
           const data = await loadReportData(storage.db, target);
-          const files = buildReport(data, `nucleiflow report ${target} --out ${opts.out}`);
+          const named = opts.name === undefined ? '' : ` --name ${opts.name}`;
+          const files = buildReport(data, `nucleiflow report ${target} --out ${opts.out}${named}`, {
+            ...(opts.name === undefined ? {} : { name: opts.name }),
+          });
           await writeReportDir(opts.out, files);
-          process.stdout.write(`wrote ${files.length} files to ${opts.out} (report.md)\n`);
+          process.stdout.write(`wrote ${files.length} files to ${opts.out} (${files[0]!.name})\n`);
         } finally {
           await storage.close();
         }

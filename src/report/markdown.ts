@@ -148,7 +148,7 @@ function factsTables(runs: readonly ReportRun[]): string {
 
 const fileSafe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
 
-function curveFiles(r: ReportRun): { files: ReportFile[]; md: string[] } {
+function curveFiles(r: ReportRun, assets: string): { files: ReportFile[]; md: string[] } {
   const files: ReportFile[] = [];
   const md: string[] = [];
   for (const stage of ['seg', 'dist'] as const) {
@@ -160,7 +160,7 @@ function curveFiles(r: ReportRun): { files: ReportFile[]; md: string[] } {
     });
     const lr = of('lr');
     if (losses.length) {
-      const name = `curves-${fileSafe(r.run.id)}-${stage}-loss.svg`;
+      const name = `${assets}curves-${fileSafe(r.run.id)}-${stage}-loss.svg`;
       files.push({
         name,
         content: linePlotSvg(losses, { title: `${r.run.id}: ${net}, loss`, xLabel: 'epoch', yLabel: 'loss' }),
@@ -168,7 +168,7 @@ function curveFiles(r: ReportRun): { files: ReportFile[]; md: string[] } {
       md.push(`![${r.run.id} ${stage} loss](${name})`);
     }
     if (lr) {
-      const name = `curves-${fileSafe(r.run.id)}-${stage}-lr.svg`;
+      const name = `${assets}curves-${fileSafe(r.run.id)}-${stage}-lr.svg`;
       files.push({
         name,
         content: linePlotSvg([{ name: 'lr', xs: lr.steps, ys: lr.values }], {
@@ -224,7 +224,16 @@ export function methodComparisons(d: ReportData): Record<Method, RunsComparison 
 }
 
 /** Every file of the report; `command` is the command line that generated it (printed at the top). */
-export function buildReport(d: ReportData, command: string): ReportFile[] {
+export interface ReportLayout {
+  /**
+   * The report's name: `<name>.md`, with its plots and per-image.csv in the folder `<name>/` beside
+   * it (e.g. `results` for docs/results.md). Unset: report.md with them beside it.
+   */
+  readonly name?: string;
+}
+
+export function buildReport(d: ReportData, command: string, layout: ReportLayout = {}): ReportFile[] {
+  const assets = layout.name === undefined ? '' : `${layout.name}/`;
   const cmps = methodComparisons(d);
   const main = cmps['two-stage'] ?? cmps.stage1!;
   const out: string[] = [
@@ -287,15 +296,15 @@ export function buildReport(d: ReportData, command: string): ReportFile[] {
   out.push('', '## Runs', '', factsTables(d.runs), '', '## Learning curves', '');
   const files: ReportFile[] = [];
   for (const r of d.runs) {
-    const c = curveFiles(r);
+    const c = curveFiles(r, assets);
     files.push(...c.files);
     out.push(`### ${r.run.id}`, '', ...c.md.flatMap((l) => [l, '']));
   }
-  out.push('Per-image results of every run and method: [per-image.csv](per-image.csv).', '');
+  out.push(`Per-image results of every run and method: [per-image.csv](${assets}per-image.csv).`, '');
   return [
-    { name: 'report.md', content: out.join('\n') },
+    { name: `${layout.name ?? 'report'}.md`, content: out.join('\n') },
     ...files,
-    { name: 'per-image.csv', content: perImageCsv(d) },
+    { name: `${assets}per-image.csv`, content: perImageCsv(d) },
   ];
 }
 
