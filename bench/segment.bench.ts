@@ -1,13 +1,14 @@
 // End-to-end `nucleiflow segment` of one 1000x1000 MoNuSeg image with the shipped model (Mahbod et al., ISBI 2019, two-stage U-Net):
 // stain normalisation, both nets, post-processing. Its own process, as `segment` is: an inference-only process keeps TensorFlow's oneDNN choice.
 import { join } from 'node:path';
-import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
+import { loadConfig, requireDataDir } from '../src/config.ts';
 import { readRgb } from '../src/imaging/io.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
+import { SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
 import { type BenchRow, peakRssMB, timeIt } from './harness.ts';
 
 const IMAGE = 'TCGA-21-5784-01Z-00-DX1';
-const MODEL = join(REPO_ROOT, 'models', 'cpu-60min-c256-s2-epyc');
+const MODEL = SHIPPED_MODEL_DIR;
 
 export async function run(): Promise<BenchRow[]> {
   const dataDir = requireDataDir(loadConfig());

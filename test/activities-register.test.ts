@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, runDir } from '../activities/index.ts';
 import { realCompute } from '../activities/pipeline.ts';
-import { loadConfig, REPO_ROOT } from '../src/config.ts';
+import { loadConfig } from '../src/config.ts';
+import { SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
 import { openStorage, type Storage } from '../src/storage/index.ts';
 import * as tracking from '../src/tracking/index.ts';
 import { listModels } from '../src/tracking/registry.ts';
@@ -41,7 +42,7 @@ describe('registerModel activity', () => {
       compute: realCompute(config),
     });
     for (const runId of ['e1-r0', 'e2-r0']) {
-      cpSync(join(REPO_ROOT, 'models', 'cpu-60min-c256-s2-epyc'), join(runDir(config, runId), 'model'), {
+      cpSync(SHIPPED_MODEL_DIR, join(runDir(config, runId), 'model'), {
         recursive: true,
       });
       await activities.report({ runId });

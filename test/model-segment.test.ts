@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL } from '../cli/commands/segment.ts';
 import { createRng } from '../src/augment/rng.ts';
 import { loadConfig } from '../src/config.ts';
 import { traceContours } from '../src/imaging/contours.ts';
@@ -13,7 +12,7 @@ import { instanceStats, instanceStatsCsv } from '../src/imaging/instance-stats.t
 import { readLabels, readRgb } from '../src/imaging/io.ts';
 import { loadTf } from '../src/model/backend.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
-import { loadModel, saveModel, tunedOptions } from '../src/model/model-dir.ts';
+import { loadModel, SHIPPED_MODEL_DIR, saveModel, tunedOptions } from '../src/model/model-dir.ts';
 import { createUNet } from '../src/model/unet.ts';
 import { differ, maxAbsDiff } from './helpers/arrays.ts';
 import { runCli } from './helpers/cli.ts';
@@ -126,7 +125,7 @@ describe('model folder', () => {
   });
 
   it('ships the default model: checksums hold, 1,941,105 weights per net, tuned post-processing recorded', async () => {
-    const m = await loadModel(DEFAULT_MODEL);
+    const m = await loadModel(SHIPPED_MODEL_DIR);
     const count = (ws: readonly Float32Array[]) => ws.reduce((n, w) => n + w.length, 0);
     expect(count(m.seg)).toBe(1_941_105);
     expect(count(m.dist)).toBe(1_941_105);

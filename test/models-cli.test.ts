@@ -16,9 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL } from '../cli/commands/segment.ts';
 import { loadConfig } from '../src/config.ts';
 import { readRgb } from '../src/imaging/io.ts';
+import { SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
 import { openStorage } from '../src/storage/index.ts';
 import * as tracking from '../src/tracking/index.ts';
 import { setAlias } from '../src/tracking/registry.ts';
@@ -115,7 +115,7 @@ describe('nucleiflow models', () => {
   });
 
   it('sets an alias, keeping it queued for MLflow (exit 3, one line) while MLflow is unreachable', () => {
-    const r = cli(['models', 'alias', 'quick@2', 'default'], { MLFLOW_TRACKING_URI: 'http://127.0.0.1:9' });
+    const r = cli(['models', 'alias', 'quick@2', 'default'], { MLFLOW_TRACKING_URI: 'http://127.0.0.1:59' });
     expect(r.stdout).toMatch(/^quick@default -> version 2 \(run e1-r0\)$/m);
     expect(r.code).toBe(3);
     expect(r.stderr.split('\n')).toHaveLength(1);
@@ -132,7 +132,7 @@ describe('nucleiflow models', () => {
     expect(show.card.scores.all.aji).toBeCloseTo(0.6, 12);
     // A bare name is its default alias.
     expect(JSON.parse(cli(['models', 'show', 'quick', '--json']).stdout).version).toBe(2);
-    const sync = cli(['models', 'sync'], { MLFLOW_TRACKING_URI: 'http://127.0.0.1:9' });
+    const sync = cli(['models', 'sync'], { MLFLOW_TRACKING_URI: 'http://127.0.0.1:59' });
     expect(sync.code).toBe(3);
     expect(sync.stderr).toMatch(/queued/);
   });
@@ -143,7 +143,7 @@ describe('nucleiflow models', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['README.md', 'card.json', 'dist.bin', 'model.json', 'seg.bin']);
     const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
-    expect(sha(join(out, 'seg.bin'))).toBe(sha(join(DEFAULT_MODEL, 'seg.bin')));
+    expect(sha(join(out, 'seg.bin'))).toBe(sha(join(SHIPPED_MODEL_DIR, 'seg.bin')));
     const card = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
     expect([card.name, card.version, card.run, card.aliases, card.codeCommit]).toEqual([
       'quick',
@@ -218,14 +218,14 @@ describe('segment --model', () => {
       '--out',
       join(home, 'seg-dir'),
       '--model',
-      DEFAULT_MODEL,
+      SHIPPED_MODEL_DIR,
       '--format',
       'geojson',
     ]);
     expect(folder.code, folder.stderr).toBe(0);
-    const manifest = JSON.parse(readFileSync(join(DEFAULT_MODEL, 'model.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(SHIPPED_MODEL_DIR, 'model.json'), 'utf8'));
     expect(JSON.parse(readFileSync(join(home, 'seg-dir', 'tile.geojson'), 'utf8')).model).toEqual({
-      folder: DEFAULT_MODEL,
+      folder: SHIPPED_MODEL_DIR,
       sha256: manifest.sha256,
     });
     const unknown = cli(['segment', img, '--out', join(home, 'seg-x'), '--model', 'paper@default']);
@@ -244,7 +244,7 @@ describe('segment --model', () => {
     expect(r.stderr.split('\n').filter((l) => l.startsWith('nucleiflow:'))).toEqual([
       expect.stringMatching(/^nucleiflow: DATABASE_URL: cannot connect to .*; using the shipped model$/),
     ]);
-    expect(r.stdout).toContain(`model: folder ${DEFAULT_MODEL} (seg sha256 `);
+    expect(r.stdout).toContain(`model: folder ${SHIPPED_MODEL_DIR} (seg sha256 `);
   });
 
   it('falls back to the shipped folder when the home has no store', () => {
@@ -252,7 +252,7 @@ describe('segment --model', () => {
     try {
       const r = cli(['segment', img, '--out', join(bare, 'o')], { NUCLEIFLOW_HOME: bare });
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toContain(`model: folder ${DEFAULT_MODEL} (seg sha256 `);
+      expect(r.stdout).toContain(`model: folder ${SHIPPED_MODEL_DIR} (seg sha256 `);
       expect(existsSync(join(bare, 'pglite'))).toBe(false);
     } finally {
       rmSync(bare, { recursive: true, force: true });

@@ -6,13 +6,13 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { groundTruthOptions } from '../activities/pipeline.ts';
 import { quickNote } from '../cli/commands/run.ts';
-import { DEFAULT_MODEL } from '../cli/commands/segment.ts';
 import { DEFAULT_TRAIN_SPEC, register, type TrainFlags, trainSets } from '../cli/commands/train.ts';
 import { type LoadedSpec, loadSpec } from '../experiments/index.ts';
 import { HED_PRESETS } from '../src/augment/hed.ts';
 import { DEFAULT_MODIFICATION } from '../src/groundtruth/modify.ts';
 import { stageSeed } from '../src/model/batch.ts';
 import type { EpochMetrics } from '../src/model/checkpoint.ts';
+import { SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
 
 /** What `nucleiflow train <args>` would submit, resolved by the real command's parser; nothing runs. */
 async function resolveTrain(args: readonly string[]): Promise<LoadedSpec> {
@@ -52,7 +52,7 @@ interface Recorded {
 describe('the shipped recipe as a spec', () => {
   it('cpu-60min-c256 is what the shipped model.json records: every field, the steps run and the lr drop points', async () => {
     const rec = (
-      JSON.parse(readFileSync(join(DEFAULT_MODEL, 'model.json'), 'utf8')) as { training: Recorded }
+      JSON.parse(readFileSync(join(SHIPPED_MODEL_DIR, 'model.json'), 'utf8')) as { training: Recorded }
     ).training;
     const { runs } = await loadSpec('cpu-60min-c256');
     expect(runs).toHaveLength(1);
@@ -102,7 +102,7 @@ describe('the shipped recipe as a spec', () => {
 
 describe('the closing note of run quick', () => {
   it('says it is a 3-epoch smoke run, what the default model scores (from its card), and the command that reproduces it', async () => {
-    const card = JSON.parse(readFileSync(join(DEFAULT_MODEL, 'card.json'), 'utf8')) as {
+    const card = JSON.parse(readFileSync(join(SHIPPED_MODEL_DIR, 'card.json'), 'utf8')) as {
       evaluation: Record<'all' | 'seen' | 'unseen', { aji: number }>;
     };
     const pct = (v: number) => (100 * v).toFixed(2);

@@ -14,8 +14,8 @@ import { dirname, join, resolve } from 'node:path';
 import { eq } from 'drizzle-orm';
 import sharp from 'sharp';
 import { imageArtifactPath, type Layer } from '../dashboards/server/artifacts.ts';
-import { REPO_ROOT } from '../src/config.ts';
 import { readLabels, writeLabelsPng } from '../src/imaging/io.ts';
+import { SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
 import type { Db } from '../src/storage/index.ts';
 import { schema } from '../src/storage/index.ts';
 import { modelCard, registerModelVersion, setAlias } from '../src/tracking/registry.ts';
@@ -478,7 +478,7 @@ export async function seedAblation(
  */
 export async function registerSeededModel(db: Db, home: string, runId: string) {
   const dir = join(home, 'runs', runId, 'model');
-  cpSync(join(REPO_ROOT, 'models', 'cpu-60min-c256-s2-epyc'), dir, { recursive: true });
+  cpSync(SHIPPED_MODEL_DIR, dir, { recursive: true });
   const [run] = await db.select().from(schema.runs).where(eq(schema.runs.id, runId));
   const name = (run!.spec as { name: string }).name;
   return registerModelVersion(db, { name, runId, dir, card: await modelCard(db, runId, dir) });

@@ -24,7 +24,7 @@ const cardScores = z.object({
  */
 export async function quickNote(spec: LoadedSpec['spec'], modelDir?: string): Promise<string> {
   // segment.ts names the default model; imported here only, so `run` does not load it up front.
-  const model = modelDir ?? (await import('./segment.ts')).DEFAULT_MODEL;
+  const model = modelDir ?? (await import('../../src/model/model-dir.ts')).SHIPPED_MODEL_DIR;
   const budget = (s: (typeof spec.training)['seg']) =>
     s.epochs !== undefined
       ? `${s.epochs}-epoch`

@@ -3,7 +3,7 @@ import { access, mkdir } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import sharp from 'sharp';
-import { loadConfig, REPO_ROOT } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
 import { InputError, UserError } from '../../src/errors.ts';
 import { traceContours } from '../../src/imaging/contours.ts';
 import { nucleiGeoJson } from '../../src/imaging/geojson.ts';
@@ -13,14 +13,9 @@ import { contourOverlay } from '../../src/imaging/overlay.ts';
 import type { LabelImage } from '../../src/imaging/types.ts';
 import { writeFileAtomic } from '../../src/io/atomic-write.ts';
 import { loadSegmenter, MIN_INPUT_SIZE } from '../../src/model/infer.ts';
+import { SHIPPED_MODEL_DIR } from '../../src/model/model-dir.ts';
 import { choiceList } from '../options.ts';
 import { action } from '../run-action.ts';
-
-/**
- * The model shipped in the repository; `nucleiflow segment` uses it when --model is not given and
- * the tracking store has no `default` alias.
- */
-export const DEFAULT_MODEL = join(REPO_ROOT, 'models', 'cpu-60min-c256-s2-epyc');
 
 /** The model segment uses, and how its outputs name it. */
 interface ChosenModel {
@@ -43,7 +38,7 @@ async function chooseModel(ref: string | undefined): Promise<ChosenModel> {
   if (ref !== undefined && isPath(ref)) return { dir: resolve(ref), registry: null };
   const config = loadConfig();
   if (!config.databaseUrl && !existsSync(join(config.home, 'pglite'))) {
-    if (ref === undefined) return { dir: DEFAULT_MODEL, registry: null };
+    if (ref === undefined) return { dir: SHIPPED_MODEL_DIR, registry: null };
     throw new UserError(
       `--model ${ref}: no such folder, and no tracking store to look it up in (DATABASE_URL unset, no ${join(config.home, 'pglite')})`,
     );
@@ -61,7 +56,7 @@ async function chooseModel(ref: string | undefined): Promise<ChosenModel> {
     if (ref !== undefined || !(err instanceof UserError)) throw err;
     // No --model: an unreachable store must not stop segmentation; the outputs name the model used.
     process.stderr.write(`nucleiflow: ${err.message}; using the shipped model\n`);
-    return { dir: DEFAULT_MODEL, registry: null };
+    return { dir: SHIPPED_MODEL_DIR, registry: null };
   }
   try {
     let target = ref;
@@ -73,7 +68,7 @@ async function chooseModel(ref: string | undefined): Promise<ChosenModel> {
         if ((err as { cause?: { code?: string } }).cause?.code === '42P01') return undefined;
         throw err;
       });
-      if (!a) return { dir: DEFAULT_MODEL, registry: null };
+      if (!a) return { dir: SHIPPED_MODEL_DIR, registry: null };
       target = `${a.name}@${a.version}`;
     }
     const v = await registry.resolveModel(storage.db, target);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { REPO_ROOT } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import type { PostprocessOptions } from '../postprocess/pipeline.ts';
@@ -14,6 +15,9 @@ import { fromFloat16, toFloat16 } from './float16.ts';
 import { unetParamShapes } from './unet.ts';
 
 export const MODEL_FORMAT = 'nucleiflow-two-stage-unet-v1';
+
+/** The model folder shipped in the repository: segment's model when the store has no `default` alias. */
+export const SHIPPED_MODEL_DIR = join(REPO_ROOT, 'models', 'cpu-60min-c256-s2-epyc');
 
 export interface ModelManifest {
   readonly format: typeof MODEL_FORMAT;

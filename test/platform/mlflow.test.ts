@@ -123,7 +123,7 @@ describe('MLflow outbox', () => {
     await tracking.putArtifact(s.db, runId, 'report', join(home, 'card.json'), 'model/card.json');
     await tracking.setRunStatus(s.db, runId, 'completed');
 
-    const down = new MlflowClient('http://127.0.0.1:9', { timeoutMs: 2000 });
+    const down = new MlflowClient('http://127.0.0.1:59', { timeoutMs: 2000 });
     const r1 = await tracking.drainOutbox(s.db, down);
     expect(r1.delivered).toBe(0);
     expect(r1.pending).toBe(1206);

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq, isNull } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, REPO_ROOT } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
+import { SHIPPED_MODEL_DIR } from '../../src/model/model-dir.ts';
 import { openStorage, type Storage, schema } from '../../src/storage/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { MlflowClient } from '../../src/tracking/mlflow-client.ts';
@@ -22,7 +23,7 @@ import {
 import { runCli } from '../helpers/cli.ts';
 import { createTestDatabase, services, token } from '../helpers/services.ts';
 
-const SHIPPED = join(REPO_ROOT, 'models', 'cpu-60min-c256-s2-epyc');
+const SHIPPED = SHIPPED_MODEL_DIR;
 
 describe('model registry', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -159,7 +160,7 @@ describe('model registry', () => {
   });
 
   it('queues the MLflow registry while MLflow is down and delivers it once when it is back', async () => {
-    const down = new MlflowClient('http://127.0.0.1:9', { timeoutMs: 2000 });
+    const down = new MlflowClient('http://127.0.0.1:59', { timeoutMs: 2000 });
     const r1 = await tracking.drainOutbox(s.db, down, { runId: first.runId });
     expect(r1.delivered).toBe(0);
     expect(r1.pending).toBeGreaterThan(0);
@@ -246,7 +247,7 @@ describe('model registry', () => {
   it('`models alias` while MLflow is down exits 3 with the alias queued; `models sync` delivers it', async () => {
     const env = { ...process.env, DATABASE_URL: db.url, NUCLEIFLOW_HOME: home };
     const down = runCli(['models', 'alias', `${name}@2`, 'staging'], {
-      env: { ...env, MLFLOW_TRACKING_URI: 'http://127.0.0.1:9' },
+      env: { ...env, MLFLOW_TRACKING_URI: 'http://127.0.0.1:59' },
       timeoutMs: 120_000,
     });
     expect(down.status).toBe(3);
