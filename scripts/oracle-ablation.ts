@@ -7,8 +7,8 @@
 // (model.json; chosen for its noisy maps, where wide smoothing and seed spacing pay) and with the library
 // defaults (chosen on ideal maps). Rows with the ground-truth foreground never grow the instances: growth
 // undoes the eroded outline the stage-1 net learns, which the ground-truth mask does not have.
-// Usage: node --import tsx scripts/oracle-ablation.ts [--model models/cpu-60min-c256-s2-epyc] [--split train|test]
-import { resolve } from 'node:path';
+// Usage: node --import tsx scripts/oracle-ablation.ts [--model DIR (default: the shipped model folder)] [--split train|test]
+import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
 import { kumarSplit } from '../src/data/manifest.ts';
@@ -17,7 +17,7 @@ import { readLabels, readRgb } from '../src/imaging/io.ts';
 import type { LabelImage, MaskImage } from '../src/imaging/types.ts';
 import { evaluate } from '../src/metrics/index.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
-import { tunedOptions } from '../src/model/model-dir.ts';
+import { SHIPPED_MODEL_DIR, tunedOptions } from '../src/model/model-dir.ts';
 import {
   POSTPROCESS_DEFAULTS as D,
   type PostprocessOptions,
@@ -26,7 +26,7 @@ import {
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string', default: 'models/cpu-60min-c256-s2-epyc' },
+    model: { type: 'string', default: relative(REPO_ROOT, SHIPPED_MODEL_DIR) },
     split: { type: 'string', default: 'train' },
   },
 });

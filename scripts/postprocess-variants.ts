@@ -10,8 +10,8 @@
 //     the peaks of the smoothed map (the "dynamic"/core rule of distance-regression methods,
 //     Naylor et al., IEEE TMI 2018), sigma = scale * mean radius.
 // Runs on the TRAINING images by default, so nothing here looks at the test split.
-// Usage: node --import tsx scripts/postprocess-variants.ts [--model models/cpu-60min-c256-s2-epyc] [--tta]
-import { resolve } from 'node:path';
+// Usage: node --import tsx scripts/postprocess-variants.ts [--model DIR (default: the shipped model folder)] [--tta]
+import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
 import { kumarSplit } from '../src/data/manifest.ts';
@@ -19,7 +19,7 @@ import { readLabels, readRgb } from '../src/imaging/io.ts';
 import type { FloatImage, LabelImage } from '../src/imaging/types.ts';
 import { evaluate } from '../src/metrics/index.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
-import { tunedOptions } from '../src/model/model-dir.ts';
+import { SHIPPED_MODEL_DIR, tunedOptions } from '../src/model/model-dir.ts';
 import { connectedComponents } from '../src/postprocess/connected-components.ts';
 import { expandLabels } from '../src/postprocess/expand-labels.ts';
 import { fillHolesPerInstance } from '../src/postprocess/fill-holes.ts';
@@ -30,7 +30,7 @@ import { watershed } from '../src/postprocess/watershed.ts';
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string', default: 'models/cpu-60min-c256-s2-epyc' },
+    model: { type: 'string', default: relative(REPO_ROOT, SHIPPED_MODEL_DIR) },
     tta: { type: 'boolean', default: false },
   },
 });

@@ -13,23 +13,23 @@
 // runs; this script applies them to a model folder. The library defaults are scored as one extra row
 // outside the selection, so each model records what tuning gained on its training images.
 // The nets run once per image; the grid then only repeats the post-processing.
-// Usage: node --import tsx scripts/tune-postprocess.ts [--model models/cpu-60min-c256-s2-epyc] [--grid full|coarse] [--dry-run]
+// Usage: node --import tsx scripts/tune-postprocess.ts [--model DIR (default: the shipped model folder)] [--grid full|coarse] [--dry-run]
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
 import { kumarSplit } from '../src/data/manifest.ts';
 import { readLabels, readRgb } from '../src/imaging/io.ts';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
-import type { TunedPostprocess } from '../src/model/model-dir.ts';
+import { SHIPPED_MODEL_DIR, type TunedPostprocess } from '../src/model/model-dir.ts';
 import { COARSE_GRID, FULL_GRID, type PostprocessSetting } from '../src/postprocess/grid.ts';
 import { POSTPROCESS_DEFAULTS } from '../src/postprocess/pipeline.ts';
 import { scoreSetting, type TuningImage, tunePostprocess } from '../src/postprocess/tune.ts';
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string', default: 'models/cpu-60min-c256-s2-epyc' },
+    model: { type: 'string', default: relative(REPO_ROOT, SHIPPED_MODEL_DIR) },
     'dry-run': { type: 'boolean', default: false },
     grid: { type: 'string', default: 'full' },
   },
