@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { InputError, UserError } from '../src/errors.ts';
-import { readRgb, writeRgbPng } from '../src/imaging/io.ts';
+import { readLabels, readRgb, writeRgbPng } from '../src/imaging/io.ts';
 import type { RgbImage } from '../src/imaging/types.ts';
 import { openSlide, requireMpp } from '../src/slide/index.ts';
 import { flattenArgbOntoWhite } from '../src/slide/openslide.ts';
@@ -207,6 +207,45 @@ describe('openSlide on an Aperio-style SVS built from MoNuSeg', () => {
     } finally {
       s.close();
     }
+  });
+});
+
+describe('the test slide ground truth', () => {
+  it('is the mosaic of the MoNuSeg labels, ids unique across tiles, zero in the gaps', async () => {
+    const labels = await big.labels();
+    expect([labels.width, labels.height]).toEqual([big.width, big.height]);
+    const data = loadConfig().dataDir;
+    const seen = new Set<number>();
+    let inTiles = 0;
+    for (const t of big.tiles) {
+      const own = await readLabels(join(data, 'labels', `${t.slide}.png`));
+      const ids = new Set<number>();
+      for (let y = 0; y < t.height; y++)
+        for (let x = 0; x < t.width; x++) {
+          const v = own.data[y * own.width + x]!;
+          const got = labels.data[(t.y + y) * labels.width + t.x + x]!;
+          if (got !== (v === 0 ? 0 : v + t.idOffset))
+            throw new Error(`${t.slide} (${x}, ${y}): ${got} vs ${v}`);
+          if (got) ids.add(got);
+        }
+      for (const id of ids) {
+        expect(seen.has(id)).toBe(false);
+        seen.add(id);
+      }
+      inTiles += t.width * t.height;
+    }
+    // Every object pixel lies in a tile: the gaps are background.
+    let foreground = 0;
+    for (const v of labels.data) if (v) foreground++;
+    let foregroundInTiles = 0;
+    for (const t of big.tiles)
+      for (let y = 0; y < t.height; y++)
+        for (let x = 0; x < t.width; x++)
+          if (labels.data[(t.y + y) * labels.width + t.x + x]) foregroundInTiles++;
+    expect(foreground).toBe(foregroundInTiles);
+    expect(inTiles).toBe(6 * 1000 * 1000);
+    // All of each image's nuclei: 398 + 357 + 472 + 342 + 363 + 1391 (n_label_instances in manifest.csv).
+    expect(seen.size).toBe(3323);
   });
 });
 
