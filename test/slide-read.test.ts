@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { InputError, UserError } from '../src/errors.ts';
 import { readLabels, readRgb, writeRgbPng } from '../src/imaging/io.ts';
 import type { RgbImage } from '../src/imaging/types.ts';
 import { openSlide, requireMpp } from '../src/slide/index.ts';
-import { flattenArgbOntoWhite } from '../src/slide/openslide.ts';
+import { flattenArgbOntoWhite, openSlideLibraryPath } from '../src/slide/openslide.ts';
 import { type TestSlide, testSlide } from '../testing/test-slide.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nf-slide-read-'));
@@ -329,6 +329,19 @@ describe('bad slide files', () => {
       expect(err.message, name).toMatch(expected[name]);
       expect(err.message, name).not.toContain('\n');
     }
+  });
+
+  it('opens slides through NUCLEIFLOW_OPENSLIDE_LIB beside the tools venv library in one process', async () => {
+    const own = join(dir, 'libopenslide-copy.so.1');
+    copyFileSync(openSlideLibraryPath(loadConfig({})), own);
+    const viaVenv = await openSlide(edge.svs40, loadConfig({}));
+    const viaEnv = await openSlide(edge.svs40, loadConfig({ NUCLEIFLOW_OPENSLIDE_LIB: own }));
+    const r = { x: 100, y: 100, level: 0, width: 64, height: 64 };
+    expect(Buffer.from(await viaEnv.readRegion(r)).equals(Buffer.from(await viaVenv.readRegion(r)))).toBe(
+      true,
+    );
+    viaVenv.close();
+    viaEnv.close();
   });
 
   it('says to run the setup script when the OpenSlide library is missing (a PNG still opens)', async () => {

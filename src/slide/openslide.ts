@@ -60,6 +60,8 @@ interface Api {
 }
 
 const apis = new Map<string, Api>();
+/** koffi type names are process-wide: declare OpenSlide's opaque handle once, whichever library loads. */
+let handleTypeDeclared = false;
 
 /** Loads the library once per process and binds the functions NucleiFlow uses. */
 export function openSlideApi(config: Config): Api {
@@ -77,7 +79,10 @@ export function openSlideApi(config: Config): Api {
       },
     );
   }
-  koffi.opaque('openslide_t');
+  if (!handleTypeDeclared) {
+    koffi.opaque('openslide_t');
+    handleTypeDeclared = true;
+  }
   const api: Api = {
     version: lib.func('const char *openslide_get_version()')() as string,
     detectVendor: lib.func('const char *openslide_detect_vendor(const char *filename)'),
