@@ -196,6 +196,19 @@ describe('openSlide on an Aperio-style SVS built from MoNuSeg', () => {
     expect([...out]).toEqual([0x10, 0x20, 0x30, 255, 255, 255, 0x40 + 127, 127, 127, 255, 255, 255]);
   });
 
+  it('takes 300 concurrent reads (more than koffi queues at once) and returns each its own pixels', async () => {
+    const s = await openSlide(edge.svs40);
+    try {
+      const at = (i: number) => ({ x: (i * 37) % 900, y: (i * 53) % 400, level: 0, width: 32, height: 32 });
+      const all = await Promise.all(Array.from({ length: 300 }, (_, i) => s.readRegion(at(i))));
+      for (const i of [0, 151, 299]) {
+        expect(Buffer.from(all[i]!).equals(Buffer.from(await s.readRegion(at(i))))).toBe(true);
+      }
+    } finally {
+      s.close();
+    }
+  });
+
   it('refuses a level the slide does not have and malformed sizes', async () => {
     const s = await openSlide(edge.svs40);
     try {

@@ -129,6 +129,28 @@ export function flattenArgbOntoWhite(buf: ArrayBuffer, n: number): Uint8Array {
   return out;
 }
 
+/**
+ * koffi throws once more than max_async_calls (256) async calls are running or queued, so reads
+ * beyond this many wait here, process-wide, in order. Decoding is CPU-bound: more in flight than
+ * koffi's worker threads would only queue inside koffi instead.
+ */
+const MAX_READS_IN_FLIGHT = 32;
+let readsInFlight = 0;
+const waiting: (() => void)[] = [];
+
+async function withReadSlot<T>(fn: () => Promise<T>): Promise<T> {
+  // A finished read hands its slot straight to the next waiter, so the count never overshoots.
+  if (readsInFlight >= MAX_READS_IN_FLIGHT) await new Promise<void>((r) => waiting.push(r));
+  else readsInFlight++;
+  try {
+    return await fn();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else readsInFlight--;
+  }
+}
+
 function finiteNumber(s: string | null): number | undefined {
   if (s === null || s.trim() === '') return undefined;
   const v = Number(s);
@@ -200,11 +222,14 @@ export function openWithOpenSlide(path: string, config: Config): Slide | undefin
       const buf = new ArrayBuffer(n * 4);
       inFlight++;
       try {
-        await new Promise<void>((resolve, reject) => {
-          api.readRegion.async(h, new Uint32Array(buf), r.x, r.y, r.level, r.width, r.height, (err) =>
-            err ? reject(err) : resolve(),
-          );
-        });
+        await withReadSlot(
+          () =>
+            new Promise<void>((resolve, reject) => {
+              api.readRegion.async(h, new Uint32Array(buf), r.x, r.y, r.level, r.width, r.height, (err) =>
+                err ? reject(err) : resolve(),
+              );
+            }),
+        );
         // After an error OpenSlide's handle answers every later call with it: keep it and report it once more.
         const err = api.getError(h);
         if (err !== null) {
