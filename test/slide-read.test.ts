@@ -95,6 +95,26 @@ describe('openSlide on an Aperio-style SVS built from MoNuSeg', () => {
     }
   });
 
+  it('opens the same pyramid without the Aperio description as generic-tiff with no pixel size', async () => {
+    const s = await openSlide(edge.genericTiff);
+    try {
+      expect(s.vendor).toBe('generic-tiff');
+      expect(s.mpp).toBeUndefined();
+      expect(s.objectivePower).toBeUndefined();
+      expect(s.levels.map((l) => [l.width, l.height, l.downsample])).toEqual([
+        [1024, 512, 1],
+        [256, 128, 4],
+        [64, 32, 16],
+      ]);
+      expect(() => requireMpp(s)).toThrow(InputError);
+      expect(() => requireMpp(s)).toThrow(`${edge.genericTiff}: no pixel size`);
+      const got = await s.readRegion({ x: 300, y: 100, level: 0, width: 200, height: 150 });
+      expect(meanAbsDiff(got, crop(edge.mosaic(), 300, 100, 200, 150))).toBeLessThan(3);
+    } finally {
+      s.close();
+    }
+  });
+
   it('reads level-0 regions equal to the source mosaic within JPEG error, at the right offset', async () => {
     const mosaic = big.mosaic();
     const s = await openSlide(big.svs40);

@@ -2,7 +2,7 @@
 // MoNuSeg images, each stain-normalised to one reference with the repo's Macenko code, laid on a
 // white canvas with blank gaps between them, written by tools/python/make_test_slide.py as an
 // Aperio-style JPEG-compressed tiled (256) pyramidal TIFF at 40x (MPP 0.2527) and a 2x-downsampled
-// 20x twin (MPP 0.5054); the ground truth is the mosaic of the instance labels, ids kept unique
+// 20x twin (MPP 0.5054), and the same pyramid as a generic tiled TIFF with no pixel size; the ground truth is the mosaic of the instance labels, ids kept unique
 // across tiles. Slides are cached under <cache>/test-slides/<key>, the key hashing the options and
 // the code that makes them, so tests do not rebuild them. Coordinates are level-0 pixels of the 40x slide.
 import { execFile, execFileSync } from 'node:child_process';
@@ -46,6 +46,8 @@ export interface TestSlide {
   readonly svs40: string;
   /** The 20x slide: the mosaic box-averaged 2x2, levels 1, 4, 16 of that; AppMag 20, MPP 0.5054. */
   readonly svs20: string;
+  /** The 40x pyramid without Aperio description or resolution: OpenSlide's 'generic-tiff', no pixel size. */
+  readonly genericTiff: string;
   /** The mosaic's instance labels, a 16-bit PNG at the 40x slide's level 0. */
   readonly labelsPng: string;
   readonly width: number;
@@ -161,6 +163,15 @@ async function build(dir: string, o: Required<TestSlideOptions>): Promise<void> 
     '--mpp',
     String(2 * TEST_SLIDE_MPP_40X),
   ]);
+  await run(python, [
+    SCRIPT,
+    ...common,
+    '--out',
+    join(dir, 'slide-generic.tif'),
+    '--levels',
+    levels,
+    '--generic',
+  ]);
   writeFileSync(join(dir, 'layout.json'), `${JSON.stringify({ width, height, tiles } satisfies Layout)}\n`);
 }
 
@@ -205,6 +216,7 @@ export async function testSlide(opts: TestSlideOptions = {}): Promise<TestSlide>
     dir,
     svs40: join(dir, 'slide-40x.svs'),
     svs20: join(dir, 'slide-20x.svs'),
+    genericTiff: join(dir, 'slide-generic.tif'),
     labelsPng: join(dir, 'labels.png'),
     width: layout.width,
     height: layout.height,

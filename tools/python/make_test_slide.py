@@ -11,6 +11,8 @@ per tiled page.
   --base-downsample N               level 0 of the slide is the mosaic reduced N times (1 = as is)
   --levels 1,4,16                   downsample of each page, relative to the slide's level 0
   --mag 40 --mpp 0.2527             AppMag and MPP written into the description
+  --generic                         no Aperio description and no resolution tags: a plain tiled pyramidal
+                                    TIFF, which OpenSlide opens as 'generic-tiff' with no pixel size
   --quality 95 --tile 256           JPEG quality (YCbCr, chroma not subsampled), tile edge
 
 Reductions are box (area) means, rounded half up; every downsample must divide the image size, so
@@ -44,8 +46,9 @@ def main() -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--base-downsample", type=int, default=1)
     p.add_argument("--levels", default="1,4,16")
-    p.add_argument("--mag", type=float, required=True)
-    p.add_argument("--mpp", type=float, required=True)
+    p.add_argument("--mag", type=float, default=40)
+    p.add_argument("--mpp", type=float, default=0.2527)
+    p.add_argument("--generic", action="store_true")
     p.add_argument("--quality", type=int, default=95)
     p.add_argument("--tile", type=int, default=256)
     a = p.parse_args()
@@ -65,7 +68,9 @@ def main() -> None:
         for i, f in enumerate(factors):
             level = box_reduce(base, f)
             lh, lw = level.shape[:2]
-            if i == 0:
+            if a.generic:
+                desc = None
+            elif i == 0:
                 # What an Aperio scanner writes on level 0, trimmed to the fields OpenSlide reads.
                 desc = (
                     f"Aperio Image Library v12.0.15 \r\n{w}x{h} [0,0 {w}x{h}] ({a.tile}x{a.tile}) "
