@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates the Python tools venv (Temporal CLI, MLflow server, scikit-image/SciPy references) under
+# Creates the Python tools venv (Temporal CLI, MLflow server, scikit-image/SciPy references, OpenSlide) under
 # the cache, keyed by the requirements' hash so a changed pin builds a fresh venv and an unchanged
 # one is reused. Prints the venv path on its last line. Pass --bench to add PyTorch.
 set -euo pipefail

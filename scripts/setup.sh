@@ -2,7 +2,8 @@
 # Installs everything NucleiFlow needs on a fresh machine of this kind, idempotently:
 #   1. npm packages from the lock file (install scripts off: tfjs-node's would download from the internet);
 #   2. native TensorFlow for tfjs-node, built against the tensorflow-cpu wheel (cached);
-#   3. the Python tools venv: Temporal CLI, MLflow server, scikit-image/SciPy references (cached).
+#   3. the Python tools venv: Temporal CLI, MLflow server, scikit-image/SciPy references, the OpenSlide
+#      C library that src/slide reads whole-slide images with (cached).
 # Pass --with-browser to also install Debian's Chromium for the dashboard's browser tests.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +93,10 @@ const schema = z.object({
       .optional(),
   ),
   TEMPORAL_UI_URL: z.preprocess(emptyIsUnset, url(['http:', 'https:']).optional()),
+  NUCLEIFLOW_OPENSLIDE_LIB: z
+    .string()
+    .refine((v) => existsSync(v), 'must be the path of an existing OpenSlide library (libopenslide.so.1)')
+    .optional(),
   // Read only by the test and benchmark harness, never by the CLI.
   NUCLEIFLOW_TEST_DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   NUCLEIFLOW_DASHBOARD_REAL: flag,
@@ -132,6 +137,8 @@ export interface Config {
   readonly dashboardToken: string | undefined;
   /** Temporal Web UI, for links on the dashboard's run pages. */
   readonly temporalUiUrl: string | undefined;
+  /** The OpenSlide C library, or undefined for the one in the tools venv (see src/slide/openslide.ts). */
+  readonly openSlideLib: string | undefined;
   /** Harness only: the Postgres cluster in which platform tests create their databases. */
   readonly testDatabaseUrl: string | undefined;
   /** Harness only: dashboard tests read the configured tracking database instead of seeded rows. */
@@ -176,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalBin: e.NUCLEIFLOW_TEMPORAL_BIN,
     dashboardToken: e.NUCLEIFLOW_DASHBOARD_TOKEN,
     temporalUiUrl: e.TEMPORAL_UI_URL?.replace(/\/+$/, ''),
+    openSlideLib: e.NUCLEIFLOW_OPENSLIDE_LIB,
     testDatabaseUrl: e.NUCLEIFLOW_TEST_DATABASE_URL,
     dashboardReal: isOn(e.NUCLEIFLOW_DASHBOARD_REAL),
     chromiumPath: e.CHROMIUM_PATH,
@@ -190,4 +198,15 @@ export function requireDataDir(config: Config): string {
     );
   }
   return config.dataDir;
+}
+
+/**
+ * Where scripts/setup-tools-venv.sh puts the Python tools venv: `<cache>/tools-venv-<hash>`, the hash
+ * being the first 12 hex digits of the SHA-256 of tools/python/requirements.txt (the script's key), so
+ * a changed pin points here at the venv that the setup script will build for it. Does not create it.
+ */
+export function toolsVenvDir(config: Config): string {
+  const reqs = readFileSync(resolve(REPO_ROOT, 'tools', 'python', 'requirements.txt'));
+  const hash = createHash('sha256').update(reqs).digest('hex').slice(0, 12);
+  return resolve(config.cacheDir, `tools-venv-${hash}`);
 }

@@ -17,6 +17,7 @@ describe('loadConfig', () => {
     expect(c.temporalBin).toBeUndefined();
     expect(c.dashboardToken).toBeUndefined();
     expect(c.temporalUiUrl).toBeUndefined();
+    expect(c.openSlideLib).toBeUndefined();
     expect(c.testDatabaseUrl).toBeUndefined();
     expect(c.dashboardReal).toBe(false);
     expect(c.chromiumPath).toBe('/usr/bin/chromium');
@@ -33,6 +34,7 @@ describe('loadConfig', () => {
       NUCLEIFLOW_TEST_DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/nucleiflow_test',
       NUCLEIFLOW_DASHBOARD_REAL: '1',
       CHROMIUM_PATH: '/opt/chromium/chrome',
+      NUCLEIFLOW_OPENSLIDE_LIB: process.execPath,
     });
     expect(c.temporalLogLevel).toBe('INFO');
     expect(c.temporalLogStderr).toBe(true);
@@ -43,6 +45,7 @@ describe('loadConfig', () => {
     expect(c.testDatabaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/nucleiflow_test');
     expect(c.dashboardReal).toBe(true);
     expect(c.chromiumPath).toBe('/opt/chromium/chrome');
+    expect(c.openSlideLib).toBe(process.execPath);
   });
 
   it.each(['NUCLEIFLOW_TEMPORAL_BIN', 'NUCLEIFLOW_DASHBOARD_TOKEN', 'TEMPORAL_UI_URL'])(
@@ -74,6 +77,8 @@ describe('loadConfig', () => {
     ['NUCLEIFLOW_TEMPORAL_LOG_STDERR', 'yes'],
     ['NUCLEIFLOW_QUEUE_PREFIX', 'my queue/'],
     ['NUCLEIFLOW_TEMPORAL_BIN', '/nonexistent/bin/temporal'],
+    ['NUCLEIFLOW_OPENSLIDE_LIB', '/nonexistent/libopenslide.so.1'],
+    ['NUCLEIFLOW_OPENSLIDE_LIB', ''],
     ['TEMPORAL_UI_URL', 'ftp://127.0.0.1:8233'],
     ['NUCLEIFLOW_TEST_DATABASE_URL', 'http://127.0.0.1:5432/x'],
     ['NUCLEIFLOW_DASHBOARD_REAL', 'yes'],
