@@ -180,6 +180,16 @@ describe('ownedInstances conventions', () => {
     expect([a!.notOwned, b!.notOwned]).toEqual([1, 1]);
   });
 
+  it('uses the centroid, not the bounding-box centre', () => {
+    // An L: a 20x2 bar on x 290..310 and a 2x40 stem at x 290..292 below it. Box centre x = 300.0 (right core);
+    // centroid x = (40 * 300 + 80 * 291) / 120 = 294.0 (left core).
+    const labels = slideLabels([[290, 50, 310, 52]]);
+    for (let y = 52; y < 92; y++) labels.data.fill(1, y * 600 + 290, y * 600 + 292);
+    const [a, b] = own(labels);
+    expect(a!.owned.map((o) => o.centroid.x)).toEqual([294]);
+    expect(b!.owned).toEqual([]);
+  });
+
   it('flags an owned instance touching a window side inside the slide as cut, not one on the slide edge', () => {
     // Left region's window is x 0..320: a nucleus x 250..330 is cut at 320 there; one at x 0..10 touches the slide edge.
     const [a] = own(
