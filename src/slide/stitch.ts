@@ -14,8 +14,8 @@
 // bounding box is at most M px on each side is reported exactly once, whole: M = 64 px at 0.25 um/px handles
 // nuclei up to 16 um across. Larger ones may come out cut or twice; an owned instance touching a window side that
 // is not the slide's edge is flagged `cut` (it may continue beyond the window), so the margin can be judged.
-// Segmentations must agree across windows for this to hold (a net's output near a window edge may differ from its
-// output mid-window); the rule makes no nucleus vanish or double when they do, as long as they match in the core.
+// Segmentations must agree across windows for this to hold; a net's output near a window edge may differ from its
+// output mid-window, which the margin also keeps away from the owned nuclei.
 import { assertBuffer, type LabelImage } from '../imaging/types.ts';
 import { instanceBoxes } from '../postprocess/instance-boxes.ts';
 import type { Box, Region } from './regions.ts';
