@@ -155,10 +155,12 @@ describe('model folder', () => {
     // Changing one input column of a 512 px U-Net input changes outputs up to 94 px away, so a
     // 112 px margin gives every kept pixel its whole context; the tile origins (0, 64 across, 0, 32
     // down) lie on the nets' 16 px pooling grid. Then tiling computes the same function; only
-    // float summation order may differ between the 320 and 256 px wide convolutions.
+    // float summation order may differ between the 320 and 256 px wide convolutions. How much
+    // depends on the CPU's kernels: under 1e-6 on an AVX-512 Xeon, 1.8e-6 on an AVX2 EPYC; a pixel
+    // that lost part of its context moves by orders of magnitude more.
     const tiled = await s.segment(rgb, 'ok', { tile: 256, margin: 112 });
     expect(tiled.foreground.data.length).toBe(320 * 288);
-    expect(maxAbsDiff(tiled.foreground.data, one.foreground.data)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(tiled.foreground.data, one.foreground.data)).toBeLessThan(1e-5);
     expect(maxAbsDiff(tiled.distance.data, one.distance.data)).toBeLessThan(1e-5);
     expect(differ(tiled.labels.data, one.labels.data)).toBe(0);
     // With a 48 px margin the second row of tiles (origin y 32) writes from y = 80 and the second
@@ -171,7 +173,9 @@ describe('model folder', () => {
           worst,
           Math.abs(narrow.foreground.data[y * 320 + x]! - one.foreground.data[y * 320 + x]!),
         );
-    expect(worst).toBeLessThan(1e-6);
+    expect(worst).toBeLessThan(1e-5);
+    // Elsewhere the narrow margin cut context, and the outputs move far beyond that tolerance.
+    expect(maxAbsDiff(narrow.foreground.data, one.foreground.data)).toBeGreaterThan(1e-3);
     s.dispose();
   });
 });

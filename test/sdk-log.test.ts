@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../src/config.ts';
 
-const home = mkdtempSync(join(tmpdir(), 'nf-sdk-log-'));
-afterAll(() => rmSync(home, { recursive: true, force: true }));
+const homes: string[] = [];
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
 
 const script = `
   const { installRuntime } = await import(${JSON.stringify(join(REPO_ROOT, 'platform', 'worker.ts'))});
@@ -16,32 +18,45 @@ const script = `
   installRuntime();
   Runtime.instance().logger.warn('probe warning', { queue: 'q1' });
   Runtime.instance().logger.info('probe info');
-  await new Promise((r) => setTimeout(r, 200));
+  // The SDK hands log entries to the logger asynchronously, so exit only once the last line the
+  // level lets through (PROBE_LAST) is in the file (at most 20 s); a fixed 200 ms lost lines.
+  const { existsSync, readFileSync } = await import('node:fs');
+  const file = process.env.NUCLEIFLOW_HOME + '/logs/temporal-sdk.log';
+  const has = () => existsSync(file) && readFileSync(file, 'utf8').includes(process.env.PROBE_LAST);
+  for (let i = 0; i < 200 && !has(); i++) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => process.stderr.write('', r));
   process.exit(0); // the installed runtime would keep the process alive
 `;
 
-function run(env: NodeJS.ProcessEnv) {
-  return spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+/** Runs the probe in a home of its own; `last` is the last line its log level lets through. */
+function run(env: NodeJS.ProcessEnv, last: string) {
+  const home = mkdtempSync(join(tmpdir(), 'nf-sdk-log-'));
+  homes.push(home);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
-    env: { ...process.env, NUCLEIFLOW_HOME: home, ...env },
+    env: { ...process.env, NUCLEIFLOW_HOME: home, PROBE_LAST: last, ...env },
     timeout: 60_000,
   });
+  return { ...r, log: readFileSync(join(home, 'logs', 'temporal-sdk.log'), 'utf8') };
 }
 
 describe('the Temporal SDK log', () => {
   it('goes to <home>/logs/temporal-sdk.log at WARN, not to the terminal', () => {
-    const r = run({ NUCLEIFLOW_TEMPORAL_LOG: undefined, NUCLEIFLOW_TEMPORAL_LOG_STDERR: undefined });
+    const r = run(
+      { NUCLEIFLOW_TEMPORAL_LOG: undefined, NUCLEIFLOW_TEMPORAL_LOG_STDERR: undefined },
+      'probe warning',
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/probe/);
     expect(r.stdout).not.toMatch(/probe/);
-    const log = readFileSync(join(home, 'logs', 'temporal-sdk.log'), 'utf8');
+    const log = r.log;
     expect(log).toMatch(/^\d{4}-\d\d-\d\dT\S+Z \[WARN\] probe warning \{"queue":"q1"\}$/m);
     expect(log).not.toMatch(/probe info/);
   });
 
   it('is also printed on stderr with NUCLEIFLOW_TEMPORAL_LOG_STDERR=1', () => {
-    const r = run({ NUCLEIFLOW_TEMPORAL_LOG: 'INFO', NUCLEIFLOW_TEMPORAL_LOG_STDERR: '1' });
+    const r = run({ NUCLEIFLOW_TEMPORAL_LOG: 'INFO', NUCLEIFLOW_TEMPORAL_LOG_STDERR: '1' }, 'probe info');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/\[WARN\] probe warning/);
     expect(r.stderr).toMatch(/\[INFO\] probe info/);

@@ -38,8 +38,9 @@ describe('Postgres restarted mid-run', { timeout: 900_000 }, () => {
     worker.stderr!.on('data', (d) => {
       log += d;
     });
-    // Down for 4 s: several epochs' writes (and activity starts) hit the outage.
-    pg.restart(4000);
+    // Down for 12 s: longer than an epoch of quick even on a loaded 2-core machine (where 4 s fell
+    // between two epochs' writes), so at least one metrics write hits the outage.
+    pg.restart(12_000);
     const run = await waitForTerminal(cli, runId, 'the run to finish');
     expect(run.status, run.error ?? '').toBe('completed');
     // The outage was felt: at least one epoch's metrics write failed and was retried.
