@@ -156,8 +156,8 @@ describe('model folder', () => {
     // 112 px margin gives every kept pixel its whole context; the tile origins (0, 64 across, 0, 32
     // down) lie on the nets' 16 px pooling grid. Then tiling computes the same function; only
     // float summation order may differ between the 320 and 256 px wide convolutions. How much
-    // depends on the CPU's kernels: under 1e-6 on an AVX-512 Xeon, 1.8e-6 on an AVX2 EPYC; a pixel
-    // that lost part of its context moves by orders of magnitude more.
+    // depends on the CPU's kernels: under 1e-6 where this bound was first set, 1.8e-6 on an AVX2
+    // EPYC; a pixel that lost part of its context moves by far more (checked below).
     const tiled = await s.segment(rgb, 'ok', { tile: 256, margin: 112 });
     expect(tiled.foreground.data.length).toBe(320 * 288);
     expect(maxAbsDiff(tiled.foreground.data, one.foreground.data)).toBeLessThan(1e-5);
