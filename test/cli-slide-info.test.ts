@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { type TestSlide, testSlide } from '../testing/test-slide.ts';
+import { EDGE_SLIDE, type TestSlide, testSlide } from '../testing/test-slide.ts';
 import { runCli } from './helpers/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nf-slide-info-'));
@@ -11,14 +11,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let slide: TestSlide;
 beforeAll(async () => {
-  // The small slide of test/slide-read.test.ts (same options, same cached files).
-  slide = await testSlide({
-    slides: ['TCGA-21-5784-01Z-00-DX1', 'TCGA-AY-A8YK-01A-01-TS1'],
-    cols: 2,
-    rows: 1,
-    crop: 512,
-    gap: 0,
-  });
+  // The edge slide of test/slide-read.test.ts: the same options, so the same cached files.
+  slide = await testSlide(EDGE_SLIDE);
 }, 180_000);
 
 describe('nucleiflow slide-info', () => {

@@ -8,7 +8,7 @@ import { readLabels, readRgb, writeRgbPng } from '../src/imaging/io.ts';
 import type { RgbImage } from '../src/imaging/types.ts';
 import { openSlide, requireMpp } from '../src/slide/index.ts';
 import { flattenArgbOntoWhite, openSlideLibraryPath } from '../src/slide/openslide.ts';
-import { type TestSlide, testSlide } from '../testing/test-slide.ts';
+import { EDGE_SLIDE, type TestSlide, testSlide } from '../testing/test-slide.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nf-slide-read-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,13 +18,7 @@ let big: TestSlide;
 let edge: TestSlide;
 beforeAll(async () => {
   big = await testSlide();
-  edge = await testSlide({
-    slides: ['TCGA-21-5784-01Z-00-DX1', 'TCGA-AY-A8YK-01A-01-TS1'],
-    cols: 2,
-    rows: 1,
-    crop: 512,
-    gap: 0,
-  });
+  edge = await testSlide(EDGE_SLIDE);
 }, 180_000);
 
 /** The w x h crop of img at (x, y), pixels outside img white. */

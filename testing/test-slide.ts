@@ -5,12 +5,12 @@
 // 20x twin (MPP 0.5054), and the same pyramid as a generic tiled TIFF with no pixel size; the ground truth is the mosaic of the instance labels, ids kept unique
 // across tiles. Slides are cached under <cache>/test-slides/<key>, the key hashing the options and
 // the code that makes them, so tests do not rebuild them. Coordinates are level-0 pixels of the 40x slide.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
+import { ensureToolsVenv, loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
 import { readLabels, readRgb, writeLabelsPng } from '../src/imaging/io.ts';
 import type { LabelImage, RgbImage } from '../src/imaging/types.ts';
 import { fitMacenko, normalizeMacenko } from '../src/stain/macenko.ts';
@@ -81,15 +81,7 @@ const CODE = [
 ];
 
 function toolsPython(): string {
-  const venv = execFileSync('bash', [resolve(REPO_ROOT, 'scripts', 'setup-tools-venv.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .at(-1)!
-    .trim();
-  return join(venv, 'bin', 'python');
+  return join(ensureToolsVenv(), 'bin', 'python');
 }
 
 interface Layout {
@@ -229,3 +221,12 @@ export async function testSlide(opts: TestSlideOptions = {}): Promise<TestSlide>
     labels: () => readLabels(join(dir, 'labels.png')),
   };
 }
+
+/** A small slide with no margins, so tissue touches every edge (shared by the slide tests). */
+export const EDGE_SLIDE: TestSlideOptions = {
+  slides: ['TCGA-21-5784-01Z-00-DX1', 'TCGA-AY-A8YK-01A-01-TS1'],
+  cols: 2,
+  rows: 1,
+  crop: 512,
+  gap: 0,
+};
