@@ -9,13 +9,10 @@ import { printRunSummaries } from './runs.ts';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-/** The part of a model card (card.json) that the closing note of `run quick` reads. */
+/** The part of a registry model card (card.json, written by `nucleiflow models export`) that the closing note of `run quick` reads. */
+const aji = z.object({ aji: z.number() });
 const cardScores = z.object({
-  evaluation: z.object({
-    all: z.object({ aji: z.number() }),
-    seen: z.object({ aji: z.number() }).optional(),
-    unseen: z.object({ aji: z.number() }).optional(),
-  }),
+  scores: z.object({ all: aji, seen: aji.nullish(), unseen: aji.nullish() }),
 });
 
 /**
@@ -42,7 +39,7 @@ export async function quickNote(spec: LoadedSpec['spec'], modelDir?: string): Pr
   );
   const pct = (v: number) => (100 * v).toFixed(2);
   if (parsed.success) {
-    const e = parsed.data.evaluation;
+    const e = parsed.data.scores;
     const parts = [
       e.seen && `${pct(e.seen.aji)} seen organs`,
       e.unseen && `${pct(e.unseen.aji)} unseen`,

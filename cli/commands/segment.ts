@@ -131,7 +131,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output folder (created if missing)')
     .option(
       '--model <model>',
-      "registry model NAME[@VERSION|@ALIAS] or a model folder (default: the registry's `default` alias when the tracking store has one, else the folder shipped in models/cpu-60min-c256-s2-epyc)",
+      "registry model NAME[@VERSION|@ALIAS] or a model folder (default: the registry's `default` alias when the tracking store has one, else the folder shipped in models/cpu-60min-c256)",
     )
     .addOption(
       new Option('--format <list>', `comma-separated outputs: ${FORMATS.join(', ')}`)

@@ -17,7 +17,7 @@ import { unetParamShapes } from './unet.ts';
 export const MODEL_FORMAT = 'nucleiflow-two-stage-unet-v1';
 
 /** The model folder shipped in the repository: segment's model when the store has no `default` alias. */
-export const SHIPPED_MODEL_DIR = join(REPO_ROOT, 'models', 'cpu-60min-c256-s2-epyc');
+export const SHIPPED_MODEL_DIR = join(REPO_ROOT, 'models', 'cpu-60min-c256');
 
 export interface ModelManifest {
   readonly format: typeof MODEL_FORMAT;
