@@ -10,6 +10,7 @@ import { DEFAULT_TRAIN_SPEC, register, type TrainFlags, trainSets } from '../cli
 import { type LoadedSpec, loadSpec } from '../experiments/index.ts';
 import { SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
 import type { TrainedStage } from '../src/tracking/queries.ts';
+import type { ModelCard } from '../src/tracking/registry.ts';
 
 /** What `nucleiflow train <args>` would submit, resolved by the real command's parser; nothing runs. */
 async function resolveTrain(args: readonly string[]): Promise<LoadedSpec> {
@@ -23,14 +24,8 @@ async function resolveTrain(args: readonly string[]): Promise<LoadedSpec> {
   return loadSpec(flags!.spec, trainSets(flags!));
 }
 
-/** The parts of the shipped folder's card.json (exported from the registry) that the recipe is checked against. */
-interface Card {
-  specName: string;
-  spec: unknown;
-  codeCommit: string | null;
-  trained: Record<'seg' | 'dist', TrainedStage>;
-  scores: Record<'all' | 'seen' | 'unseen', { aji: number }> & { nImages: number };
-}
+/** The shipped folder's card.json: the registry's card, whose `trained` holds both nets' records. */
+type Card = ModelCard & { trained: Record<'seg' | 'dist', TrainedStage> };
 const shippedCard = () => JSON.parse(readFileSync(join(SHIPPED_MODEL_DIR, 'card.json'), 'utf8')) as Card;
 
 describe('the shipped recipe as a spec', () => {
@@ -77,7 +72,7 @@ describe('the closing note of run quick', () => {
     const note = await quickNote((await loadSpec('quick')).spec);
     expect(note).toMatch(/^\nquick is a 3-epoch smoke run \(4 training images, 128x128 crops\)/);
     expect(note).toContain(
-      `scores AJI ${pct(card.scores.all.aji)} on the Kumar test images (${pct(card.scores.seen.aji)} seen organs, ${pct(card.scores.unseen.aji)} unseen)`,
+      `scores AJI ${pct(card.scores.all!.aji)} on the Kumar test images (${pct(card.scores.seen!.aji)} seen organs, ${pct(card.scores.unseen!.aji)} unseen)`,
     );
     expect(note).toMatch(/\nReproduce it with: nucleiflow run cpu-60min-c256\n$/);
     // The score is the card's: another card, another number; no card, no number.
