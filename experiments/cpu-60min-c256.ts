@@ -1,6 +1,6 @@
 /**
  * The recipe of the shipped model, models/cpu-60min-c256 (trained by this spec through the platform; its card.json records the run).
- * It reproduces the earlier side-script model models/cpu-60min-c256-s2-epyc (its model.json records what ran):
+ * It reproduces the earlier side-script model cpu-60min-c256-s2-epyc (its folder, at commit 7c989cd, records what ran):
  * all 16 Kumar training images, stain-normalised to the paper's reference, rot90/flip and HED jitter
  * (the `light` preset: scale 0.05, bias 0.005), the paper's ground-truth modification, seed 2;
  * random 256x256 crops, batch 2, 128 steps an epoch, no dropout, Adam at lr 1e-3 x0.4 per drop.

@@ -324,7 +324,7 @@ export interface ImageResultRow {
   readonly nPred: number;
 }
 
-/** The stored per-image row of one evaluation: the evaluate activity and scripts/evaluate-model.ts both build it here. */
+/** The stored per-image row of one evaluation, as the evaluate activity writes it. */
 export function imageResultRow(
   slide: { readonly id: string; readonly organ: string; readonly subset: 'seen' | 'unseen' },
   r: EvalResult,
