@@ -11,7 +11,7 @@ import { mirrorIndex } from '../imaging/crop.ts';
 import type { FloatImage, LabelImage, RgbImage } from '../imaging/types.ts';
 import { assertBuffer } from '../imaging/types.ts';
 import { iterativePostprocess, type PostprocessOptions, postprocess } from '../postprocess/pipeline.ts';
-import { normalizeMacenko } from '../stain/macenko.ts';
+import { applyStainModel, normalizeMacenko, type StainModel } from '../stain/macenko.ts';
 import { requireNativeBackend, type Tf } from './backend.ts';
 import { type LoadedModel, loadModel, tunedOptions } from './model-dir.ts';
 import { type UNet, unetFromValues } from './unet.ts';
@@ -29,6 +29,12 @@ export interface SegmentOptions {
   readonly postprocess?: PostprocessOptions;
   /** Re-estimate the nucleus size from the instances and post-process again (paper's future work). */
   readonly iterative?: boolean;
+  /**
+   * The image's stain model, fitted once elsewhere (e.g. on a whole slide's tissue), mapped onto the model's
+   * stain target instead of fitting Macenko to this image: the regions of one slide then share one fit. Ignored
+   * when the model has no stain target. Default: fit this image (normalizeMacenko).
+   */
+  readonly sourceStain?: StainModel;
 }
 
 export interface SegmentResult {
@@ -171,9 +177,12 @@ export async function loadSegmenter(
         );
       }
       const t0 = performance.now();
-      const normalised = model.stainTarget
-        ? normalizeMacenko(img, model.stainTarget, { onWarning: () => {} })
-        : img;
+      const target = model.stainTarget;
+      const normalised = !target
+        ? img
+        : o.sourceStain
+          ? applyStainModel(img, o.sourceStain, target)
+          : normalizeMacenko(img, target, { onWarning: () => {} });
       const t1 = performance.now();
       const [p, d] = await runNets(tf, seg, dist, normalised, o);
       const t2 = performance.now();

@@ -114,7 +114,7 @@ export async function openSlide(path: string, config: Config = loadConfig()): Pr
 }
 
 /** The slide's microns per pixel; throws InputError naming the file when it has none. */
-export function requireMpp(slide: Slide): { x: number; y: number } {
+export function requireMpp(slide: Pick<Slide, 'path' | 'mpp'>): { x: number; y: number } {
   if (slide.mpp === undefined) {
     throw new InputError(
       slide.path,
