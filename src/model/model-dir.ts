@@ -19,6 +19,16 @@ export const MODEL_FORMAT = 'nucleiflow-two-stage-unet-v1';
 /** The model folder shipped in the repository: segment's model when the store has no `default` alias. */
 export const SHIPPED_MODEL_DIR = join(REPO_ROOT, 'models', 'cpu-60min-c256');
 
+/**
+ * The scale every model is trained at: MoNuSeg's 40x slides at 0.2527 um/px (the scan resolution of
+ * the Kumar et al. 2017 images). Inputs at another scale should be resampled to it.
+ */
+export const TRAINING_SCALE = {
+  dataset: 'MoNuSeg 2018 training set (Kumar et al., IEEE TMI 2017)',
+  micronsPerPixel: 0.2527,
+  magnification: '40x',
+} as const;
+
 export interface ModelManifest {
   readonly format: typeof MODEL_FORMAT;
   readonly dtype: 'float16' | 'float32';
@@ -192,4 +202,27 @@ export function tunedOptions(t: TunedPostprocess | undefined): PostprocessOption
     ...(t.peakThreshold === undefined ? {} : { peakThreshold: t.peakThreshold }),
     ...(t.expand === undefined ? {} : { expand: t.expand }),
   };
+}
+
+/**
+ * A model folder's training pixel size: its card's trainingScale (written by `models export`), or
+ * TRAINING_SCALE's for a folder without one (every model here is trained on MoNuSeg). Throws
+ * ModelDirError for a card whose trainingScale is not a positive number.
+ */
+export async function modelMicronsPerPixel(dir: string): Promise<number> {
+  let card: { trainingScale?: { micronsPerPixel?: unknown } };
+  try {
+    card = JSON.parse(await readFile(join(dir, 'card.json'), 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return TRAINING_SCALE.micronsPerPixel;
+    throw new ModelDirError(dir, `card.json unreadable: ${(err as Error).message}`, { cause: err });
+  }
+  const mpp = card.trainingScale?.micronsPerPixel ?? TRAINING_SCALE.micronsPerPixel;
+  if (typeof mpp !== 'number' || !(mpp > 0)) {
+    throw new ModelDirError(
+      dir,
+      `card.json trainingScale.micronsPerPixel must be a number > 0, got ${JSON.stringify(mpp)}`,
+    );
+  }
+  return mpp;
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { and, eq, sql } from 'drizzle-orm';
 import { UserError } from '../errors.ts';
 import { SUBSETS, type SubsetName, subsetMeans } from '../metrics/subsets.ts';
-import type { ModelManifest, TunedPostprocess } from '../model/model-dir.ts';
+import { type ModelManifest, TRAINING_SCALE, type TunedPostprocess } from '../model/model-dir.ts';
 import { type Db, schema } from '../storage/index.ts';
 import {
   aliasVersion,
@@ -24,17 +24,9 @@ import {
 } from './queries.ts';
 import { SCORE_KEYS, type ScoreKey } from './report.ts';
 
-const { modelVersions, modelAliases, mlflowOutbox } = schema;
+export { TRAINING_SCALE };
 
-/**
- * The scale every model is trained at: MoNuSeg's 40x slides at 0.2527 um/px (the scan resolution of
- * the Kumar et al. 2017 images). Inputs at another scale should be resampled to it.
- */
-export const TRAINING_SCALE = {
-  dataset: 'MoNuSeg 2018 training set (Kumar et al., IEEE TMI 2017)',
-  micronsPerPixel: 0.2527,
-  magnification: '40x',
-} as const;
+const { modelVersions, modelAliases, mlflowOutbox } = schema;
 
 /** Outbox payloads of the registry; delivered by outbox.ts. */
 export type RegistryPayload =
