@@ -6,7 +6,8 @@
 // second. If the second rename fails, the first final file is removed again, so a pair is never half there (a file
 // that was at that name before the run is then gone too). abort() and any write error remove the temporary files.
 // GeoJSON layout: a FeatureCollection header line with foreign members `model`, `slide` (and `mpp` when known), then
-// one Feature per line, then the closing line. CSV: `# model: <JSON>`, the header, one row per nucleus.
+// one Feature per line (the separating comma at the line's end), then the closing line. CSV: `# model: <JSON>`, the
+// header, one row per nucleus; µm columns are empty without a pixel size, `cut` is true / false.
 // Coordinates are level-0 pixels (pixel-centre convention) rounded to 2 decimals; other measures to 4.
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
