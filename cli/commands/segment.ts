@@ -177,7 +177,7 @@ export function register(program: Command): void {
               const areas = new Map(stats.map((s) => [s.id, { area: s.area }]));
               await writeFileAtomic(
                 join(outDir, `${stem}.geojson`),
-                nucleiGeoJson(traceContours(r.labels), areas, model),
+                nucleiGeoJson(traceContours(r.labels), areas, model, stem),
               );
             }
             if (f.overlay)

@@ -8,7 +8,7 @@
 // several 8-connected pieces; holes are ignored. Objects whose contour has fewer than 3 distinct
 // points (1-2 pixel objects, 1-pixel-wide lines) get the rectangle around their pixels instead.
 // Complexity: one pass for bounding boxes, then O(contour length) per object.
-import type { LabelImage } from './types.ts';
+import type { LabelImage, MaskImage } from './types.ts';
 import { assertBuffer } from './types.ts';
 
 /** Clockwise from west, y down: W, NW, N, NE, E, SE, S, SW. */
@@ -21,8 +21,8 @@ export interface Contour {
   readonly ring: [number, number][];
 }
 
-/** Contours of every id 1..max present in `labels`, in id order. */
-export function traceContours(labels: LabelImage): Contour[] {
+/** Contours of every id 1..max present in `labels` (a 0/1 mask traces id 1), in id order. */
+export function traceContours(labels: LabelImage | MaskImage): Contour[] {
   assertBuffer('traceContours', labels, 1);
   const { width: w, height: h, data } = labels;
   let max = 0;

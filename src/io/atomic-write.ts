@@ -21,12 +21,23 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   } catch (err) {
     await handle?.close().catch(() => {});
     await unlink(tmp).catch(() => {});
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT')
-      throw new InputError(path, 'cannot write: output folder does not exist', { cause: err });
-    if (code === 'EACCES' || code === 'EPERM')
-      throw new InputError(path, 'cannot write: permission denied', { cause: err });
-    if (code === 'EISDIR') throw new InputError(path, 'cannot write: path is a directory', { cause: err });
-    throw err;
+    throw writeError(path, err);
   }
+}
+
+/**
+ * A failed write to `path` as an InputError naming the path and the problem when the file system refused it
+ * (missing folder, permissions, a directory, a full disk); any other error comes back as it was.
+ */
+export function writeError(path: string, err: unknown): unknown {
+  if (err instanceof InputError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT')
+    return new InputError(path, 'cannot write: output folder does not exist', { cause: err });
+  if (code === 'EACCES' || code === 'EPERM')
+    return new InputError(path, 'cannot write: permission denied', { cause: err });
+  if (code === 'EISDIR') return new InputError(path, 'cannot write: path is a directory', { cause: err });
+  if (code === 'ENOSPC') return new InputError(path, 'cannot write: no space left on device', { cause: err });
+  if (code === 'EROFS') return new InputError(path, 'cannot write: read-only file system', { cause: err });
+  return err;
 }
