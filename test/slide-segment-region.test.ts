@@ -3,12 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabelImage, RgbImage } from '../src/imaging/types.ts';
 import { loadSegmenter, MIN_INPUT_SIZE, type Segmenter } from '../src/model/infer.ts';
-import { SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
+import { modelMicronsPerPixel, SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
 import { connectedComponents } from '../src/postprocess/connected-components.ts';
 import { openSlide, type Slide } from '../src/slide/index.ts';
 import { planRegions, type Region } from '../src/slide/regions.ts';
 import { labelsToLevel0, resizeRgb } from '../src/slide/resample.ts';
-import { MODEL_MPP, segmentRegion, slideScale } from '../src/slide/segment-region.ts';
+import { segmentRegion } from '../src/slide/segment-region.ts';
 import { type OwnedInstance, ownedInstances } from '../src/slide/stitch.ts';
 import { detectTissue } from '../src/slide/tissue.ts';
 import { fitMacenko } from '../src/stain/macenko.ts';
@@ -70,12 +70,12 @@ function expectInside(owned: readonly OwnedInstance[], r: Region) {
   }
 }
 
-describe('slideScale', () => {
-  it('is slide mpp / model mpp (MoNuSeg 0.2527 um/px): 1 for the 40x slide, 2 for the 20x one', () => {
-    expect(MODEL_MPP).toBe(TEST_SLIDE_MPP_40X);
-    expect(slideScale(slide40)).toBeCloseTo(1, 6);
-    expect(slideScale(slide20)).toBeCloseTo(2, 6);
-    expect(slideScale(slide40, 2 * MODEL_MPP)).toBeCloseTo(0.5, 6);
+describe('the model scale', () => {
+  it("is the shipped card's trainingScale, MoNuSeg's 0.2527 um/px: the 40x slide is at scale 1, the 20x at 2", async () => {
+    const mpp = await modelMicronsPerPixel(SHIPPED_MODEL_DIR);
+    expect(mpp).toBe(TEST_SLIDE_MPP_40X);
+    expect(slide40.mpp!.x / mpp).toBeCloseTo(1, 6);
+    expect(slide20.mpp!.x / mpp).toBeCloseTo(2, 6);
   });
 });
 
@@ -85,14 +85,20 @@ describe('segmentRegion (threshold segmenter)', () => {
     const r = regionById(plan.regions, 'r2c2');
     const seen: { width: number; height: number }[] = [];
     const seg = thresholdSegmenter(seen);
-    const res = await segmentRegion(slide40, r, seg, { scale: 1 });
+    const res = await segmentRegion(slide40, r, seg, { scale: 1, mpp: 0.25 });
     const direct = ownedInstances(r, await seg(await readWindow(slide40, r)));
     expect(seen[0]).toEqual({ width: 384, height: 384 });
     expect(res.padded).toBe(false);
     expect(res.ownership.owned.length).toBeGreaterThan(10);
     expect(res.ownership.owned.map(shape)).toEqual(direct.owned.map(shape));
-    expect(res.meanLuma.length).toBe(res.ownership.owned.length);
-    for (const v of res.meanLuma) expect(v).toBeLessThan(150);
+    // One record per owned instance, measured on the window's own pixels (dark, so stained: positive H OD).
+    expect(res.records.map((r) => [r.label, r.measures.areaPx])).toEqual(
+      res.ownership.owned.map((o) => [o.label, o.area]),
+    );
+    for (const rec of res.records) {
+      expect(rec.measures.hematoxylinOd!).toBeGreaterThan(0.05);
+      expect(rec.measures.areaUm2!).toBeCloseTo(rec.measures.areaPx * 0.0625, 6);
+    }
   });
 
   it('pads an edge region smaller than the net input with white and keeps labels inside the window', async () => {
@@ -173,7 +179,7 @@ describe('segmentRegion (shipped nets)', () => {
     const plan = planRegions(slide40.levels[0]!, { core: 256, margin: 64, tissue });
     const r = regionById(plan.regions, 'r2c2');
     const seg = async (rgb: RgbImage) => (await nets.segment(rgb, r.id, { sourceStain })).labels;
-    const res = await segmentRegion(slide40, r, seg, { scale: slideScale(slide40) });
+    const res = await segmentRegion(slide40, r, seg, { scale: slide40.mpp!.x / TEST_SLIDE_MPP_40X });
     const direct = ownedInstances(r, await seg(await readWindow(slide40, r)));
     expect(res.ownership.owned.length).toBeGreaterThan(10);
     expect(res.ownership.owned.map(shape)).toEqual(direct.owned.map(shape));

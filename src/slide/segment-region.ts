@@ -8,47 +8,31 @@
 // nearest-neighbour at pixel centres to the window's level-0 size; ownedInstances picks the owned ones.
 //
 // Memory per region, for a W x H window and m = round(W s) x round(H s) model pixels (P >= m once padded): the
-// window's RGB, 3 W H bytes, lives until the luma means are taken; the resized and padded copies (3 m and 3 P
+// window's RGB, 3 W H bytes, lives until the records are measured; the resized and padded copies (3 m and 3 P
 // bytes) and the callback's labels (4 P, then 4 m cropped) are dropped once the level-0 labels (4 W H) exist, and
 // those once the ownership is built. The callback's own working memory comes on top (segment: the nets' tiles
 // plus tens of bytes per model pixel: float32 probability and distance, the normalised copy, post-processing). For
 // the default 1152 x 1152 window at scale 1 that is 4 MB of RGB and 5.3 MB of labels here. Only the owned
-// instances' runs and one float per instance are returned.
+// instances' runs and records are returned.
 import type { LabelImage, RgbImage } from '../imaging/types.ts';
 import { MIN_INPUT_SIZE } from '../model/infer.ts';
-import { requireMpp } from './index.ts';
+import { type NucleusRecord, nucleusRecord } from './outputs.ts';
 import type { Region } from './regions.ts';
 import { labelsToLevel0, resizeRgb, scaledSize } from './resample.ts';
-import { type Ownership, ownedInstances } from './stitch.ts';
+import { type OwnedInstance, type Ownership, ownedInstances } from './stitch.ts';
 import type { Slide } from './types.ts';
-
-/**
- * Microns per pixel of the model's training images. The model card does not record one, so this is MoNuSeg's:
- * its 40x TCGA crops are 0.2527 um/px (the test slides' 40x level 0 is the same).
- */
-export const MODEL_MPP = 0.2527;
 
 /** Segments an RGB image at the model's scale; the labels must have the image's size. */
 export type SegmentFn = (rgb: RgbImage) => Promise<LabelImage>;
 
 export interface RegionSegmentation {
   readonly ownership: Ownership;
-  /**
-   * Mean luma (0.299 R + 0.587 G + 0.114 B, 0..255) of each owned instance's level-0 window pixels, in the order
-   * of ownership.owned.
-   */
-  readonly meanLuma: Float64Array;
+  /** Each owned instance's outline and measures (outputs.ts), in the order of ownership.owned. */
+  readonly records: NucleusRecord[];
   /** The model-scale image size the callback segmented, before any padding. */
   readonly modelSize: { readonly width: number; readonly height: number };
   /** True when the model image was padded to MIN_INPUT_SIZE. */
   readonly padded: boolean;
-}
-
-/** The scale a slide's regions are resampled by: slide mpp (the mean of x and y) / model mpp. Throws without an mpp. */
-export function slideScale(slide: Pick<Slide, 'path' | 'mpp'>, modelMpp: number = MODEL_MPP): number {
-  if (!(modelMpp > 0)) throw new RangeError(`slideScale: modelMpp must be > 0, got ${modelMpp}`);
-  const mpp = requireMpp(slide);
-  return (mpp.x + mpp.y) / 2 / modelMpp;
 }
 
 /** `rgb` with white added right and below up to width x height (each >= rgb's), or `rgb` itself when no larger. */
@@ -69,33 +53,27 @@ function cropTopLeft(labels: LabelImage, width: number, height: number): LabelIm
   return { width, height, data };
 }
 
-/** Mean luma of each instance's pixels in the window's RGB (runs are level-0; the window starts at (ox, oy)). */
-function meanLumas(ownership: Ownership, rgb: RgbImage, ox: number, oy: number): Float64Array {
-  const out = new Float64Array(ownership.owned.length);
-  ownership.owned.forEach((inst, k) => {
-    const r = inst.runs;
-    let sum = 0;
-    for (let j = 0; j < r.length; j += 3) {
-      const row = (r[j]! - oy) * rgb.width - ox;
-      for (let i = (row + r[j + 1]!) * 3; i < (row + r[j + 2]!) * 3; i += 3) {
-        sum += 0.299 * rgb.data[i]! + 0.587 * rgb.data[i + 1]! + 0.114 * rgb.data[i + 2]!;
-      }
-    }
-    out[k] = sum / inst.area;
-  });
+/** The RGB of level-0 box `b` cut from the window's RGB (the window starts at (ox, oy)). O(box area). */
+function cropBox(rgb: RgbImage, b: OwnedInstance['box'], ox: number, oy: number): Uint8Array {
+  const out = new Uint8Array(b.width * b.height * 3);
+  for (let y = 0; y < b.height; y++) {
+    const src = ((b.y - oy + y) * rgb.width + (b.x - ox)) * 3;
+    out.set(rgb.data.subarray(src, src + b.width * 3), y * b.width * 3);
+  }
   return out;
 }
 
 /**
  * Segments `region` of `slide` with `segment` at `opts.scale` model pixels per level-0 pixel (steps and memory in
- * this file's header) and returns the instances the region owns, in level-0 coordinates, with their mean luma.
+ * this file's header) and returns the instances the region owns, in level-0 coordinates, with their records
+ * (outline and measures; µm measures when `opts.mpp`, the level-0 pixel size, is given).
  * Throws a RangeError when the callback's labels do not have its input's size.
  */
 export async function segmentRegion(
   slide: Pick<Slide, 'readRegion'>,
   region: Pick<Region, 'id' | 'core' | 'window' | 'slideEdge'>,
   segment: SegmentFn,
-  opts: { readonly scale: number },
+  opts: { readonly scale: number; readonly mpp?: number },
 ): Promise<RegionSegmentation> {
   const win = region.window;
   const data = await slide.readRegion({ x: win.x, y: win.y, level: 0, width: win.width, height: win.height });
@@ -103,7 +81,10 @@ export async function segmentRegion(
   const modelSize = scaledSize(win.width, win.height, opts.scale);
   const level0 = await labelsAtLevel0(rgb, modelSize, segment, region.id);
   const ownership = ownedInstances(region, level0.labels);
-  return { ownership, meanLuma: meanLumas(ownership, rgb, win.x, win.y), modelSize, padded: level0.padded };
+  const records = ownership.owned.map((inst) =>
+    nucleusRecord(inst, cropBox(rgb, inst.box, win.x, win.y), opts.mpp),
+  );
+  return { ownership, records, modelSize, padded: level0.padded };
 }
 
 /** Resize, pad, segment, crop, map back: the window's labels at level 0. A function so the copies die on return. */
