@@ -48,6 +48,9 @@ export interface SegmentResult {
   /** Watershed seeds (label k at the k-th marker pixel). */
   readonly markers: LabelImage;
   readonly count: number;
+  /** The watershed's Gaussian sigma and seed spacing, as given or as derived from this image's nucleus size. */
+  readonly sigma: number;
+  readonly minDistance: number;
   readonly timingsMs: { normalise: number; nets: number; postprocess: number };
 }
 
@@ -207,6 +210,8 @@ export async function loadSegmenter(
         normalised,
         markers: pp.markers,
         count,
+        sigma: pp.sigma,
+        minDistance: pp.minDistance,
         timingsMs: { normalise: t1 - t0, nets: t2 - t1, postprocess: t3 - t2 },
       };
     },
