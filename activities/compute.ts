@@ -13,6 +13,13 @@
 import type { RunSpec } from '../experiments/index.ts';
 import type { TunedPostprocess } from '../src/model/model-dir.ts';
 import type { SettingScore } from '../src/postprocess/tune.ts';
+import type {
+  PlanOutcome,
+  RegionProgress,
+  RegionsOutcome,
+  SlideJob,
+  SlideSummary,
+} from '../src/slide/pipeline.ts';
 import type { ImageResultRow } from '../src/tracking/index.ts';
 import type { Prediction, SlideRef, SplitResult, Stage, StainTarget, TrainOutput } from './types.ts';
 
@@ -83,6 +90,14 @@ export interface InferCall {
   readonly onImage: (p: Prediction, index: number) => Promise<void>;
 }
 
+export interface SlideRegionsCall {
+  readonly job: SlideJob;
+  readonly ids: readonly string[];
+  readonly signal: AbortSignal;
+  /** Called after each region is recorded (or found recorded). */
+  readonly onRegion: (p: RegionProgress) => Promise<void>;
+}
+
 export interface Compute {
   split(dataDir: string, spec: RunSpec): Promise<SplitResult>;
   selectReference(spec: RunSpec, train: readonly SlideRef[]): Promise<StainTarget | null>;
@@ -99,4 +114,8 @@ export interface Compute {
   infer(call: InferCall): Promise<Prediction[]>;
   /** One row per method the prediction has: 'two-stage', and 'stage1' when it has stage-1-alone labels. */
   evaluate(spec: RunSpec, p: Prediction): Promise<ImageResultRow[]>;
+  /** Whole slides (src/slide/pipeline.ts): plan with the model's nets for the calibration, regions, merge. */
+  slidePlan(job: SlideJob): Promise<PlanOutcome>;
+  slideRegions(call: SlideRegionsCall): Promise<RegionsOutcome>;
+  slideMerge(job: SlideJob): Promise<SlideSummary>;
 }

@@ -19,6 +19,7 @@ import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { subsetMeans } from '../src/metrics/subsets.ts';
 import type { TunedPostprocess } from '../src/model/model-dir.ts';
 import { plannedEpochs } from '../src/model/schedule.ts';
+import type { PlanOutcome, RegionsOutcome, SlideJob } from '../src/slide/pipeline.ts';
 import type { Db } from '../src/storage/index.ts';
 import { splitDatasetInputs } from '../src/tracking/datasets.ts';
 import * as tracking from '../src/tracking/index.ts';
@@ -40,6 +41,13 @@ import type {
   TuneInput,
   TuneOutput,
 } from './types.ts';
+
+/** The slide summary's numbers the workflow needs (the whole summary stays in its JSON file). */
+export interface SlideSummaryHead {
+  readonly nuclei: number;
+  readonly tissueAreaMm2: number;
+  readonly summary: string;
+}
 
 export interface ActivityDeps {
   readonly config: Config;
@@ -469,6 +477,60 @@ export function createActivities(deps: ActivityDeps) {
      * Delivers pending MLflow records. With `mustEmpty`, fails (and is retried by Temporal with
      * backoff) while anything stays pending, so an experiment ends only when MLflow has it all.
      */
+    /** Plans a slide: pixel size, identity (a changed slide is refused), tissue, regions, stain, calibration. */
+    async planSlide(input: { job: SlideJob }): Promise<PlanOutcome> {
+      heartbeat();
+      const beat = setInterval(() => heartbeat(), 2000);
+      try {
+        return await compute.slidePlan(input.job);
+      } catch (err) {
+        return nonRetryable(err);
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /**
+     * Segments a batch of a planned slide's regions, each recorded as a part as it finishes; a region already
+     * recorded (by an earlier attempt, or another worker) is skipped. Heartbeats per region and on a timer.
+     */
+    async segmentSlideRegions(input: { job: SlideJob; ids: string[] }): Promise<RegionsOutcome> {
+      const ctx = Context.current();
+      let done = 0;
+      heartbeat({ done });
+      const beat = setInterval(() => heartbeat({ done }), 2000);
+      try {
+        return await compute.slideRegions({
+          job: input.job,
+          ids: input.ids,
+          signal: ctx.cancellationSignal,
+          onRegion: async () => {
+            done++;
+            heartbeat({ done });
+          },
+        });
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw err;
+        return nonRetryable(err);
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /** Merges a slide's recorded regions into its GeoJSON, CSV, summary and thumbnail. */
+    async mergeSlide(input: { job: SlideJob }): Promise<SlideSummaryHead> {
+      heartbeat();
+      const beat = setInterval(() => heartbeat(), 2000);
+      try {
+        const s = await compute.slideMerge(input.job);
+        return { nuclei: s.nuclei, tissueAreaMm2: s.tissueAreaMm2, summary: s.files.summary };
+      } catch (err) {
+        return nonRetryable(err);
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
     async deliverOutbox(input: {
       runIds: string[];
       mustEmpty: boolean;

@@ -20,12 +20,13 @@ import { evaluate } from '../src/metrics/index.ts';
 import { stageSeed } from '../src/model/batch.ts';
 import { CHECKPOINT_FILE, type EpochMetrics, loadCheckpoint } from '../src/model/checkpoint.ts';
 import { loadNormalised, type SlideFiles, TrainingSet } from '../src/model/dataset.ts';
-import { loadSegmenter } from '../src/model/infer.ts';
+import { loadSegmenter, type Segmenter } from '../src/model/infer.ts';
 import { saveModel, type TunedPostprocess, tunedOptions } from '../src/model/model-dir.ts';
 import { train } from '../src/model/train.ts';
 import type { PostprocessOptions } from '../src/postprocess/pipeline.ts';
 import { stage1Instances } from '../src/postprocess/stage1.ts';
 import { type TuningImage, tunePostprocess } from '../src/postprocess/tune.ts';
+import { mergeSlide, planSlide, segmentSlideRegions } from '../src/slide/pipeline.ts';
 import { fitMacenko, type StainModel } from '../src/stain/macenko.ts';
 import { selectReferenceImage } from '../src/stain/select-reference.ts';
 import { type EvalMethod, hashFile, imageResultRow } from '../src/tracking/index.ts';
@@ -302,7 +303,38 @@ export function realCompute(config: Config): Compute {
         ...(p.stage1Labels ? [await score(p.stage1Labels, 'stage1')] : []),
       ];
     },
+
+    async slidePlan(job) {
+      return planSlide(job, { segmenter: await slideSegmenter(job.model.dir, config) });
+    },
+
+    async slideRegions(call) {
+      const segmenter = await slideSegmenter(call.job.model.dir, config);
+      return segmentSlideRegions(call.job, call.ids, segmenter, {
+        signal: call.signal,
+        onRegion: call.onRegion,
+      });
+    },
+
+    slideMerge: (job) => mergeSlide(job),
   };
+}
+
+let cachedSegmenter: { dir: string; segmenter: Promise<Segmenter> } | undefined;
+/**
+ * The nets of one model folder, kept for the next call: a slide's region activities arrive one after another in
+ * the same compute process, and building both nets costs about a second. One model at a time.
+ */
+function slideSegmenter(dir: string, config: Config): Promise<Segmenter> {
+  if (cachedSegmenter?.dir !== dir) {
+    const previous = cachedSegmenter;
+    cachedSegmenter = { dir, segmenter: loadSegmenter(dir, { allowJsBackend: config.allowJsBackend }) };
+    previous?.segmenter.then((s) => s.dispose()).catch(() => {});
+    cachedSegmenter.segmenter.catch(() => {
+      cachedSegmenter = undefined;
+    });
+  }
+  return cachedSegmenter.segmenter;
 }
 
 /**

@@ -162,3 +162,34 @@ export interface RunProgress {
   readonly status: 'running' | 'completed' | 'failed' | 'cancelled';
   readonly trained: Stage[];
 }
+
+/** One slide for the slide workflow (src/slide/pipeline.ts's job, plain data). */
+export interface SlideInput {
+  readonly job: import('../src/slide/pipeline.ts').SlideJob;
+  /** Regions per region activity (default 4). */
+  readonly batch?: number;
+  /** Region activities in flight at once, across all workers (default 2). */
+  readonly parallel?: number;
+}
+
+/** What the slide workflow returns: the summary's headline numbers (the full summary is the JSON file). */
+export interface SlideResult {
+  readonly slide: string;
+  /** 'segmented', or 'skipped' when the same slide was already segmented with the same model. */
+  readonly status: 'segmented' | 'skipped';
+  readonly regions: number;
+  /** Regions computed by this execution; the rest were recorded by an earlier one. */
+  readonly computed: number;
+  readonly nuclei: number;
+  readonly tissueAreaMm2: number;
+  readonly summary: string;
+}
+
+export interface SlideProgress {
+  readonly slide: string;
+  readonly stage: 'plan' | 'regions' | 'merge' | 'done';
+  readonly regions: number;
+  readonly done: number;
+  readonly computed: number;
+  readonly nuclei: number;
+}

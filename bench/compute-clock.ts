@@ -73,5 +73,11 @@ export function timedCompute(inner: Compute, clock: ComputeClock): Compute {
         inner.infer({ ...call, onImage: (p, i) => pause(() => call.onImage(p, i)) }),
       ),
     evaluate: (spec, p) => clock.time('evaluate', () => inner.evaluate(spec, p)),
+    slidePlan: (job) => clock.time('slide_plan', () => inner.slidePlan(job)),
+    slideRegions: (call) =>
+      clock.time('slide_regions', (pause) =>
+        inner.slideRegions({ ...call, onRegion: (p) => pause(() => call.onRegion(p)) }),
+      ),
+    slideMerge: (job) => clock.time('slide_merge', () => inner.slideMerge(job)),
   };
 }

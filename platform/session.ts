@@ -39,6 +39,8 @@ export interface SessionOptions {
    * processes (platform/compute-process.ts). Orchestration tests pass their own; a bench wraps it.
    */
   readonly compute?: Compute;
+  /** The in-process worker needs the MoNuSeg data (default true; slide segmentation does not). */
+  readonly requireData?: boolean;
 }
 
 /** Opens storage only (commands that just read the tracking database). */
@@ -77,7 +79,7 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
         !(await hasPollers(temporal, queues.main, 'workflow'))));
   if (need) {
     try {
-      requireDataDir(config);
+      if (opts.requireData ?? true) requireDataDir(config);
       session.worker = await startWorkers({
         config,
         storage,

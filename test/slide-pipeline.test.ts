@@ -15,6 +15,7 @@ import {
   partsDirOf,
   planSlide,
   readGrid,
+  regionExecutions,
   type SlideJob,
   segmentSlideRegions,
   stainOf,
@@ -35,6 +36,7 @@ beforeAll(async () => {
     outDir: out,
     model: {
       id: 'shipped',
+      dir: SHIPPED_MODEL_DIR,
       micronsPerPixel: await modelMicronsPerPixel(SHIPPED_MODEL_DIR),
       meta: { folder: 'shipped' },
     },
@@ -99,6 +101,10 @@ describe('segmenting a slide in regions', () => {
     expect(again.done.length).toBe(plan.regions.length - 1);
     const r = await segmentSlideRegions(job, again.regions, nets);
     expect(r).toMatchObject({ computed: 1, skipped: plan.regions.length - 1 });
+    const runs = regionExecutions(plan.partsDir);
+    expect(plan.regions.map((id) => runs.get(id))).toEqual(
+      plan.regions.map((id) => (id === plan.regions[1] ? 2 : 1)),
+    );
   }, 600_000);
 
   it('refuses a slide whose identity changed since its regions were recorded, naming the file', async () => {

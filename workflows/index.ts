@@ -25,11 +25,15 @@ import type {
   RunInput,
   RunProgress,
   RunStage,
+  SlideInput,
+  SlideProgress,
+  SlideResult,
   Stage,
   TuneOutput,
 } from '../activities/types.ts';
 
 export const progressQuery = defineQuery<RunProgress>('progress');
+export const slideProgressQuery = defineQuery<SlideProgress>('slideProgress');
 
 /** Workflow id of a run; `nucleiflow resume` starts a new execution under the same id. */
 export const runWorkflowId = (runId: string) => `nucleiflow-run-${runId}`;
@@ -186,4 +190,84 @@ export async function resumeWorkflow(input: RunInput): Promise<EvalSummary> {
       closing.closeExperiment({ experimentId: input.experimentId, runIds: [input.runId] }),
     );
   }
+}
+
+/** Slide work on the main queue, where inference runs: region batches heartbeat per region. */
+const slideWork = proxyActivities<Activities>({
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '2 minutes',
+  retry: { ...fast, maximumAttempts: 5 },
+});
+
+/**
+ * One slide: plan, region batches fanned out (`parallel` in flight, picked up by whichever workers poll the queue),
+ * merge. Every region's result is recorded in the slide's parts folder as it finishes, so a retried batch or a new
+ * execution after a restart only computes regions that have none.
+ */
+export async function slideWorkflow(input: SlideInput): Promise<SlideResult> {
+  const slide = input.job.slide;
+  let progress: SlideProgress = { slide, stage: 'plan', regions: 0, done: 0, computed: 0, nuclei: 0 };
+  setHandler(slideProgressQuery, () => progress);
+  const plan = await slideWork.planSlide({ job: input.job });
+  if (plan.complete) {
+    progress = { ...progress, stage: 'done', regions: plan.regions.length, done: plan.regions.length };
+    return {
+      slide,
+      status: 'skipped',
+      regions: plan.regions.length,
+      computed: 0,
+      nuclei: 0,
+      tissueAreaMm2: plan.tissueAreaMm2,
+      summary: '',
+    };
+  }
+  const recorded = new Set(plan.done);
+  const todo = plan.regions.filter((id) => !recorded.has(id));
+  const size = Math.max(1, input.batch ?? 4);
+  const batches: string[][] = [];
+  for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
+  progress = { ...progress, stage: 'regions', regions: plan.regions.length, done: plan.done.length };
+  let next = 0;
+  const lane = async () => {
+    while (next < batches.length) {
+      const ids = batches[next++]!;
+      const r = await slideWork.segmentSlideRegions({ job: input.job, ids });
+      progress = {
+        ...progress,
+        done: progress.done + ids.length,
+        computed: progress.computed + r.computed,
+        nuclei: progress.nuclei + r.nuclei,
+      };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, input.parallel ?? 2) }, lane));
+  progress = { ...progress, stage: 'merge' };
+  const merged = await slideWork.mergeSlide({ job: input.job });
+  progress = { ...progress, stage: 'done', nuclei: merged.nuclei };
+  return {
+    slide,
+    status: 'segmented',
+    regions: plan.regions.length,
+    computed: progress.computed,
+    nuclei: merged.nuclei,
+    tissueAreaMm2: merged.tissueAreaMm2,
+    summary: merged.summary,
+  };
+}
+
+/** A folder of slides: one child workflow per slide, one after another; a failed slide does not stop the rest. */
+export async function slidesWorkflow(input: {
+  readonly slides: readonly SlideInput[];
+  readonly workflowIds: readonly string[];
+}): Promise<Array<SlideResult | { slide: string; status: 'failed'; error: string }>> {
+  const out: Array<SlideResult | { slide: string; status: 'failed'; error: string }> = [];
+  for (const [i, s] of input.slides.entries()) {
+    try {
+      out.push(await executeChild(slideWorkflow, { args: [s], workflowId: input.workflowIds[i]! }));
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      out.push({ slide: s.job.slide, status: 'failed', error: errorMessage(err) });
+    }
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, resolve } from 'node:path';
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import sharp from 'sharp';
 import { loadConfig } from '../../src/config.ts';
 import { InputError, UserError } from '../../src/errors.ts';
@@ -13,7 +13,7 @@ import { contourOverlay } from '../../src/imaging/overlay.ts';
 import type { LabelImage } from '../../src/imaging/types.ts';
 import { writeFileAtomic } from '../../src/io/atomic-write.ts';
 import { loadSegmenter, MIN_INPUT_SIZE } from '../../src/model/infer.ts';
-import { SHIPPED_MODEL_DIR } from '../../src/model/model-dir.ts';
+import { loadModel, SHIPPED_MODEL_DIR } from '../../src/model/model-dir.ts';
 import { choiceList } from '../options.ts';
 import { action } from '../run-action.ts';
 
@@ -88,7 +88,44 @@ interface SegmentFlags {
   overlay?: boolean;
   tta?: boolean;
   iterative?: boolean;
+  mpp?: number;
+  force?: boolean;
+  gzip?: boolean;
+  parallel?: number;
 }
+
+/**
+ * Splits the arguments into images (segmented in one piece) and whole slides (the slide workflow): a folder
+ * means its slide files; a file OpenSlide opens as a slide format is a slide, a plain TIFF/PNG/JPEG an image.
+ */
+async function sortInputs(args: readonly string[]): Promise<{ images: string[]; slides: string[] }> {
+  const { openSlide } = await import('../../src/slide/index.ts');
+  const { slidesInFolder } = await import('./segment-slide.ts');
+  const images: string[] = [];
+  const slides: string[] = [];
+  for (const a of args) {
+    if (existsSync(a) && statSync(a).isDirectory()) {
+      slides.push(...slidesInFolder(a));
+      continue;
+    }
+    if (!/\.(svs|tiff?|ndpi|vms|mrxs|scn|bif|svslide)$/i.test(a)) {
+      images.push(a);
+      continue;
+    }
+    const slide = await openSlide(a);
+    const plain = slide.vendor.startsWith('image/');
+    slide.close();
+    (plain ? images : slides).push(a);
+  }
+  return { images, slides };
+}
+
+const positive = (what: string) => (v: string) => {
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new InvalidArgumentError(`${what} must be a number > 0, got ${v}`);
+  return n;
+};
 
 /** 16-bit grayscale TIFF of the label map, written atomically. */
 async function writeLabelsTiff(path: string, labels: LabelImage): Promise<void> {
@@ -141,9 +178,25 @@ export function register(program: Command): void {
     .option('--overlay', 'also write <name>.overlay.png with nucleus contours')
     .option('--tta', 'average the nets over 8 flips/rotations (8x slower)')
     .option('--iterative', 're-estimate the nucleus size and post-process again')
+    .option(
+      '--mpp <microns>',
+      'whole slides: microns per level-0 pixel, for a slide that does not record it',
+      positive('--mpp'),
+    )
+    .option(
+      '--force',
+      'whole slides: segment again a slide already segmented with this model, discarding recorded regions',
+    )
+    .option('--gzip', 'whole slides: write <slide>.geojson.gz')
+    .option(
+      '--parallel <n>',
+      'whole slides: region batches in flight across the workers (default 2)',
+      positive('--parallel'),
+    )
     .action(
-      action(async (images: string[], f: SegmentFlags) => {
+      action(async (inputs: string[], f: SegmentFlags) => {
         const formats = f.format;
+        const { images, slides } = await sortInputs(inputs);
         const chosen = await chooseModel(f.model);
         const modelDir = chosen.dir;
         await access(modelDir).catch(() => {
@@ -151,8 +204,9 @@ export function register(program: Command): void {
         });
         const outDir = resolve(f.out);
         await mkdir(outDir, { recursive: true });
-        const segmenter = await loadSegmenter(modelDir);
-        const { sha256 } = segmenter.model.manifest;
+        // Slides are segmented by the workflow's workers; the nets are built here only for images.
+        const segmenter = images.length > 0 ? await loadSegmenter(modelDir) : undefined;
+        const { sha256 } = (segmenter?.model ?? (await loadModel(modelDir))).manifest;
         // What every output says made it: the registry version, or the folder and its weights' sha256.
         const model = chosen.registry
           ? { name: chosen.registry.name, version: chosen.registry.version, run: chosen.registry.runId }
@@ -168,7 +222,7 @@ export function register(program: Command): void {
             await checkColour(file);
             const rgb = await readRgb(file);
             const t0 = performance.now();
-            const r = await segmenter.segment(rgb, file, { tta: f.tta, iterative: f.iterative });
+            const r = await segmenter!.segment(rgb, file, { tta: f.tta, iterative: f.iterative });
             const stem = basename(file, extname(file));
             const stats = instanceStats(r.labels, rgb);
             if (formats.includes('png')) await writeLabelsPng(join(outDir, `${stem}.labels.png`), r.labels);
@@ -190,7 +244,27 @@ export function register(program: Command): void {
             process.stdout.write(`${file}: ${r.count} nuclei in ${s} s -> ${outDir}/${stem}.*\n`);
           }
         } finally {
-          segmenter.dispose();
+          segmenter?.dispose();
+        }
+        if (slides.length > 0) {
+          const { segmentSlides } = await import('./segment-slide.ts');
+          const { modelMicronsPerPixel } = await import('../../src/model/model-dir.ts');
+          const ok = await segmentSlides(slides, {
+            outDir,
+            model: {
+              id: chosen.registry
+                ? `${chosen.registry.name}@${chosen.registry.version}`
+                : `folder:${sha256.seg.slice(0, 16)}`,
+              dir: modelDir,
+              micronsPerPixel: await modelMicronsPerPixel(modelDir),
+              meta: model,
+            },
+            ...(f.mpp !== undefined ? { mpp: f.mpp } : {}),
+            ...(f.force ? { force: true } : {}),
+            ...(f.gzip ? { gzip: true } : {}),
+            ...(f.parallel ? { parallel: Math.round(f.parallel) } : {}),
+          });
+          if (!ok) process.exitCode = 1;
         }
       }),
     );

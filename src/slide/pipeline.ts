@@ -8,6 +8,8 @@
 // ceil(margin / scale) level-0 pixels, scale = slide mpp / model mpp (a 20x slide at 0.5 um/px has
 // scale 2: its regions are half as many level-0 pixels and are upsampled 2x before the nets).
 import { existsSync, readFileSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeRgbPng } from '../imaging/io.ts';
@@ -28,6 +30,8 @@ import type { Slide } from './types.ts';
 export interface SlideModel {
   /** What made the outputs, as they name it: `name@version` or `folder:<seg sha256>`. */
   readonly id: string;
+  /** The model folder (src/model/model-dir.ts) that segments the regions. */
+  readonly dir: string;
   /** The model's training pixel size (its card's trainingScale). */
   readonly micronsPerPixel: number;
   /** Written into the outputs (GeoJSON `model`, CSV header, summary). */
@@ -88,6 +92,11 @@ export interface PlanOutcome {
   /** Those already recorded by an earlier run. */
   readonly done: readonly string[];
   readonly tissueAreaMm2: number;
+  /**
+   * True when this slide's outputs are already there from the same slide identity and model (summary.json says
+   * so): nothing needs doing unless job.force.
+   */
+  readonly complete: boolean;
 }
 
 /** Output file stem of a slide: its file name without the extension(s) slides carry. */
@@ -218,8 +227,9 @@ export async function planSlide(
     const parts = await PartsStore.open(partsDir, key, { restart: job.force });
     const stem = slideStem(job.slide);
     // A resumed slide keeps the grid, stain and calibration its recorded regions were made with.
-    if (existsSync(join(partsDir, 'grid.json')))
-      return outcome(stem, partsDir, readGrid(partsDir), parts.done());
+    if (existsSync(join(partsDir, 'grid.json'))) {
+      return outcome(stem, partsDir, readGrid(partsDir), parts.done(), summaryMatches(job, key));
+    }
     const tissue = await detectTissue(slide);
     const { width, height } = slide.levels[0]!;
     const plan = planRegions(
@@ -253,14 +263,31 @@ export async function planSlide(
     await writeTissueOverlayPng(join(job.outDir, `${stem}.tissue.png`), tissue);
     // grid.json last: its presence says the plan is complete.
     await writeFileAtomic(join(partsDir, 'grid.json'), `${JSON.stringify(grid)}\n`);
-    return outcome(stem, partsDir, grid, parts.done());
+    return outcome(stem, partsDir, grid, parts.done(), false);
   } finally {
     slide.close();
   }
 }
 
-function outcome(stem: string, partsDir: string, grid: SlideGrid, done: ReadonlySet<string>): PlanOutcome {
+/** True when the slide's summary.json was written for this identity and model. */
+function summaryMatches(job: SlideJob, key: PartsKey): boolean {
+  try {
+    const s = JSON.parse(readFileSync(slideOutputPaths(job).summary, 'utf8')) as Partial<SlideSummary>;
+    return s.identity === key.identity && s.modelId === key.model;
+  } catch {
+    return false;
+  }
+}
+
+function outcome(
+  stem: string,
+  partsDir: string,
+  grid: SlideGrid,
+  done: ReadonlySet<string>,
+  complete: boolean,
+): PlanOutcome {
   return {
+    complete,
     stem,
     partsDir,
     regions: grid.regions.map((r) => r.id),
@@ -313,6 +340,25 @@ export interface RegionProgress {
 
 const ceil16 = (v: number) => Math.ceil(v / 16) * 16;
 
+/** In the parts folder: `<region> <host> <pid> <time>` per region computation started. */
+export const EXECUTIONS_LOG = 'executions.log';
+
+/** How many times each region's computation was started, from the parts folder's executions log. */
+export function regionExecutions(partsDir: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let text = '';
+  try {
+    text = readFileSync(join(partsDir, EXECUTIONS_LOG), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  for (const line of text.split('\n')) {
+    const id = line.split(' ')[0];
+    if (id) out.set(id, (out.get(id) ?? 0) + 1);
+  }
+  return out;
+}
+
 /**
  * Step 2. Segments the regions `ids` of a planned slide and records each as a part; a region already recorded is
  * skipped, so a restart never recomputes it. The nets see each window whole (one tile), with the slide's stain fit.
@@ -345,6 +391,11 @@ export async function segmentSlideRegions(
         continue;
       }
       const t0 = performance.now();
+      // One line per region computation, appended before it starts: how often each region ran, across restarts.
+      await appendFile(
+        join(partsDir, EXECUTIONS_LOG),
+        `${id} ${hostname()} ${process.pid} ${new Date().toISOString()}\n`,
+      );
       const res = await segmentRegion(
         slide,
         region,
@@ -383,6 +434,8 @@ export async function segmentSlideRegions(
 export interface SlideSummary {
   readonly slide: string;
   readonly identity: string;
+  /** SlideModel.id of the model that made it. */
+  readonly modelId: string;
   readonly model: Readonly<Record<string, unknown>>;
   readonly width: number;
   readonly height: number;
@@ -500,6 +553,7 @@ export async function mergeSlide(job: SlideJob): Promise<SlideSummary> {
   const summary: SlideSummary = {
     slide: job.slide,
     identity: grid.key.identity,
+    modelId: grid.key.model,
     model: job.model.meta,
     width: grid.width,
     height: grid.height,
