@@ -343,9 +343,9 @@ const ceil16 = (v: number) => Math.ceil(v / 16) * 16;
 /** In the parts folder: `<region> <host> <pid> <time>` per region computation started. */
 export const EXECUTIONS_LOG = 'executions.log';
 
-/** How many times each region's computation was started, from the parts folder's executions log. */
-export function regionExecutions(partsDir: string): Map<string, number> {
-  const out = new Map<string, number>();
+/** The executions log: per region, the `host:pid` of each computation started, in order. */
+export function regionExecutionLog(partsDir: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
   let text = '';
   try {
     text = readFileSync(join(partsDir, EXECUTIONS_LOG), 'utf8');
@@ -353,10 +353,18 @@ export function regionExecutions(partsDir: string): Map<string, number> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   for (const line of text.split('\n')) {
-    const id = line.split(' ')[0];
-    if (id) out.set(id, (out.get(id) ?? 0) + 1);
+    const [id, host, pid] = line.split(' ');
+    if (!id || !host || !pid) continue;
+    const list = out.get(id) ?? [];
+    list.push(`${host}:${pid}`);
+    out.set(id, list);
   }
   return out;
+}
+
+/** How many times each region's computation was started, from the parts folder's executions log. */
+export function regionExecutions(partsDir: string): Map<string, number> {
+  return new Map([...regionExecutionLog(partsDir)].map(([id, l]) => [id, l.length]));
 }
 
 /**
@@ -462,6 +470,11 @@ export interface SlideSummary {
     }[];
   };
   readonly timings: { readonly regionsMs: number; readonly mergeMs: number };
+  /**
+   * Region computations started (more than the regions when a worker died mid-region), and per process
+   * (`host:pid`) how many regions' recorded results it computed.
+   */
+  readonly executions: { readonly total: number; readonly byProcess: Readonly<Record<string, number>> };
   readonly files: {
     readonly geojson: string;
     readonly csv: string;
@@ -478,6 +491,17 @@ export function slideOutputPaths(job: Pick<SlideJob, 'outDir' | 'slide' | 'gzip'
     summary: join(job.outDir, `${stem}.summary.json`),
     thumbnail: join(job.outDir, `${stem}.thumbnail.png`),
   };
+}
+
+function executionsOf(partsDir: string): SlideSummary['executions'] {
+  const byProcess: Record<string, number> = {};
+  let total = 0;
+  for (const list of regionExecutionLog(partsDir).values()) {
+    total += list.length;
+    const last = list[list.length - 1]!;
+    byProcess[last] = (byProcess[last] ?? 0) + 1;
+  }
+  return { total, byProcess };
 }
 
 /** Marks level-0 point (x, y) on a thumbnail of `downsample` level-0 px per pixel. */
@@ -573,6 +597,7 @@ export async function mergeSlide(job: SlideJob): Promise<SlideSummary> {
       grid: rows,
     },
     timings: { regionsMs, mergeMs: Math.round(performance.now() - t0) },
+    executions: executionsOf(partsDir),
     files,
   };
   await writeFileAtomic(files.summary, `${JSON.stringify(summary, null, 2)}\n`);

@@ -1,0 +1,58 @@
+// A slide through the slide workflow on real workers: regions spread over two workers; one killed mid-slide costs
+// only its in-flight regions (a region recorded before the kill is never computed again); a second run skips.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { regionExecutionLog, type SlideSummary } from '../../src/slide/pipeline.ts';
+import { testSlide } from '../../testing/test-slide.ts';
+import { spawnCli, usePlatformCli, waitFor } from '../helpers/platform.ts';
+
+const out = mkdtempSync(join(tmpdir(), 'nf-slide-wf-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+const recorded = (parts: string) =>
+  readdirSync(parts)
+    .filter((f) => /^r\d+c\d+\.json$/.test(f))
+    .map((f) => f.slice(0, -5));
+
+describe('the slide workflow on shared workers', { timeout: 900_000 }, () => {
+  const fx = usePlatformCli();
+
+  it('spreads regions over the workers, survives a worker killed mid-slide, and skips a finished slide', async () => {
+    const { cli } = fx;
+    const ts = await testSlide();
+    const first = await cli.startWorker();
+    await cli.startWorker();
+    const seg = spawnCli(['segment', ts.svs40, '--out', out, '--parallel', '2'], cli.env);
+    const parts = join(out, 'slide-40x.parts');
+    const before = await waitFor(
+      'three recorded regions',
+      async () => {
+        if (!existsSync(parts)) return undefined;
+        const r = recorded(parts);
+        return r.length >= 3 ? r : undefined;
+      },
+      600_000,
+    );
+    first.kill('SIGKILL');
+    await cli.startWorker();
+    const done = await seg.exited;
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toMatch(/slide-40x\.svs: \d+ nuclei in [\d.]+ mm\^2 of tissue/);
+    const summary = JSON.parse(readFileSync(join(out, 'slide-40x.summary.json'), 'utf8')) as SlideSummary;
+    const log = regionExecutionLog(parts);
+    // Recorded before the kill: computed exactly once, whatever happened after.
+    for (const id of before) expect(log.get(id), id).toHaveLength(1);
+    expect(log.size).toBe(summary.regions.segmented);
+    // Only the batches in flight on the killed worker can have run twice.
+    expect(summary.executions.total - summary.regions.segmented).toBeLessThanOrEqual(2 * 4);
+    expect(Object.keys(summary.executions.byProcess).length).toBeGreaterThanOrEqual(2);
+    expect(summary.nuclei).toBeGreaterThan(1000);
+
+    const again = await cli.run(['segment', ts.svs40, '--out', out]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('already segmented with this model');
+    expect(regionExecutionLog(parts)).toEqual(log);
+  });
+});
