@@ -477,6 +477,11 @@ export function createActivities(deps: ActivityDeps) {
      * Delivers pending MLflow records. With `mustEmpty`, fails (and is retried by Temporal with
      * backoff) while anything stays pending, so an experiment ends only when MLflow has it all.
      */
+    /** Records a slide segmentation's state in the tracking store (upsert by workflow id). */
+    async recordSlide(input: tracking.SlideRecord): Promise<void> {
+      await persist('slide record', () => tracking.recordSlide(db, input));
+    },
+
     /** Plans a slide: pixel size, identity (a changed slide is refused), tissue, regions, stain, calibration. */
     async planSlide(input: { job: SlideJob }): Promise<PlanOutcome> {
       heartbeat();

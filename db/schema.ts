@@ -220,3 +220,34 @@ export const mlflowOutbox = pgTable(
     index('mlflow_outbox_run_pending_idx').on(t.runId, t.id).where(sql`${t.deliveredAt} is null`),
   ],
 );
+
+/**
+ * Whole-slide segmentations (the slide workflow), one row per slide and output folder: keyed by the workflow id,
+ * so a retried or resumed slide updates its row. Slides are gigabytes, so a slide is named by its identity
+ * (src/slide/identity.ts: a hash of its header, edges and smallest level) beside its path.
+ */
+export const slideSegmentations = pgTable(
+  'slide_segmentations',
+  {
+    workflowId: text('workflow_id').primaryKey(),
+    slide: text('slide').notNull(),
+    identity: text('identity'),
+    /** The model version that segments it: `name@version`, or `folder:<seg sha256 prefix>`. */
+    model: text('model').notNull(),
+    outDir: text('out_dir').notNull(),
+    /** 'running' | 'completed' | 'skipped' | 'failed' */
+    status: text('status').notNull(),
+    regions: integer('regions'),
+    /** Regions computed by the latest execution (the rest were recorded before). */
+    computed: integer('computed'),
+    nuclei: integer('nuclei'),
+    tissueAreaMm2: doublePrecision('tissue_area_mm2'),
+    /** Seconds: wall time of the latest execution, and what its summary records. */
+    timings: jsonb('timings').notNull().default({}),
+    summary: text('summary'),
+    error: text('error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [index('slide_segmentations_identity_idx').on(t.identity, t.model)],
+);

@@ -205,54 +205,78 @@ const slideWork = proxyActivities<Activities>({
  * execution after a restart only computes regions that have none.
  */
 export async function slideWorkflow(input: SlideInput): Promise<SlideResult> {
-  const slide = input.job.slide;
+  const { job } = input;
+  const slide = job.slide;
+  const started = Date.now();
+  const base = { workflowId: workflowInfo().workflowId, slide, model: job.model.id, outDir: job.outDir };
   let progress: SlideProgress = { slide, stage: 'plan', regions: 0, done: 0, computed: 0, nuclei: 0 };
   setHandler(slideProgressQuery, () => progress);
-  const plan = await slideWork.planSlide({ job: input.job });
-  if (plan.complete) {
-    progress = { ...progress, stage: 'done', regions: plan.regions.length, done: plan.regions.length };
-    return {
-      slide,
-      status: 'skipped',
-      regions: plan.regions.length,
-      computed: 0,
-      nuclei: 0,
-      tissueAreaMm2: plan.tissueAreaMm2,
-      summary: '',
-    };
-  }
-  const recorded = new Set(plan.done);
-  const todo = plan.regions.filter((id) => !recorded.has(id));
-  const size = Math.max(1, input.batch ?? 4);
-  const batches: string[][] = [];
-  for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
-  progress = { ...progress, stage: 'regions', regions: plan.regions.length, done: plan.done.length };
-  let next = 0;
-  const lane = async () => {
-    while (next < batches.length) {
-      const ids = batches[next++]!;
-      const r = await slideWork.segmentSlideRegions({ job: input.job, ids });
-      progress = {
-        ...progress,
-        done: progress.done + ids.length,
-        computed: progress.computed + r.computed,
-        nuclei: progress.nuclei + r.nuclei,
+  try {
+    await book.recordSlide({ ...base, status: 'running' });
+    const plan = await slideWork.planSlide({ job });
+    const regions = plan.regions.length;
+    const known = { identity: plan.identity, regions, tissueAreaMm2: plan.tissueAreaMm2 };
+    if (plan.complete) {
+      progress = { ...progress, stage: 'done', regions, done: regions };
+      await book.recordSlide({ ...base, ...known, status: 'skipped', computed: 0 });
+      return {
+        slide,
+        status: 'skipped',
+        regions,
+        computed: 0,
+        nuclei: 0,
+        tissueAreaMm2: plan.tissueAreaMm2,
+        summary: '',
       };
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, input.parallel ?? 2) }, lane));
-  progress = { ...progress, stage: 'merge' };
-  const merged = await slideWork.mergeSlide({ job: input.job });
-  progress = { ...progress, stage: 'done', nuclei: merged.nuclei };
-  return {
-    slide,
-    status: 'segmented',
-    regions: plan.regions.length,
-    computed: progress.computed,
-    nuclei: merged.nuclei,
-    tissueAreaMm2: merged.tissueAreaMm2,
-    summary: merged.summary,
-  };
+    await book.recordSlide({ ...base, ...known, status: 'running' });
+    const recorded = new Set(plan.done);
+    const todo = plan.regions.filter((id) => !recorded.has(id));
+    const size = Math.max(1, input.batch ?? 4);
+    const batches: string[][] = [];
+    for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
+    progress = { ...progress, stage: 'regions', regions, done: plan.done.length };
+    let next = 0;
+    const lane = async () => {
+      while (next < batches.length) {
+        const ids = batches[next++]!;
+        const r = await slideWork.segmentSlideRegions({ job, ids });
+        progress = {
+          ...progress,
+          done: progress.done + ids.length,
+          computed: progress.computed + r.computed,
+          nuclei: progress.nuclei + r.nuclei,
+        };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, input.parallel ?? 2) }, lane));
+    progress = { ...progress, stage: 'merge' };
+    const merged = await slideWork.mergeSlide({ job });
+    progress = { ...progress, stage: 'done', nuclei: merged.nuclei };
+    await book.recordSlide({
+      ...base,
+      ...known,
+      status: 'completed',
+      computed: progress.computed,
+      nuclei: merged.nuclei,
+      timings: { wallSeconds: (Date.now() - started) / 1000 },
+      summary: merged.summary,
+    });
+    return {
+      slide,
+      status: 'segmented',
+      regions,
+      computed: progress.computed,
+      nuclei: merged.nuclei,
+      tissueAreaMm2: merged.tissueAreaMm2,
+      summary: merged.summary,
+    };
+  } catch (err) {
+    if (!isCancellation(err)) {
+      await book.recordSlide({ ...base, status: 'failed', error: errorMessage(err) }).catch(() => undefined);
+    }
+    throw err;
+  }
 }
 
 /** A folder of slides: one child workflow per slide, one after another; a failed slide does not stop the rest. */

@@ -100,7 +100,7 @@ interface SegmentFlags {
  */
 async function sortInputs(args: readonly string[]): Promise<{ images: string[]; slides: string[] }> {
   const { openSlide } = await import('../../src/slide/index.ts');
-  const { slidesInFolder } = await import('./segment-slide.ts');
+  const { slidesInFolder } = await import('../segment-slides.ts');
   const images: string[] = [];
   const slides: string[] = [];
   for (const a of args) {
@@ -247,7 +247,7 @@ export function register(program: Command): void {
           segmenter?.dispose();
         }
         if (slides.length > 0) {
-          const { segmentSlides } = await import('./segment-slide.ts');
+          const { segmentSlides } = await import('../segment-slides.ts');
           const { modelMicronsPerPixel } = await import('../../src/model/model-dir.ts');
           const ok = await segmentSlides(slides, {
             outDir,

@@ -92,6 +92,8 @@ export interface PlanOutcome {
   /** Those already recorded by an earlier run. */
   readonly done: readonly string[];
   readonly tissueAreaMm2: number;
+  /** slideIdentity(...).hash */
+  readonly identity: string;
   /**
    * True when this slide's outputs are already there from the same slide identity and model (summary.json says
    * so): nothing needs doing unless job.force.
@@ -288,6 +290,7 @@ function outcome(
 ): PlanOutcome {
   return {
     complete,
+    identity: grid.key.identity,
     stem,
     partsDir,
     regions: grid.regions.map((r) => r.id),

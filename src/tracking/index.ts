@@ -471,3 +471,47 @@ export async function putArtifact(
 
 export { drainOutbox } from './outbox.ts';
 export * from './queries.ts';
+
+export type SlideStatus = 'running' | 'completed' | 'skipped' | 'failed';
+
+/** One slide segmentation's state, as the slide workflow reports it; fields left out keep their stored value. */
+export interface SlideRecord {
+  readonly workflowId: string;
+  readonly slide: string;
+  readonly model: string;
+  readonly outDir: string;
+  readonly status: SlideStatus;
+  readonly identity?: string;
+  readonly regions?: number;
+  readonly computed?: number;
+  readonly nuclei?: number;
+  readonly tissueAreaMm2?: number;
+  readonly timings?: Record<string, number>;
+  readonly summary?: string;
+  readonly error?: string;
+}
+
+/** Upserts a slide segmentation's row by its workflow id; a terminal status sets finished_at, 'running' clears it. */
+export async function recordSlide(db: Exec, r: SlideRecord): Promise<void> {
+  const { slideSegmentations } = schema;
+  const finishedAt = r.status === 'running' ? null : new Date();
+  const set = {
+    slide: r.slide,
+    model: r.model,
+    outDir: r.outDir,
+    status: r.status,
+    finishedAt,
+    ...(r.identity !== undefined ? { identity: r.identity } : {}),
+    ...(r.regions !== undefined ? { regions: r.regions } : {}),
+    ...(r.computed !== undefined ? { computed: r.computed } : {}),
+    ...(r.nuclei !== undefined ? { nuclei: r.nuclei } : {}),
+    ...(r.tissueAreaMm2 !== undefined ? { tissueAreaMm2: r.tissueAreaMm2 } : {}),
+    ...(r.timings !== undefined ? { timings: r.timings } : {}),
+    ...(r.summary !== undefined ? { summary: r.summary } : {}),
+    error: r.error ?? null,
+  };
+  await db
+    .insert(slideSegmentations)
+    .values({ workflowId: r.workflowId, ...set })
+    .onConflictDoUpdate({ target: slideSegmentations.workflowId, set });
+}

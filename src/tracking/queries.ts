@@ -605,3 +605,11 @@ export async function latestDefaultAlias(db: Db): Promise<{ name: string; versio
     .limit(1);
   return a;
 }
+
+export type SlideSegmentationRow = typeof schema.slideSegmentations.$inferSelect;
+
+/** Slide segmentations, newest first. */
+export async function listSlideSegmentations(db: Db, limit = 100): Promise<SlideSegmentationRow[]> {
+  const t = schema.slideSegmentations;
+  return db.select().from(t).orderBy(desc(t.createdAt)).limit(limit);
+}

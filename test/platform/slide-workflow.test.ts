@@ -54,5 +54,16 @@ describe('the slide workflow on shared workers', { timeout: 900_000 }, () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('already segmented with this model');
     expect(regionExecutionLog(parts)).toEqual(log);
+    // The store's record: the second run found it done and says so; the counts are the first run's.
+    const listed = await cli.run(['slides', '--json']);
+    const rows = JSON.parse(listed.stdout) as Array<Record<string, unknown>>;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      slide: ts.svs40,
+      status: 'skipped',
+      identity: summary.identity,
+      regions: summary.regions.segmented,
+      nuclei: summary.nuclei,
+    });
   });
 });

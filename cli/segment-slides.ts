@@ -7,12 +7,12 @@ import { join, resolve } from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import cliProgress from 'cli-progress';
-import type { SlideInput, SlideProgress, SlideResult } from '../../activities/types.ts';
-import { openSession } from '../../platform/session.ts';
-import { queuesFor, TRAIN_QUEUES } from '../../platform/temporal.ts';
-import { InputError, UserError } from '../../src/errors.ts';
-import type { SlideJob, SlideModel } from '../../src/slide/pipeline.ts';
-import { slideProgressQuery, slidesWorkflow, slideWorkflow } from '../../workflows/index.ts';
+import type { SlideInput, SlideProgress, SlideResult } from '../activities/types.ts';
+import { openSession } from '../platform/session.ts';
+import { queuesFor, TRAIN_QUEUES } from '../platform/temporal.ts';
+import { InputError, UserError } from '../src/errors.ts';
+import type { SlideJob, SlideModel } from '../src/slide/pipeline.ts';
+import { slideProgressQuery, slidesWorkflow, slideWorkflow } from '../workflows/index.ts';
 
 /** File name endings of the whole-slide formats a folder is searched for. */
 export const SLIDE_EXTENSIONS = /\.(svs|tiff?|ndpi|vms|mrxs|scn|bif|svslide)$/i;
