@@ -19,6 +19,7 @@ import { isLoopbackHost, isSafeRelativePath } from '../dashboards/server/securit
 import { ConfigError } from '../src/errors.ts';
 import { readGrey } from '../src/imaging/io.ts';
 import { schema } from '../src/storage/index.ts';
+import { recordSlide } from '../src/tracking/index.ts';
 import { getImageResults, listModelVersions, listRunSummaries } from '../src/tracking/queries.ts';
 import { BIN } from './helpers/cli.ts';
 import { type DashboardData, dashboardData } from './helpers/dashboard-data.ts';
@@ -339,6 +340,45 @@ describe('models page', () => {
       const aji = rows.reduce((s, x) => s + x.aji, 0) / rows.length;
       expect(row).toContain(`<td class="num" data-cell="aji-all">${(aji * 100).toFixed(2)}</td>`);
     }
+  });
+});
+
+describe('slides page', () => {
+  it("lists each slide segmentation's status, counts and summary, and an error when it failed", async () => {
+    const base = { slide: '/data/a <b>.svs', model: 'quick@1', outDir: '/out' };
+    await recordSlide(d.storage.db, { ...base, workflowId: 'wf-ok', status: 'running' });
+    await recordSlide(d.storage.db, {
+      ...base,
+      workflowId: 'wf-ok',
+      status: 'completed',
+      identity: 'ab'.repeat(32),
+      regions: 12,
+      computed: 5,
+      nuclei: 3182,
+      tissueAreaMm2: 2.5,
+      timings: { wallSeconds: 61 },
+      summary: '/out/a.summary.json',
+    });
+    await recordSlide(d.storage.db, {
+      ...base,
+      workflowId: 'wf-bad',
+      status: 'failed',
+      error: '/data/x.svs: no pixel size',
+    });
+    const r = await get(dash.url, '/slides');
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('<a href="/slides" class="active">Slides</a>');
+    const row = (id: string) =>
+      new RegExp(`<tr data-slide="${id}">([\\s\\S]*?)</tr>`).exec(r.body)?.[1] ?? '';
+    const ok = row('wf-ok');
+    expect(ok).toContain('status-completed');
+    expect(ok).toContain('<td class="num" data-cell="regions">12</td>');
+    expect(ok).toContain('<td class="num" data-cell="computed">5</td>');
+    expect(ok).toContain('<td class="num" data-cell="nuclei">3182</td>');
+    expect(ok).toContain('>1273<'); // nuclei per mm^2
+    expect(ok).toContain('a &lt;b&gt;.svs');
+    expect(ok).toContain('/out/a.summary.json');
+    expect(row('wf-bad')).toContain('/data/x.svs: no pixel size');
   });
 });
 

@@ -32,6 +32,7 @@ import { layout } from './pages/layout.ts';
 import { modelsPage } from './pages/models.ts';
 import { runPage } from './pages/run.ts';
 import { runRows, runsPage } from './pages/runs.ts';
+import { slidesPage } from './pages/slides.ts';
 import { viewerPage } from './pages/viewer.ts';
 import {
   hostHeaderAllowed,
@@ -451,6 +452,8 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     if (path === '/models') {
       return sendHtml(res, modelsPage(await q.listModelVersions(db), { mlflowUri: o.mlflowUri }));
     }
+
+    if (path === '/slides') return sendHtml(res, slidesPage(await q.listSlideSegmentations(db)));
 
     if (path === '/compare' || path === '/api/compare') {
       let ids = u.searchParams

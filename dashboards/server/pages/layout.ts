@@ -2,7 +2,7 @@ import { html, type SafeHtml } from '../html.ts';
 
 export interface PageOptions {
   title: string;
-  active?: 'runs' | 'compare' | 'models' | undefined;
+  active?: 'runs' | 'compare' | 'models' | 'slides' | undefined;
   scripts?: string[] | undefined;
   /** Adds uPlot's script and stylesheet. */
   charts?: boolean | undefined;
@@ -29,6 +29,7 @@ ${o.charts ? html`<link rel="stylesheet" href="/static/vendor/uPlot.min.css">` :
     <a href="/" class="${o.active === 'runs' ? 'active' : ''}">Runs</a>
     <a href="/compare" class="${o.active === 'compare' ? 'active' : ''}">Compare</a>
     <a href="/models" class="${o.active === 'models' ? 'active' : ''}">Models</a>
+    <a href="/slides" class="${o.active === 'slides' ? 'active' : ''}">Slides</a>
   </nav>
 </header>
 <main>
