@@ -149,12 +149,15 @@ export function unetFromValues(tf: Tf, output: OutputKind, values: readonly Floa
   const w = (n: string) => byName.get(n)! as unknown as import('@tensorflow/tfjs-node').Tensor4D;
   const b = (n: string) => byName.get(n)! as unknown as import('@tensorflow/tfjs-node').Tensor1D;
 
-  const forward = (x: Tensor4D, masks?: DropoutMasks): Tensor4D => {
+  const checkInput = (x: Tensor4D) => {
     if (x.shape[1] % 16 !== 0 || x.shape[2] % 16 !== 0) {
       throw new RangeError(
         `U-Net input: height and width must be multiples of 16, got ${x.shape[1]}x${x.shape[2]}`,
       );
     }
+  };
+  const forward = (x: Tensor4D, masks?: DropoutMasks): Tensor4D => {
+    checkInput(x);
     const skips = new Map<string, Tensor4D>();
     let h = x;
     for (const l of layers) {
@@ -185,11 +188,74 @@ export function unetFromValues(tf: Tf, output: OutputKind, values: readonly Floa
     return h;
   };
 
+  /** Concat layers' skip sources: the only activations inference must keep beyond the next layer. */
+  const skipSources = new Set(layers.flatMap((l) => (l.kind === 'concat' ? [l.skip] : [])));
+
+  /**
+   * The forward pass without dropout, disposing each activation once the next layer has it (skip sources once
+   * their concat has run), so peak memory is the skips plus two layers' activations instead of every
+   * intermediate the pass makes. Same ops in the same order as forward: the output is bit-identical.
+   */
+  const predictLean = (x: Tensor4D): Tensor4D => {
+    checkInput(x);
+    const skips = new Map<string, Tensor4D>();
+    const kept = new Set<Tensor4D>();
+    let h = x;
+    const advance = (next: Tensor4D) => {
+      if (h !== x && !kept.has(h)) h.dispose();
+      h = next;
+    };
+    for (const l of layers) {
+      switch (l.kind) {
+        case 'conv': {
+          const c = tf.conv2d(h, w(`${l.name}/kernel`), 1, 'same');
+          const z = tf.add(c, b(`${l.name}/bias`)) as Tensor4D;
+          c.dispose();
+          let a = z;
+          if (l.activation === 'elu') {
+            a = tf.elu(z);
+            z.dispose();
+          }
+          advance(a);
+          if (skipSources.has(l.name)) {
+            skips.set(l.name, h);
+            kept.add(h);
+          }
+          break;
+        }
+        case 'dropout':
+          break;
+        case 'maxpool':
+          advance(tf.maxPool(h, 2, 2, 'valid'));
+          break;
+        case 'convT': {
+          const [n, hh, ww] = h.shape;
+          const y = tf.conv2dTranspose(h, w(`${l.name}/kernel`), [n, hh * 2, ww * 2, l.outC], 2, 'same');
+          advance(tf.add(y, b(`${l.name}/bias`)) as Tensor4D);
+          y.dispose();
+          break;
+        }
+        case 'concat': {
+          const skip = skips.get(l.skip)!;
+          advance(tf.concat([h, skip], 3));
+          skips.delete(l.skip);
+          kept.delete(skip);
+          skip.dispose();
+          break;
+        }
+      }
+    }
+    if (output !== 'sigmoid') return h;
+    const out = tf.sigmoid(h) as Tensor4D;
+    if (h !== x) h.dispose();
+    return out;
+  };
+
   return {
     output,
     params,
     forward,
-    predict: (x) => tf.tidy(() => (output === 'sigmoid' ? tf.sigmoid(forward(x)) : forward(x))),
+    predict: (x) => tf.tidy(() => predictLean(x)),
     dispose: () => {
       for (const p of params) p.dispose();
     },
