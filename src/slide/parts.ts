@@ -49,7 +49,9 @@ export class PartsStore<T> {
     try {
       recorded = JSON.parse(readFileSync(planFile, 'utf8')) as PartsKey;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      // ENOTDIR: a parent is a regular file; the folder does not exist, and mkdir below says why it cannot.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
         if (!opts.restart)
           throw new InputError(
             planFile,
