@@ -1,6 +1,7 @@
 // Whole-slide segmentation (src/slide/pipeline.ts: plan, regions, merge, one process, shipped nets) of the 40x test
 // slide (testing/test-slide.ts: 6 MoNuSeg images in a 3x2 mosaic) against a loop of single-image segment() over the
-// same 6 image boxes, read from the slide with readRegion; then the wall time projected for a large slide.
+// same 6 image boxes, read from the slide with readRegion (two interleaved rounds, the fastest of each); then the
+// wall time projected for a large slide.
 // The split of the slide's time: segment() calls are timed as the pipeline makes them (a wrapped segmenter); the
 // other phases are timed again after the run, on the same slide and parts (identity, tissue, window reads, the
 // region step with the recorded labels, part reads), and what remains of each step is named in its note.
@@ -20,6 +21,7 @@ import {
   planSlide,
   readGrid,
   type SlideJob,
+  type SlideSummary,
   segmentSlideRegions,
 } from '../src/slide/pipeline.ts';
 import { segmentRegion } from '../src/slide/segment-region.ts';
@@ -29,7 +31,7 @@ import { type BenchRow, peakRssMB } from './harness.ts';
 
 /** The projected slide: 100,000 x 80,000 level-0 px at the model's scale, 30 % of it tissue. */
 const BIG = { width: 100_000, height: 80_000, tissue: 0.3 };
-const REF_REPS = 2;
+const REPS = 2;
 
 interface Clock {
   ms: number;
@@ -77,6 +79,37 @@ function timedSegmenter(
   };
 }
 
+interface SlideRun {
+  plan: Clock;
+  regions: Clock;
+  merge: Clock;
+  /** plan + regions + merge, wall ms. */
+  ms: number;
+  tallies: { plan: SegmentTally; regions: SegmentTally };
+  /** Each region's labels, by the source name segmentSlideRegions gives segment(). */
+  labels: Map<string, LabelImage>;
+  summary: SlideSummary;
+}
+
+/** Plan, regions and merge of `job`, each timed, with the segment() calls tallied per step. */
+async function slideRun(job: SlideJob, seg: Segmenter): Promise<SlideRun> {
+  const tallies = { plan: tally(), regions: tally() };
+  let phase: keyof typeof tallies = 'plan';
+  const labels = new Map<string, LabelImage>();
+  const timed = timedSegmenter(seg, () => tallies[phase], labels);
+  let ids: readonly string[] = [];
+  const plan = await clock(async () => {
+    ids = (await planSlide(job, { segmenter: timed })).regions;
+  });
+  phase = 'regions';
+  const regions = await clock(() => segmentSlideRegions(job, ids, timed));
+  let summary: SlideSummary | undefined;
+  const merge = await clock(async () => {
+    summary = await mergeSlide(job);
+  });
+  return { plan, regions, merge, ms: plan.ms + regions.ms + merge.ms, tallies, labels, summary: summary! };
+}
+
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const pct = (part: number, whole: number) => `${((100 * part) / whole).toFixed(0)} %`;
 
@@ -99,35 +132,25 @@ export async function run(): Promise<BenchRow[]> {
     }
     slide.close();
     const imageMpx = images.reduce((a, im) => a + im.width * im.height, 0) / 1e6;
-    // Untimed warm-up (TensorFlow's first run), then the reference loop, best of REF_REPS.
+    // Untimed warm-up (TensorFlow's first run), then REPS rounds of the reference loop and the slide, interleaved
+    // so that both see the same load on a shared machine; the fastest of each is reported.
     await seg.segment(images[0]!, 'warm-up');
     let ref: Clock = { ms: Number.POSITIVE_INFINITY, cpuMs: Number.POSITIVE_INFINITY };
     let refTally = tally();
-    for (let rep = 0; rep < REF_REPS; rep++) {
+    let best: SlideRun | undefined;
+    for (let rep = 0; rep < REPS; rep++) {
       const t = tally();
       const refSeg = timedSegmenter(seg, () => t, new Map());
       const c = await clock(async () => {
         for (const [i, im] of images.entries()) await refSeg.segment(im, ts.tiles[i]!.slide);
       });
       if (c.ms < ref.ms) [ref, refTally] = [c, t];
+      // force: each round plans afresh and recomputes every region.
+      const r = await slideRun({ ...job, force: rep > 0 }, seg);
+      if (!best || r.ms < best.ms) best = r;
     }
-
-    // Ours: the three steps, once.
-    const tallies = { plan: tally(), regions: tally() };
-    let phase: keyof typeof tallies = 'plan';
-    const labels = new Map<string, LabelImage>();
-    const timed = timedSegmenter(seg, () => tallies[phase], labels);
-    let planIds: readonly string[] = [];
-    const plan = await clock(async () => {
-      planIds = (await planSlide(job, { segmenter: timed })).regions;
-    });
-    phase = 'regions';
-    const regions = await clock(() => segmentSlideRegions(job, planIds, timed));
-    let summary: Awaited<ReturnType<typeof mergeSlide>> | undefined;
-    const merge = await clock(async () => {
-      summary = await mergeSlide(job);
-    });
-    const slideMs = plan.ms + regions.ms + merge.ms;
+    const { plan, regions, merge, tallies, labels, summary } = best!;
+    const slideMs = best!.ms;
     const slideCpuMs = plan.cpuMs + regions.cpuMs + merge.cpuMs;
 
     // The split: the phases outside segment() timed again on the same slide and parts.
@@ -210,7 +233,7 @@ export async function run(): Promise<BenchRow[]> {
     const lowerMs = bigTissueMpx * fullWindowRatio * secPerWindowMpx * 1000;
 
     const rss = peakRssMB();
-    const n = summary?.nuclei ?? 0;
+    const n = summary.nuclei;
     return [
       {
         name: 'slide: 40x test slide, plan + regions + merge (6 MoNuSeg images, shipped nets)',
@@ -220,7 +243,7 @@ export async function run(): Promise<BenchRow[]> {
         peakRssMB: rss,
         note:
           `${tissueMpx.toFixed(2)} tissue Mpx (images ${imageMpx.toFixed(2)} Mpx), ${grid.regions.length} regions, ${windowMpx.toFixed(2)} window Mpx through the nets (cores ${coreMpx.toFixed(2)}), ${n} nuclei; ` +
-          `ours ${oursRate.toFixed(3)} tissue Mpx/s, reference ${refRate.toFixed(3)} Mpx/s (best of ${REF_REPS}): overhead ${(100 * overhead).toFixed(0)} % wall, ${(100 * cpuOverhead).toFixed(0)} % CPU time; goal < 10 %; ` +
+          `ours ${oursRate.toFixed(3)} tissue Mpx/s, reference ${refRate.toFixed(3)} Mpx/s (each best of ${REPS}): overhead ${(100 * overhead).toFixed(0)} % wall, ${(100 * cpuOverhead).toFixed(0)} % CPU time; goal < 10 %; ` +
           `per Mpx segmented: ours ${(regions.ms / 1000 / windowMpx).toFixed(2)} s per window Mpx (regions step), reference ${(ref.ms / 1000 / imageMpx).toFixed(2)} s (nets ${(refTally.nets / 1000 / imageMpx).toFixed(2)} s against ours ${(tr.nets / 1000 / windowMpx).toFixed(2)} s); ` +
           `largest shares: ${top}`,
       },
