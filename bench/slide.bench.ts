@@ -49,13 +49,15 @@ async function clock(fn: () => Promise<unknown>): Promise<Clock> {
 /** Sums of the segment() calls made through it: wall ms and the result's own timings. */
 interface SegmentTally {
   calls: number;
+  /** Megapixels segmented. */
+  mpx: number;
   ms: number;
   normalise: number;
   nets: number;
   postprocess: number;
 }
 
-const tally = (): SegmentTally => ({ calls: 0, ms: 0, normalise: 0, nets: 0, postprocess: 0 });
+const tally = (): SegmentTally => ({ calls: 0, mpx: 0, ms: 0, normalise: 0, nets: 0, postprocess: 0 });
 
 /** `seg` with each segment() call added to `current()`, its labels kept by source name when `keep`. */
 function timedSegmenter(
@@ -69,6 +71,7 @@ function timedSegmenter(
       const r = await seg.segment(img, source, opts);
       const t = current();
       t.calls++;
+      t.mpx += (img.width * img.height) / 1e6;
       t.ms += performance.now() - t0;
       t.normalise += r.timingsMs.normalise;
       t.nets += r.timingsMs.nets;
@@ -110,7 +113,7 @@ async function slideRun(job: SlideJob, seg: Segmenter): Promise<SlideRun> {
   return { plan, regions, merge, ms: plan.ms + regions.ms + merge.ms, tallies, labels, summary: summary! };
 }
 
-const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const s = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`);
 const pct = (part: number, whole: number) => `${((100 * part) / whole).toFixed(0)} %`;
 
 export async function run(): Promise<BenchRow[]> {
@@ -243,7 +246,8 @@ export async function run(): Promise<BenchRow[]> {
         peakRssMB: rss,
         note:
           `${tissueMpx.toFixed(2)} tissue Mpx (images ${imageMpx.toFixed(2)} Mpx), ${grid.regions.length} regions, ${windowMpx.toFixed(2)} window Mpx through the nets (cores ${coreMpx.toFixed(2)}), ${n} nuclei; ` +
-          `ours ${oursRate.toFixed(3)} tissue Mpx/s, reference ${refRate.toFixed(3)} Mpx/s (each best of ${REPS}): overhead ${(100 * overhead).toFixed(0)} % wall, ${(100 * cpuOverhead).toFixed(0)} % CPU time; goal < 10 %; ` +
+          `pixels segmented: ${(tr.mpx + tp.mpx).toFixed(2)} Mpx (windows ${tr.mpx.toFixed(2)} + calibration ${tp.mpx.toFixed(2)}), ${((tr.mpx + tp.mpx) / imageMpx).toFixed(2)}x the images'; ` +
+          `ours ${oursRate.toFixed(3)} tissue Mpx/s, reference ${refRate.toFixed(3)} Mpx/s (each best of ${REPS}): overhead ${(100 * overhead).toFixed(0)} % wall, ${(100 * cpuOverhead).toFixed(0)} % CPU time (the steadier on a shared machine); goal < 10 %; ` +
           `per Mpx segmented: ours ${(regions.ms / 1000 / windowMpx).toFixed(2)} s per window Mpx (regions step), reference ${(ref.ms / 1000 / imageMpx).toFixed(2)} s (nets ${(refTally.nets / 1000 / imageMpx).toFixed(2)} s against ours ${(tr.nets / 1000 / windowMpx).toFixed(2)} s); ` +
           `largest shares: ${top}`,
       },
