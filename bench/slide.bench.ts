@@ -123,7 +123,12 @@ export async function run(): Promise<BenchRow[]> {
   const job: SlideJob = {
     slide: ts.svs40,
     outDir: out,
-    model: { id: 'shipped', micronsPerPixel: await modelMicronsPerPixel(SHIPPED_MODEL_DIR), meta: {} },
+    model: {
+      id: 'shipped',
+      dir: SHIPPED_MODEL_DIR,
+      micronsPerPixel: await modelMicronsPerPixel(SHIPPED_MODEL_DIR),
+      meta: {},
+    },
   };
   try {
     // The reference's input: each image's box, decoded by the same reader as the pipeline's windows.

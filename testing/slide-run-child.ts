@@ -13,7 +13,12 @@ async function main(): Promise<void> {
     const job: SlideJob = {
       slide,
       outDir,
-      model: { id: 'shipped', micronsPerPixel: await modelMicronsPerPixel(SHIPPED_MODEL_DIR), meta: {} },
+      model: {
+        id: 'shipped',
+        dir: SHIPPED_MODEL_DIR,
+        micronsPerPixel: await modelMicronsPerPixel(SHIPPED_MODEL_DIR),
+        meta: {},
+      },
     };
     const plan = await planSlide(job, { segmenter: nets });
     await segmentSlideRegions(job, plan.regions, nets);
