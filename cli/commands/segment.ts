@@ -180,7 +180,7 @@ export function register(program: Command): void {
     .option('--iterative', 're-estimate the nucleus size and post-process again')
     .option(
       '--mpp <microns>',
-      'whole slides: microns per level-0 pixel, for a slide that does not record it',
+      "whole slides: microns per level-0 pixel for slides that record none (a slide's own value wins)",
       positive('--mpp'),
     )
     .option(

@@ -42,7 +42,7 @@ export interface SlideJob {
   readonly slide: string;
   readonly outDir: string;
   readonly model: SlideModel;
-  /** Microns per level-0 pixel, for a slide that does not record it (or to override it). */
+  /** Microns per level-0 pixel for a slide that does not record one (a slide's own value is always used). */
   readonly mpp?: number;
   /** Start over: discard recorded regions of an earlier run. */
   readonly force?: boolean;
@@ -110,13 +110,13 @@ export function slideStem(path: string): string {
 export const partsDirOf = (job: Pick<SlideJob, 'outDir' | 'slide'>) =>
   join(job.outDir, `${slideStem(job.slide)}.parts`);
 
-function slideMpp(slide: Slide, override: number | undefined): number {
-  if (override !== undefined) {
-    if (!(override > 0 && override < 100))
-      throw new InputError(slide.path, `--mpp must be in (0, 100) microns, got ${override}`);
-    return override;
+/** The slide's own pixel size; `fallback` (--mpp) only for a slide that records none, so one --mpp serves a folder. */
+function slideMpp(slide: Slide, fallback: number | undefined): number {
+  if (fallback !== undefined && !(fallback > 0 && fallback < 100)) {
+    throw new InputError(slide.path, `--mpp must be in (0, 100) microns, got ${fallback}`);
   }
   if (slide.mpp === undefined) {
+    if (fallback !== undefined) return fallback;
     throw new InputError(
       slide.path,
       'no pixel size: the file records no microns per pixel; pass --mpp <microns per pixel>',
