@@ -10,7 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabelImage, RgbImage } from '../src/imaging/types.ts';
 import { loadSegmenter, type Segmenter, type SegmentResult } from '../src/model/infer.ts';
-import { modelMicronsPerPixel, SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
+import { SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
 import { slideIdentity } from '../src/slide/identity.ts';
 import { openSlide } from '../src/slide/index.ts';
 import { PartsStore } from '../src/slide/parts.ts';
@@ -26,7 +26,7 @@ import {
 } from '../src/slide/pipeline.ts';
 import { segmentRegion } from '../src/slide/segment-region.ts';
 import { detectTissue } from '../src/slide/tissue.ts';
-import { testSlide } from '../testing/test-slide.ts';
+import { shippedSlideModel, testSlide } from '../testing/test-slide.ts';
 import { type BenchRow, peakRssMB } from './harness.ts';
 
 /** The projected slide: 100,000 x 80,000 level-0 px at the model's scale, 30 % of it tissue. */
@@ -123,12 +123,7 @@ export async function run(): Promise<BenchRow[]> {
   const job: SlideJob = {
     slide: ts.svs40,
     outDir: out,
-    model: {
-      id: 'shipped',
-      dir: SHIPPED_MODEL_DIR,
-      micronsPerPixel: await modelMicronsPerPixel(SHIPPED_MODEL_DIR),
-      meta: {},
-    },
+    model: await shippedSlideModel(),
   };
   try {
     // The reference's input: each image's box, decoded by the same reader as the pipeline's windows.

@@ -25,7 +25,7 @@ import { InputError } from '../src/errors.ts';
 import type { LabelImage } from '../src/imaging/types.ts';
 import { evaluate } from '../src/metrics/index.ts';
 import { loadSegmenter, type Segmenter } from '../src/model/infer.ts';
-import { modelMicronsPerPixel, SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
+import { SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
 import { openSlide } from '../src/slide/index.ts';
 import { PartsStore } from '../src/slide/parts.ts';
 import {
@@ -43,7 +43,7 @@ import {
 import type { Box } from '../src/slide/regions.ts';
 import { rasteriseInstances } from '../src/slide/stitch.ts';
 import { sparseSlide } from '../testing/sparse-slide.ts';
-import { type TestSlide, testSlide } from '../testing/test-slide.ts';
+import { shippedSlideModel, type TestSlide, testSlide } from '../testing/test-slide.ts';
 
 const exec = promisify(execFile);
 
@@ -55,12 +55,7 @@ let gt: LabelImage;
 beforeAll(async () => {
   ts = await testSlide();
   nets = await loadSegmenter(SHIPPED_MODEL_DIR);
-  model = {
-    id: 'shipped',
-    dir: SHIPPED_MODEL_DIR,
-    micronsPerPixel: await modelMicronsPerPixel(SHIPPED_MODEL_DIR),
-    meta: {},
-  };
+  model = await shippedSlideModel();
   out = mkdtempSync(join(tmpdir(), 'nf-slide-acc-'));
   gt = await ts.labels();
 }, 300_000);

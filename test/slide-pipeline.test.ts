@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aggregatedJaccard, buildPairing } from '../src/metrics/index.ts';
 import { loadSegmenter, type Segmenter } from '../src/model/infer.ts';
-import { modelMicronsPerPixel, SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
+import { SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
 import { openSlide } from '../src/slide/index.ts';
 import { PartsStore } from '../src/slide/parts.ts';
 import {
@@ -21,7 +21,7 @@ import {
   stainOf,
 } from '../src/slide/pipeline.ts';
 import { rasteriseInstances } from '../src/slide/stitch.ts';
-import { type TestSlide, testSlide } from '../testing/test-slide.ts';
+import { shippedSlideModel, type TestSlide, testSlide } from '../testing/test-slide.ts';
 
 let ts: TestSlide;
 let nets: Segmenter;
@@ -34,12 +34,7 @@ beforeAll(async () => {
   job = {
     slide: ts.svs40,
     outDir: out,
-    model: {
-      id: 'shipped',
-      dir: SHIPPED_MODEL_DIR,
-      micronsPerPixel: await modelMicronsPerPixel(SHIPPED_MODEL_DIR),
-      meta: { folder: 'shipped' },
-    },
+    model: await shippedSlideModel(),
   };
 }, 300_000);
 afterAll(() => {

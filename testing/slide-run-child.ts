@@ -1,9 +1,11 @@
 // Runs plan, regions and merge on one slide with the shipped nets, in its own process so its peak memory can be
 // read: `node --import tsx testing/slide-run-child.ts <slide> <outDir>`. Prints one JSON line at exit:
 // { regions, nuclei, maxRssKb } (maxRssKb: process.resourceUsage().maxRSS, the process's peak resident set).
+
 import { loadSegmenter } from '../src/model/infer.ts';
-import { modelMicronsPerPixel, SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
+import { SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
 import { mergeSlide, planSlide, type SlideJob, segmentSlideRegions } from '../src/slide/pipeline.ts';
+import { shippedSlideModel } from './test-slide.ts';
 
 async function main(): Promise<void> {
   const [slide, outDir] = process.argv.slice(2);
@@ -13,12 +15,7 @@ async function main(): Promise<void> {
     const job: SlideJob = {
       slide,
       outDir,
-      model: {
-        id: 'shipped',
-        dir: SHIPPED_MODEL_DIR,
-        micronsPerPixel: await modelMicronsPerPixel(SHIPPED_MODEL_DIR),
-        meta: {},
-      },
+      model: await shippedSlideModel(),
     };
     const plan = await planSlide(job, { segmenter: nets });
     await segmentSlideRegions(job, plan.regions, nets);

@@ -13,6 +13,8 @@ import { promisify } from 'node:util';
 import { ensureToolsVenv, loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
 import { readLabels, readRgb, writeLabelsPng } from '../src/imaging/io.ts';
 import type { LabelImage, RgbImage } from '../src/imaging/types.ts';
+import { modelMicronsPerPixel, SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
+import type { SlideModel } from '../src/slide/pipeline.ts';
 import { fitMacenko, normalizeMacenko } from '../src/stain/macenko.ts';
 
 const run = promisify(execFile);
@@ -230,3 +232,13 @@ export const EDGE_SLIDE: TestSlideOptions = {
   crop: 512,
   gap: 0,
 };
+
+/** The shipped model folder as the slide pipeline names it in tests and benchmarks. */
+export async function shippedSlideModel(): Promise<SlideModel> {
+  return {
+    id: 'shipped',
+    dir: SHIPPED_MODEL_DIR,
+    micronsPerPixel: await modelMicronsPerPixel(SHIPPED_MODEL_DIR),
+    meta: { folder: 'shipped' },
+  };
+}

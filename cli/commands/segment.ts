@@ -100,7 +100,7 @@ interface SegmentFlags {
  */
 async function sortInputs(args: readonly string[]): Promise<{ images: string[]; slides: string[] }> {
   const { openSlide } = await import('../../src/slide/index.ts');
-  const { slidesInFolder } = await import('../segment-slides.ts');
+  const { SLIDE_EXTENSIONS, slidesInFolder } = await import('../segment-slides.ts');
   const images: string[] = [];
   const slides: string[] = [];
   for (const a of args) {
@@ -108,7 +108,7 @@ async function sortInputs(args: readonly string[]): Promise<{ images: string[]; 
       slides.push(...slidesInFolder(a));
       continue;
     }
-    if (!/\.(svs|tiff?|ndpi|vms|mrxs|scn|bif|svslide)$/i.test(a)) {
+    if (!SLIDE_EXTENSIONS.test(a)) {
       images.push(a);
       continue;
     }
