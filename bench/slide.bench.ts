@@ -20,6 +20,7 @@ import {
   partsDirOf,
   planSlide,
   readGrid,
+  SLIDE_REGION_DEFAULTS,
   type SlideJob,
   type SlideSummary,
   segmentSlideRegions,
@@ -230,9 +231,10 @@ export async function run(): Promise<BenchRow[]> {
     const bigTissueMpx = (BIG.width * BIG.height * BIG.tissue) / 1e6;
     const secPerTissueMpx = slideMs / 1000 / tissueMpx;
     const projectedMs = bigTissueMpx * secPerTissueMpx * 1000;
-    // For comparison: cores all tissue, so only the margins add work: windows/cores of a full 896 + 2 x 96 grid.
+    // For comparison: cores all tissue, so only the margins add work: windows/cores of a full grid of default regions.
     const secPerWindowMpx = regions.ms / 1000 / windowMpx;
-    const fullWindowRatio = ((896 + 2 * 96) / 896) ** 2;
+    const { core: C, margin: M } = SLIDE_REGION_DEFAULTS;
+    const fullWindowRatio = ((C + 2 * M) / C) ** 2;
     const lowerMs = bigTissueMpx * fullWindowRatio * secPerWindowMpx * 1000;
 
     const rss = peakRssMB();

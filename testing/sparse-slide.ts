@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureToolsVenv, loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
 import { readRgb } from '../src/imaging/io.ts';
+import { SLIDE_REGION_DEFAULTS } from '../src/slide/pipeline.ts';
 import { TEST_SLIDE_MPP_40X } from './test-slide.ts';
 
 const run = promisify(execFile);
@@ -21,14 +22,16 @@ const CODE = [
 
 export const SPARSE_PIECE = 512;
 /**
- * Where the crops go: 896 k + 192, so with the default 896 px cores (scale 1 at the shipped model's 0.2527 um/px)
- * each crop lies inside one core and the tissue covers 4 regions. Multiples of 64: aligned to every level.
+ * Where the crops go: C k + 192 with C the default core (SLIDE_REGION_DEFAULTS: 1408 px, scale 1 at the shipped
+ * model's 0.2527 um/px), so each crop lies inside one core and the tissue covers 4 regions. Multiples of 64:
+ * aligned to every level.
  */
+const C = SLIDE_REGION_DEFAULTS.core;
 export const SPARSE_PIECES = [
-  { slide: 'TCGA-21-5784-01Z-00-DX1', x: 896 * 3 + 192, y: 896 * 3 + 192 },
-  { slide: 'TCGA-B0-5698-01Z-00-DX1', x: 896 * 12 + 192, y: 896 * 3 + 192 },
-  { slide: 'TCGA-DK-A2I6-01A-01-TS1', x: 896 * 3 + 192, y: 896 * 12 + 192 },
-  { slide: 'TCGA-KB-A93J-01A-01-TS1', x: 896 * 12 + 192, y: 896 * 12 + 192 },
+  { slide: 'TCGA-21-5784-01Z-00-DX1', x: C * 2 + 192, y: C * 2 + 192 },
+  { slide: 'TCGA-B0-5698-01Z-00-DX1', x: C * 11 + 192, y: C * 2 + 192 },
+  { slide: 'TCGA-DK-A2I6-01A-01-TS1', x: C * 2 + 192, y: C * 11 + 192 },
+  { slide: 'TCGA-KB-A93J-01A-01-TS1', x: C * 11 + 192, y: C * 11 + 192 },
 ] as const;
 
 /** The slide file for a `size` x `size` canvas (a multiple of 4096), building it on first use. */

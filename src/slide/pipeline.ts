@@ -4,7 +4,7 @@
 // it needs from the parts folder, so the steps pass only small values between them.
 //
 // Scale: the nets run at the model's training pixel size. A region's core and margin are given in
-// model pixels (default a 1088 px window: core 896 + 2 x 96) and become round(core / scale) and
+// model pixels (default a 1600 px window: core 1408 + 2 x 96) and become round(core / scale) and
 // ceil(margin / scale) level-0 pixels, scale = slide mpp / model mpp (a 20x slide at 0.5 um/px has
 // scale 2: its regions are half as many level-0 pixels and are upsampled 2x before the nets).
 import { existsSync, readFileSync } from 'node:fs';
@@ -46,7 +46,7 @@ export interface SlideJob {
   readonly mpp?: number;
   /** Start over: discard recorded regions of an earlier run. */
   readonly force?: boolean;
-  /** Region core and margin in model pixels. Default 896 and 96 (SLIDE_REGION_DEFAULTS). */
+  /** Region core and margin in model pixels. Default 1408 and 96 (SLIDE_REGION_DEFAULTS). */
   readonly core?: number;
   readonly margin?: number;
   readonly gzip?: boolean;
@@ -55,9 +55,12 @@ export interface SlideJob {
 /**
  * Measured on the 40x test slide against the same slide in one piece (test/slide-pipeline.test.ts): with a 64 px
  * margin 67 pixels were owned twice (the nets' outputs still differ 64 px from a window edge); with 96 and 128,
- * none. 96 bounds the nuclei handled whole at 96 model px (24 um at 0.25 um/px); windows are 1088 px.
+ * none (with 896 px cores). 96 bounds the nuclei handled whole at 96 model px (24 um at 0.25 um/px). The core:
+ * scripts/measure-window-size.ts gave 1,584 / 1,460 / 1,428 ms per Mpx at 1088 / 1600 / 2112 px windows, peaking
+ * at 1.15 / 1.69 / 2.64 GB RSS (2026-12-04, 2-core EPYC), so a 1408 px core (a 1600 px window) costs about 19 %
+ * less per core pixel than an 896 px one ((1600/1408)^2 = 1.29 against (1088/896)^2 = 1.47).
  */
-export const SLIDE_REGION_DEFAULTS = { core: 896, margin: 96 } as const;
+export const SLIDE_REGION_DEFAULTS = { core: 1408, margin: 96 } as const;
 
 /** What plan writes beside the parts (grid.json) for the region and merge steps. */
 export interface SlideGrid {

@@ -12,7 +12,7 @@
 // bytes) and the callback's labels (4 P, then 4 m cropped) are dropped once the level-0 labels (4 W H) exist, and
 // those once the ownership is built. The callback's own working memory comes on top (segment: the nets' tiles
 // plus tens of bytes per model pixel: float32 probability and distance, the normalised copy, post-processing). For
-// the default 1152 x 1152 window at scale 1 that is 4 MB of RGB and 5.3 MB of labels here. Only the owned
+// a 1600 x 1600 window (the default) at scale 1 that is 7.7 MB of RGB and 10.2 MB of labels here. Only the owned
 // instances' runs and records are returned.
 import type { LabelImage, RgbImage } from '../imaging/types.ts';
 import { MIN_INPUT_SIZE } from '../model/infer.ts';
