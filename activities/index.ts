@@ -87,6 +87,24 @@ function nonRetryable(err: unknown): never {
   throw err;
 }
 
+/**
+ * Runs `fn` with the activity's cancellation signal, heartbeating `details()` at once and every 2 s so a long
+ * call is not taken for a dead worker; a user error fails at once without retries, unless the call was cancelled.
+ */
+async function heartbeating<T>(details: () => unknown, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  heartbeat(details());
+  const beat = setInterval(() => heartbeat(details()), 2000);
+  try {
+    return await fn(ctx.cancellationSignal);
+  } catch (err) {
+    if (ctx.cancellationSignal.aborted) throw err;
+    return nonRetryable(err);
+  } finally {
+    clearInterval(beat);
+  }
+}
+
 /** Retries a tracking write through a short database outage (e.g. a Postgres restart). */
 async function persist<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   let delay = 250;
@@ -473,10 +491,6 @@ export function createActivities(deps: ActivityDeps) {
       return status;
     },
 
-    /**
-     * Delivers pending MLflow records. With `mustEmpty`, fails (and is retried by Temporal with
-     * backoff) while anything stays pending, so an experiment ends only when MLflow has it all.
-     */
     /** Records a slide segmentation's state in the tracking store (upsert by workflow id). */
     async recordSlide(input: tracking.SlideRecord): Promise<void> {
       await persist('slide record', () => tracking.recordSlide(db, input));
@@ -484,15 +498,10 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Plans a slide: pixel size, identity (a changed slide is refused), tissue, regions, stain, calibration. */
     async planSlide(input: { job: SlideJob }): Promise<PlanOutcome> {
-      heartbeat();
-      const beat = setInterval(() => heartbeat(), 2000);
-      try {
-        return await compute.slidePlan(input.job);
-      } catch (err) {
-        return nonRetryable(err);
-      } finally {
-        clearInterval(beat);
-      }
+      return heartbeating(
+        () => undefined,
+        () => compute.slidePlan(input.job),
+      );
     },
 
     /**
@@ -500,42 +509,35 @@ export function createActivities(deps: ActivityDeps) {
      * recorded (by an earlier attempt, or another worker) is skipped. Heartbeats per region and on a timer.
      */
     async segmentSlideRegions(input: { job: SlideJob; ids: string[] }): Promise<RegionsOutcome> {
-      const ctx = Context.current();
       let done = 0;
-      heartbeat({ done });
-      const beat = setInterval(() => heartbeat({ done }), 2000);
-      try {
-        return await compute.slideRegions({
-          job: input.job,
-          ids: input.ids,
-          signal: ctx.cancellationSignal,
-          onRegion: async () => {
-            done++;
-            heartbeat({ done });
-          },
-        });
-      } catch (err) {
-        if (ctx.cancellationSignal.aborted) throw err;
-        return nonRetryable(err);
-      } finally {
-        clearInterval(beat);
-      }
+      return heartbeating(
+        () => ({ done }),
+        (signal) =>
+          compute.slideRegions({
+            job: input.job,
+            ids: input.ids,
+            signal,
+            onRegion: async () => {
+              done++;
+              heartbeat({ done });
+            },
+          }),
+      );
     },
 
     /** Merges a slide's recorded regions into its GeoJSON, CSV, summary and thumbnail. */
     async mergeSlide(input: { job: SlideJob }): Promise<SlideSummaryHead> {
-      heartbeat();
-      const beat = setInterval(() => heartbeat(), 2000);
-      try {
-        const s = await compute.slideMerge(input.job);
-        return { nuclei: s.nuclei, tissueAreaMm2: s.tissueAreaMm2, summary: s.files.summary };
-      } catch (err) {
-        return nonRetryable(err);
-      } finally {
-        clearInterval(beat);
-      }
+      const s = await heartbeating(
+        () => undefined,
+        () => compute.slideMerge(input.job),
+      );
+      return { nuclei: s.nuclei, tissueAreaMm2: s.tissueAreaMm2, summary: s.files.summary };
     },
 
+    /**
+     * Delivers pending MLflow records. With `mustEmpty`, fails (and is retried by Temporal with
+     * backoff) while anything stays pending, so an experiment ends only when MLflow has it all.
+     */
     async deliverOutbox(input: {
       runIds: string[];
       mustEmpty: boolean;
