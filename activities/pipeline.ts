@@ -27,20 +27,14 @@ import type { PostprocessOptions } from '../src/postprocess/pipeline.ts';
 import { stage1Instances } from '../src/postprocess/stage1.ts';
 import { type TuningImage, tunePostprocess } from '../src/postprocess/tune.ts';
 import { mergeSlide, planSlide, segmentSlideRegions } from '../src/slide/pipeline.ts';
-import { fitMacenko, type StainModel } from '../src/stain/macenko.ts';
+import { fitMacenko, type StainModel, stainModelFromJson, stainModelToJson } from '../src/stain/macenko.ts';
 import { selectReferenceImage } from '../src/stain/select-reference.ts';
 import { type EvalMethod, hashFile, imageResultRow } from '../src/tracking/index.ts';
 import type { Compute, EpochEvent } from './compute.ts';
 import type { Prediction, SlideRef, StainTarget, TrainOutput } from './types.ts';
 
 export function toStainModel(t: StainTarget | null): StainModel | null {
-  return t
-    ? {
-        stainMatrix: Float64Array.from(t.stainMatrix),
-        maxConc: Float64Array.from(t.maxConc),
-        tissuePixels: t.tissuePixels,
-      }
-    : null;
+  return t ? stainModelFromJson(t) : null;
 }
 
 export function groundTruthOptions(spec: RunSpec): GroundTruthModification {
@@ -112,12 +106,7 @@ export function realCompute(config: Config): Compute {
         chosen = train.find((s) => s.id === ranking.chosen.id)!;
       }
       const m = fitMacenko(await readRgb(chosen.image));
-      return {
-        referenceId: chosen.id,
-        stainMatrix: Array.from(m.stainMatrix),
-        maxConc: Array.from(m.maxConc),
-        tissuePixels: m.tissuePixels,
-      };
+      return { referenceId: chosen.id, ...stainModelToJson(m) };
     },
 
     async normalise(_spec, slides, stain, onImage) {

@@ -16,7 +16,14 @@ import { writeRgbPng } from '../imaging/io.ts';
 import type { RgbImage } from '../imaging/types.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import type { Segmenter } from '../model/infer.ts';
-import { fitMacenko, LowTissueError, type StainModel } from '../stain/macenko.ts';
+import {
+  fitMacenko,
+  LowTissueError,
+  type StainModel,
+  type StainModelJson,
+  stainModelFromJson,
+  stainModelToJson,
+} from '../stain/macenko.ts';
 import { slideIdentity } from './identity.ts';
 import { openSlide } from './index.ts';
 import { type NucleusRecord, openSlideOutputs } from './outputs.ts';
@@ -80,11 +87,7 @@ export interface SlideGrid {
    */
   readonly postprocess: { readonly sigma: number; readonly minDistance: number } | null;
   /** The slide's stain model (null when it has no tissue to fit). */
-  readonly stain: {
-    readonly stainMatrix: number[];
-    readonly maxConc: number[];
-    readonly tissuePixels: number;
-  } | null;
+  readonly stain: StainModelJson | null;
 }
 
 export interface PlanOutcome {
@@ -128,6 +131,21 @@ function slideMpp(slide: Slide, fallback: number | undefined): number {
   return (slide.mpp.x + slide.mpp.y) / 2;
 }
 
+/**
+ * Level-0 boxes of `side` x `side` px centred on the cores of up to `k` regions spread evenly over the plan
+ * (region i k / n for i < k), for the stain fit and the calibration.
+ */
+function spreadPatches(regions: readonly Region[], k: number, side: number): { x: number; y: number }[] {
+  const n = Math.min(k, regions.length);
+  return Array.from({ length: n }, (_, i) => {
+    const r = regions[Math.floor((i * regions.length) / n)]!.core;
+    return {
+      x: Math.max(0, Math.round(r.x + r.width / 2 - side / 2)),
+      y: Math.max(0, Math.round(r.y + r.height / 2 - side / 2)),
+    };
+  });
+}
+
 const STAIN_SAMPLES = 16;
 const STAIN_SAMPLE_SIDE = 512;
 
@@ -137,17 +155,14 @@ const STAIN_SAMPLE_SIDE = 512;
  * H and E badly; one fit keeps every region's colours consistent.
  */
 async function fitSlideStain(slide: Slide, regions: readonly Region[]): Promise<StainModel | null> {
-  if (regions.length === 0) return null;
-  const k = Math.min(STAIN_SAMPLES, regions.length);
+  const patches = spreadPatches(regions, STAIN_SAMPLES, STAIN_SAMPLE_SIDE);
+  if (patches.length === 0) return null;
   const side = STAIN_SAMPLE_SIDE;
-  const data = new Uint8Array(side * side * 3 * k);
-  for (let i = 0; i < k; i++) {
-    const r = regions[Math.floor((i * regions.length) / k)]!.core;
-    const x = Math.max(0, Math.round(r.x + r.width / 2 - side / 2));
-    const y = Math.max(0, Math.round(r.y + r.height / 2 - side / 2));
+  const data = new Uint8Array(side * side * 3 * patches.length);
+  for (const [i, { x, y }] of patches.entries()) {
     data.set(await slide.readRegion({ x, y, level: 0, width: side, height: side }), i * side * side * 3);
   }
-  const sample: RgbImage = { width: side, height: side * k, data };
+  const sample: RgbImage = { width: side, height: side * patches.length, data };
   try {
     return fitMacenko(sample);
   } catch (err) {
@@ -172,15 +187,10 @@ async function calibrate(
   segmenter: Pick<Segmenter, 'segment'>,
   sourceStain: StainModel | null,
 ): Promise<{ sigma: number; minDistance: number } | null> {
-  if (regions.length === 0) return null;
-  const k = Math.min(CALIBRATION_SAMPLES, regions.length);
   const side0 = Math.max(1, Math.round(CALIBRATION_SIDE / scale));
   const sigmas: number[] = [];
   const spacings: number[] = [];
-  for (let i = 0; i < k; i++) {
-    const r = regions[Math.floor((i * regions.length) / k)]!.core;
-    const x = Math.max(0, Math.round(r.x + r.width / 2 - side0 / 2));
-    const y = Math.max(0, Math.round(r.y + r.height / 2 - side0 / 2));
+  for (const [i, { x, y }] of spreadPatches(regions, CALIBRATION_SAMPLES, side0).entries()) {
     const data = await slide.readRegion({ x, y, level: 0, width: side0, height: side0 });
     const level0: RgbImage = { width: side0, height: side0, data };
     const rgb =
@@ -205,9 +215,10 @@ function median(v: number[]): number {
 }
 
 /**
- * Step 1. Opens the slide, checks its pixel size, hashes its identity, detects tissue, plans the regions,
- * fits the stain, calibrates the watershed with `opts.segmenter` (when given) and records it all in the parts folder (refusing a folder made for another slide identity,
- * model or grid unless job.force). Writes `<stem>.tissue.png`. O(tissue level + 16 patches).
+ * Step 1. Opens the slide, checks its pixel size, hashes its identity, detects tissue, plans the regions, fits
+ * the stain, calibrates the watershed with `opts.segmenter` (when given) and records it all in the parts folder
+ * (refusing a folder made for another slide identity, model or grid unless job.force). A folder whose plan is
+ * complete is reused as it is. Writes `<stem>.tissue.png`. O(tissue level + 16 + 8 patches).
  */
 export async function planSlide(
   job: SlideJob,
@@ -257,13 +268,7 @@ export async function planSlide(
       skipped: plan.skipped,
       tissue: { level: tissue.level, downsample: tissue.downsample, areaPx: tissue.tissueArea },
       postprocess,
-      stain: stain
-        ? {
-            stainMatrix: Array.from(stain.stainMatrix),
-            maxConc: Array.from(stain.maxConc),
-            tissuePixels: stain.tissuePixels,
-          }
-        : null,
+      stain: stain ? stainModelToJson(stain) : null,
     };
     await writeTissueOverlayPng(join(job.outDir, `${stem}.tissue.png`), tissue);
     // grid.json last: its presence says the plan is complete.
@@ -298,9 +303,11 @@ function outcome(
     partsDir,
     regions: grid.regions.map((r) => r.id),
     done: grid.regions.filter((r) => done.has(r.id)).map((r) => r.id),
-    tissueAreaMm2: (grid.tissue.areaPx * grid.mpp * grid.mpp) / 1e6,
+    tissueAreaMm2: tissueAreaMm2Of(grid),
   };
 }
+
+const tissueAreaMm2Of = (grid: SlideGrid) => (grid.tissue.areaPx * grid.mpp * grid.mpp) / 1e6;
 
 export function readGrid(partsDir: string): SlideGrid {
   const file = join(partsDir, 'grid.json');
@@ -315,12 +322,7 @@ export function readGrid(partsDir: string): SlideGrid {
 }
 
 export function stainOf(grid: SlideGrid): StainModel | undefined {
-  if (!grid.stain) return undefined;
-  return {
-    stainMatrix: Float64Array.from(grid.stain.stainMatrix),
-    maxConc: Float64Array.from(grid.stain.maxConc),
-    tissuePixels: grid.stain.tissuePixels,
-  };
+  return grid.stain ? stainModelFromJson(grid.stain) : undefined;
 }
 
 /** A nucleus as a part records it: its output record plus its pixels (stitch.ts runs, as a plain array). */
@@ -382,7 +384,7 @@ export async function segmentSlideRegions(
   job: Pick<SlideJob, 'slide' | 'outDir'>,
   ids: readonly string[],
   segmenter: Pick<Segmenter, 'segment'>,
-  opts: { signal?: AbortSignal; onRegion?: (p: RegionProgress) => void | Promise<void>; tta?: boolean } = {},
+  opts: { signal?: AbortSignal; onRegion?: (p: RegionProgress) => void | Promise<void> } = {},
 ): Promise<RegionsOutcome> {
   const partsDir = partsDirOf(job);
   const grid = readGrid(partsDir);
@@ -417,7 +419,6 @@ export async function segmentSlideRegions(
           (
             await segmenter.segment(rgb, `${job.slide} region ${id}`, {
               tile: Math.max(256, ceil16(Math.max(rgb.width, rgb.height))),
-              tta: opts.tta,
               ...(sourceStain ? { sourceStain } : {}),
               ...(grid.postprocess ? { postprocess: grid.postprocess } : {}),
             })
@@ -579,7 +580,7 @@ export async function mergeSlide(job: SlideJob): Promise<SlideSummary> {
   }
   const { nuclei } = await out.close();
   await writeRgbPng(files.thumbnail, thumb);
-  const tissueAreaMm2 = (grid.tissue.areaPx * grid.mpp * grid.mpp) / 1e6;
+  const tissueAreaMm2 = tissueAreaMm2Of(grid);
   const summary: SlideSummary = {
     slide: job.slide,
     identity: grid.key.identity,

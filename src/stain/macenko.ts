@@ -46,6 +46,29 @@ export interface StainModel {
   readonly tissuePixels: number;
 }
 
+/** A StainModel as plain, JSON-safe data (files, workflow payloads). */
+export interface StainModelJson {
+  readonly stainMatrix: number[];
+  readonly maxConc: number[];
+  readonly tissuePixels: number;
+}
+
+export function stainModelToJson(m: StainModel): StainModelJson {
+  return {
+    stainMatrix: Array.from(m.stainMatrix),
+    maxConc: Array.from(m.maxConc),
+    tissuePixels: m.tissuePixels,
+  };
+}
+
+export function stainModelFromJson(j: StainModelJson): StainModel {
+  return {
+    stainMatrix: Float64Array.from(j.stainMatrix),
+    maxConc: Float64Array.from(j.maxConc),
+    tissuePixels: j.tissuePixels,
+  };
+}
+
 export interface NormalizeOptions extends MacenkoOptions {
   /** Called instead of process.emitWarning when the source cannot be fitted and is returned unchanged. */
   onWarning?: (message: string) => void;
