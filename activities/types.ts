@@ -185,6 +185,13 @@ export interface SlideResult {
   readonly summary: string;
 }
 
+/** A slide of a folder whose workflow failed (the others go on). */
+export interface SlideFailure {
+  readonly slide: string;
+  readonly status: 'failed';
+  readonly error: string;
+}
+
 export interface SlideProgress {
   readonly slide: string;
   readonly stage: 'plan' | 'regions' | 'merge' | 'done';

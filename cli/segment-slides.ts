@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import cliProgress from 'cli-progress';
-import type { SlideInput, SlideProgress, SlideResult } from '../activities/types.ts';
+import type { SlideFailure, SlideInput, SlideProgress, SlideResult } from '../activities/types.ts';
 import { openSession } from '../platform/session.ts';
 import { queuesFor, TRAIN_QUEUES } from '../platform/temporal.ts';
 import { InputError, UserError } from '../src/errors.ts';
@@ -44,7 +44,7 @@ export interface SlideSegmentOptions {
   readonly parallel?: number;
 }
 
-function line(r: SlideResult | { slide: string; status: 'failed'; error: string }): string {
+function line(r: SlideResult | SlideFailure): string {
   if (r.status === 'failed') return `${r.slide}: failed: ${r.error}`;
   if (r.status === 'skipped') {
     return `${r.slide}: already segmented with this model (pass --force to redo it)`;
@@ -97,9 +97,7 @@ export async function segmentSlides(slides: readonly string[], o: SlideSegmentOp
     const results: unknown = await follow(client, ids, handle.result() as Promise<unknown>).catch((err) => {
       throw userFacing(err);
     });
-    const all = (Array.isArray(results) ? results : [results]) as Array<
-      SlideResult | { slide: string; status: 'failed'; error: string }
-    >;
+    const all = (Array.isArray(results) ? results : [results]) as Array<SlideResult | SlideFailure>;
     for (const r of all) process.stdout.write(`${line(r)}\n`);
     return all.every((r) => r.status !== 'failed');
   } finally {
@@ -108,16 +106,16 @@ export async function segmentSlides(slides: readonly string[], o: SlideSegmentOp
 }
 
 /**
- * A failed slide workflow as the user should see it: the innermost cause's message (an activity's InputError says
- * which file and what is wrong) as a UserError; anything else unchanged.
+ * A failed slide workflow as the user should see it: the message of the innermost non-retryable application
+ * failure (activities fail every UserError that way, so an InputError says which file and what is wrong) as a
+ * UserError; anything else as an error naming the workflow's failure.
  */
 function userFacing(err: unknown): unknown {
   if (!(err instanceof WorkflowFailedError)) return err;
-  const user = ['UserError', 'InputError', 'ConfigError', 'ModelDirError', 'LowTissueError'];
   let e: unknown = err;
   let userMessage: string | undefined;
   while (e instanceof Error) {
-    if (e instanceof ApplicationFailure && e.type && user.includes(e.type)) userMessage = e.message;
+    if (e instanceof ApplicationFailure && e.nonRetryable) userMessage = e.message;
     if (!e.cause) break;
     e = e.cause;
   }

@@ -26,6 +26,18 @@ beforeAll(async () => {
 }, 300_000);
 
 describe('nucleiflow segment <folder of slides>', { timeout: 600_000 }, () => {
+  it('a single slide that cannot be planned is one line on stderr naming the file, exit 1', () => {
+    const r = runCli(['segment', join(slides, 'c.tif'), '--out', join(dir, 'single')], {
+      env: { ...env(), NUCLEIFLOW_HOME: join(dir, 'home-single') },
+      timeoutMs: 300_000,
+    });
+    expect(r.status).toBe(1);
+    const errors = r.stderr.split('\n').filter((l) => l && !l.includes('embedded Temporal'));
+    expect(errors).toEqual([
+      `nucleiflow: ${join(slides, 'c.tif')}: no pixel size: the file records no microns per pixel; pass --mpp <microns per pixel>`,
+    ]);
+  });
+
   it('segments each slide; one with no pixel size fails in one line, the rest complete; --mpp then completes it', () => {
     const first = runCli(['segment', slides, '--out', out], { env: env(), timeoutMs: 500_000 });
     expect(first.status, first.stderr).toBe(1);

@@ -25,6 +25,7 @@ import type {
   RunInput,
   RunProgress,
   RunStage,
+  SlideFailure,
   SlideInput,
   SlideProgress,
   SlideResult,
@@ -283,8 +284,8 @@ export async function slideWorkflow(input: SlideInput): Promise<SlideResult> {
 export async function slidesWorkflow(input: {
   readonly slides: readonly SlideInput[];
   readonly workflowIds: readonly string[];
-}): Promise<Array<SlideResult | { slide: string; status: 'failed'; error: string }>> {
-  const out: Array<SlideResult | { slide: string; status: 'failed'; error: string }> = [];
+}): Promise<Array<SlideResult | SlideFailure>> {
+  const out: Array<SlideResult | SlideFailure> = [];
   for (const [i, s] of input.slides.entries()) {
     try {
       out.push(await executeChild(slideWorkflow, { args: [s], workflowId: input.workflowIds[i]! }));
