@@ -17,7 +17,7 @@ import os
 import numpy as np
 import tifffile
 
-from make_test_slide import box_reduce
+from make_test_slide import aperio_description, box_reduce, jpeg_page
 
 
 def main() -> None:
@@ -64,33 +64,13 @@ def main() -> None:
                         tile[y0 - ty : y1 - ty, x0 - tx : x1 - tx] = img[y0 - py : y1 - py, x0 - px : x1 - px]
                 yield tile
 
-    mag = f"{a.mag:g}"
     tmp = f"{a.out}.tmp-{os.getpid()}"
     with tifffile.TiffWriter(tmp, bigtiff=False) as tif:
         for i, f in enumerate(factors):
             lw, lh = w // f, h // f
             reduced = [(x // f, y // f, box_reduce(img, f)) for x, y, img in pieces]
-            if i == 0:
-                desc = (
-                    f"Aperio Image Library v12.0.15 \r\n{w}x{h} [0,0 {w}x{h}] ({t}x{t}) "
-                    f"JPEG/RGB Q={a.quality}|AppMag = {mag}|StripeWidth = {t}|ScanScope ID = NUCLEIFLOW"
-                    f"|Filename = nucleiflow-sparse-slide|MPP = {a.mpp:.4f}"
-                )
-            else:
-                desc = f"Aperio Image Library v12.0.15 \r\n{w}x{h} -> {lw}x{lh} - ({t}x{t}) JPEG/RGB Q={a.quality}"
-            tif.write(
-                tiles(f, reduced),
-                shape=(lh, lw, 3),
-                dtype=np.uint8,
-                tile=(t, t),
-                compression="jpeg",
-                compressionargs={"level": a.quality},
-                photometric="rgb",
-                subsampling=(1, 1),
-                description=desc,
-                metadata=None,
-                subfiletype=0 if i == 0 else 1,
-            )
+            desc = aperio_description(i, w, h, lw, lh, t, a.quality, a.mag, a.mpp, "nucleiflow-sparse-slide")
+            tif.write(tiles(f, reduced), shape=(lh, lw, 3), dtype=np.uint8, **jpeg_page(i, t, a.quality, desc))
     os.replace(tmp, a.out)
 
 

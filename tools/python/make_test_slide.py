@@ -38,6 +38,34 @@ def box_reduce(img: np.ndarray, f: int) -> np.ndarray:
     return ((s + n // 2) // n).astype(np.uint8)
 
 
+def aperio_description(level: int, w: int, h: int, lw: int, lh: int, tile: int, quality: int, mag: float,
+                       mpp: float, filename: str) -> str:
+    """The ImageDescription of page `level` as an Aperio scanner writes it, trimmed to the fields OpenSlide reads."""
+    if level == 0:
+        return (
+            f"Aperio Image Library v12.0.15 \r\n{w}x{h} [0,0 {w}x{h}] ({tile}x{tile}) "
+            f"JPEG/RGB Q={quality}|AppMag = {mag:g}|StripeWidth = {tile}|ScanScope ID = NUCLEIFLOW"
+            f"|Filename = {filename}|MPP = {mpp:.4f}"
+        )
+    return f"Aperio Image Library v12.0.15 \r\n{w}x{h} -> {lw}x{lh} - ({tile}x{tile}) JPEG/RGB Q={quality}"
+
+
+def jpeg_page(level: int, tile: int, quality: int, description) -> dict:
+    """tifffile.write arguments of one pyramid page: JPEG tiles, RGB, page 0 full-resolution, others reduced."""
+    return dict(
+        tile=(tile, tile),
+        compression="jpeg",
+        compressionargs={"level": quality},
+        photometric="rgb",
+        # Full-resolution chroma keeps JPEG's error near 2 grey levels on tissue, so tests can
+        # compare reads with the mosaic tightly; scanners' 4:2:0 would double it.
+        subsampling=(1, 1),
+        description=description,
+        metadata=None,
+        subfiletype=0 if level == 0 else 1,
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--raw", required=True)
@@ -62,36 +90,15 @@ def main() -> None:
     if factors[0] != 1:
         raise SystemExit("make_test_slide: the first level must have downsample 1")
 
-    mag = f"{a.mag:g}"
     tmp = f"{a.out}.tmp-{os.getpid()}"
     with tifffile.TiffWriter(tmp, bigtiff=False) as tif:
         for i, f in enumerate(factors):
             level = box_reduce(base, f)
             lh, lw = level.shape[:2]
-            if a.generic:
-                desc = None
-            elif i == 0:
-                # What an Aperio scanner writes on level 0, trimmed to the fields OpenSlide reads.
-                desc = (
-                    f"Aperio Image Library v12.0.15 \r\n{w}x{h} [0,0 {w}x{h}] ({a.tile}x{a.tile}) "
-                    f"JPEG/RGB Q={a.quality}|AppMag = {mag}|StripeWidth = {a.tile}|ScanScope ID = NUCLEIFLOW"
-                    f"|Filename = nucleiflow-test-slide|MPP = {a.mpp:.4f}"
-                )
-            else:
-                desc = f"Aperio Image Library v12.0.15 \r\n{w}x{h} -> {lw}x{lh} - ({a.tile}x{a.tile}) JPEG/RGB Q={a.quality}"
-            tif.write(
-                level,
-                tile=(a.tile, a.tile),
-                compression="jpeg",
-                compressionargs={"level": a.quality},
-                photometric="rgb",
-                # Full-resolution chroma keeps JPEG's error near 2 grey levels on tissue, so tests can
-                # compare reads with the mosaic tightly; scanners' 4:2:0 would double it.
-                subsampling=(1, 1),
-                description=desc,
-                metadata=None,
-                subfiletype=0 if i == 0 else 1,
+            desc = None if a.generic else aperio_description(
+                i, w, h, lw, lh, a.tile, a.quality, a.mag, a.mpp, "nucleiflow-test-slide"
             )
+            tif.write(level, **jpeg_page(i, a.tile, a.quality, desc))
     os.replace(tmp, a.out)
 
 
