@@ -156,67 +156,38 @@ export function unetFromValues(tf: Tf, output: OutputKind, values: readonly Floa
       );
     }
   };
-  const forward = (x: Tensor4D, masks?: DropoutMasks): Tensor4D => {
-    checkInput(x);
-    const skips = new Map<string, Tensor4D>();
-    let h = x;
-    for (const l of layers) {
-      switch (l.kind) {
-        case 'conv': {
-          const z = tf.add(tf.conv2d(h, w(`${l.name}/kernel`), 1, 'same'), b(`${l.name}/bias`)) as Tensor4D;
-          h = l.activation === 'elu' ? tf.elu(z) : z;
-          skips.set(l.name, h);
-          break;
-        }
-        case 'dropout':
-          if (masks) h = masks.apply(l.name, l.rate, h);
-          break;
-        case 'maxpool':
-          h = tf.maxPool(h, 2, 2, 'valid');
-          break;
-        case 'convT': {
-          const [n, hh, ww] = h.shape;
-          const y = tf.conv2dTranspose(h, w(`${l.name}/kernel`), [n, hh * 2, ww * 2, l.outC], 2, 'same');
-          h = tf.add(y, b(`${l.name}/bias`)) as Tensor4D;
-          break;
-        }
-        case 'concat':
-          h = tf.concat([h, skips.get(l.skip)!], 3);
-          break;
-      }
-    }
-    return h;
-  };
-
-  /** Concat layers' skip sources: the only activations inference must keep beyond the next layer. */
+  /** Concat layers' skip sources: the only activations kept beyond the next layer. */
   const skipSources = new Set(layers.flatMap((l) => (l.kind === 'concat' ? [l.skip] : [])));
 
   /**
-   * The forward pass without dropout, disposing each activation once the next layer has it (skip sources once
-   * their concat has run), so peak memory is the skips plus two layers' activations instead of every
-   * intermediate the pass makes. Same ops in the same order as forward: the output is bit-identical.
+   * The layer walk. With `free` (inference), each activation is disposed once the next layer has it (a skip source
+   * once its concat has run), so peak memory is the skips plus two layers' activations instead of every
+   * intermediate of the pass; without (training), nothing is, as the gradient needs them, and `masks` applies
+   * dropout. The same ops in the same order either way, so the outputs are bit-identical.
    */
-  const predictLean = (x: Tensor4D): Tensor4D => {
+  const pass = (x: Tensor4D, masks: DropoutMasks | undefined, free: boolean): Tensor4D => {
     checkInput(x);
     const skips = new Map<string, Tensor4D>();
     const kept = new Set<Tensor4D>();
     let h = x;
+    const release = (t: Tensor4D) => {
+      if (free && t !== x && !kept.has(t)) t.dispose();
+    };
     const advance = (next: Tensor4D) => {
-      if (h !== x && !kept.has(h)) h.dispose();
+      const prev = h;
       h = next;
+      release(prev);
     };
     for (const l of layers) {
       switch (l.kind) {
         case 'conv': {
           const c = tf.conv2d(h, w(`${l.name}/kernel`), 1, 'same');
           const z = tf.add(c, b(`${l.name}/bias`)) as Tensor4D;
-          c.dispose();
-          let a = z;
+          release(c);
           if (l.activation === 'elu') {
-            a = tf.elu(z);
-            z.dispose();
-          }
-          advance(a);
+            advance(tf.elu(z));
+            release(z);
+          } else advance(z);
           if (skipSources.has(l.name)) {
             skips.set(l.name, h);
             kept.add(h);
@@ -224,6 +195,7 @@ export function unetFromValues(tf: Tf, output: OutputKind, values: readonly Floa
           break;
         }
         case 'dropout':
+          if (masks) advance(masks.apply(l.name, l.rate, h));
           break;
         case 'maxpool':
           advance(tf.maxPool(h, 2, 2, 'valid'));
@@ -232,7 +204,7 @@ export function unetFromValues(tf: Tf, output: OutputKind, values: readonly Floa
           const [n, hh, ww] = h.shape;
           const y = tf.conv2dTranspose(h, w(`${l.name}/kernel`), [n, hh * 2, ww * 2, l.outC], 2, 'same');
           advance(tf.add(y, b(`${l.name}/bias`)) as Tensor4D);
-          y.dispose();
+          release(y);
           break;
         }
         case 'concat': {
@@ -240,22 +212,30 @@ export function unetFromValues(tf: Tf, output: OutputKind, values: readonly Floa
           advance(tf.concat([h, skip], 3));
           skips.delete(l.skip);
           kept.delete(skip);
-          skip.dispose();
+          release(skip);
           break;
         }
       }
     }
-    if (output !== 'sigmoid') return h;
-    const out = tf.sigmoid(h) as Tensor4D;
-    if (h !== x) h.dispose();
-    return out;
+    return h;
   };
+
+  const forward = (x: Tensor4D, masks?: DropoutMasks): Tensor4D => pass(x, masks, false);
+
+  const predict = (x: Tensor4D): Tensor4D =>
+    tf.tidy(() => {
+      const h = pass(x, undefined, true);
+      if (output !== 'sigmoid') return h;
+      const out = tf.sigmoid(h) as Tensor4D;
+      if (h !== x) h.dispose();
+      return out;
+    });
 
   return {
     output,
     params,
     forward,
-    predict: (x) => tf.tidy(() => predictLean(x)),
+    predict,
     dispose: () => {
       for (const p of params) p.dispose();
     },
