@@ -52,6 +52,8 @@ export interface RunInput {
 export interface ExperimentInput {
   readonly experimentId: string;
   readonly runs: RunInput[];
+  /** The spec's `orchestration.maxParallelRuns`; absent, every run starts at once. */
+  readonly maxParallelRuns?: number;
 }
 
 export interface TrainInput {

@@ -197,6 +197,12 @@ export const specSchema = z.strictObject({
       heartbeatTimeoutSeconds: positiveInt.min(5).max(3600).default(60),
       /** Hard ceiling for one training activity attempt. */
       trainTimeoutMinutes: positiveInt.max(7 * 24 * 60).default(24 * 60),
+      /**
+       * At most this many of an experiment's runs at once, started in matrix order; unset, all at
+       * once. With 1 on a small machine the runs complete one by one instead of all sharing the
+       * cores and none finishing until the end.
+       */
+      maxParallelRuns: positiveInt.optional(),
     })
     .default({ trainQueue: 'train-cpu', heartbeatTimeoutSeconds: 60, trainTimeoutMinutes: 24 * 60 }),
   /**

@@ -77,7 +77,15 @@ export async function submitExperiment(
   await temporal.client.workflow.start(experimentWorkflow, {
     taskQueue: runs[0]!.queues.main,
     workflowId,
-    args: [{ experimentId, runs }],
+    args: [
+      {
+        experimentId,
+        runs,
+        ...(loaded.spec.orchestration.maxParallelRuns
+          ? { maxParallelRuns: loaded.spec.orchestration.maxParallelRuns }
+          : {}),
+      },
+    ],
   });
   return { experimentId, workflowId, runIds: runs.map((r) => r.runId) };
 }

@@ -150,19 +150,32 @@ export async function runWorkflow(input: RunInput): Promise<EvalSummary> {
 }
 
 /**
- * Runs every planned run as a child workflow, in parallel, waits for all of them (a failed run
- * does not stop its siblings), then waits until MLflow has every record.
+ * Runs every planned run as a child workflow, at most `maxParallelRuns` at a time (all at once when
+ * unset), starting them in matrix order; waits for all of them (a failed run does not stop its
+ * siblings), then waits until MLflow has every record.
  */
 export async function experimentWorkflow(input: ExperimentInput): Promise<Record<string, string>> {
-  const results = await Promise.allSettled(
-    input.runs.map((r) =>
-      executeChild(runWorkflow, {
-        args: [r],
-        workflowId: runWorkflowId(r.runId),
-        taskQueue: r.queues.main,
-      }),
-    ),
-  );
+  const results: PromiseSettledResult<unknown>[] = [];
+  let next = 0;
+  // Each lane takes the next unstarted run when its previous one ends; the order is deterministic.
+  const lane = async () => {
+    while (next < input.runs.length) {
+      const i = next++;
+      const r = input.runs[i]!;
+      try {
+        const value = await executeChild(runWorkflow, {
+          args: [r],
+          workflowId: runWorkflowId(r.runId),
+          taskQueue: r.queues.main,
+        });
+        results[i] = { status: 'fulfilled', value };
+      } catch (reason) {
+        results[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  const lanes = Math.min(input.maxParallelRuns ?? input.runs.length, input.runs.length);
+  await Promise.all(Array.from({ length: lanes }, lane));
   const outcome: Record<string, string> = {};
   input.runs.forEach((r, i) => {
     const res = results[i]!;

@@ -137,7 +137,7 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv) {
  * Runs the two-arm ground-truth erosion ablation of `quick` in the foreground on `testImages` test
  * images; returns the experiment id and its runs sorted by id.
  */
-export async function runErosionAblation(cli: Cli, testImages: number) {
+export async function runErosionAblation(cli: Cli, testImages: number, extra: string[] = []) {
   const r = await cli.run([
     'run',
     'quick',
@@ -145,6 +145,7 @@ export async function runErosionAblation(cli: Cli, testImages: number) {
     'matrix={"gtErosion":[true,false]}',
     '--set',
     `dataset.maxTestImages=${testImages}`,
+    ...extra,
   ]);
   const experimentId = /^experiment (\S+)$/m.exec(r.stdout)?.[1];
   if (r.code !== 0 || !experimentId) {

@@ -1,5 +1,5 @@
 // An ablation with two arms: one experiment, two runs that differ only in ground-truth erosion,
-// compared image by image.
+// run one after the other (orchestration.maxParallelRuns=1) and compared image by image.
 import { describe, expect, it } from 'vitest';
 import * as tracking from '../../src/tracking/index.ts';
 import { runErosionAblation, usePlatformCli } from '../helpers/platform.ts';
@@ -9,13 +9,18 @@ describe('erosion ablation on quick', { timeout: 900_000 }, () => {
 
   it('runs two arms and compare prints per-image and averaged deltas', async () => {
     const { cli } = fx;
-    const { experimentId: expId, runs } = await runErosionAblation(cli, 3);
+    const { experimentId: expId, runs } = await runErosionAblation(cli, 3, [
+      '--set',
+      'orchestration.maxParallelRuns=1',
+    ]);
     expect(runs.map((x) => x.arm)).toEqual([
       { 'groundTruth.erosion': true },
       { 'groundTruth.erosion': false },
     ]);
     expect(runs.map((x) => x.status)).toEqual(['completed', 'completed']);
     expect(runs[0]!.configHash).not.toBe(runs[1]!.configHash);
+    // One run at a time, in matrix order: the second starts after the first has finished.
+    expect(runs[1]!.startedAt!.getTime()).toBeGreaterThanOrEqual(runs[0]!.finishedAt!.getTime());
 
     const c = await cli.run(['compare', '--experiment', expId, '--json']);
     expect(c.code, c.stderr).toBe(0);

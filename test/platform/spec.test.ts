@@ -103,20 +103,18 @@ describe('experiment specs', () => {
     expect([c.spec.training.seg.steps, c.spec.training.dist.steps]).toEqual([5888, 1664]);
     const a = await loadSpec('ablation-erosion-c256');
     expect(a.runs.map((r) => r.arm)).toEqual([
-      { 'groundTruth.erosion': true, seed: 1 },
-      { 'groundTruth.erosion': true, seed: 2 },
-      { 'groundTruth.erosion': false, seed: 1 },
-      { 'groundTruth.erosion': false, seed: 2 },
+      { seed: 1, 'groundTruth.erosion': true },
+      { seed: 1, 'groundTruth.erosion': false },
+      { seed: 2, 'groundTruth.erosion': true },
+      { seed: 2, 'groundTruth.erosion': false },
     ]);
-    // Each arm is the shipped recipe with only erosion and seed changed (and its name).
+    expect(a.spec.orchestration.maxParallelRuns).toBe(1);
+    // Each arm is the shipped recipe with only erosion and seed changed (and its name), run one at a time.
     for (const r of a.runs) {
-      expect({ ...r.spec, name: 'x', description: '', groundTruth: null, seed: 0 }).toEqual({
-        ...c.runs[0]!.spec,
-        name: 'x',
-        description: '',
-        groundTruth: null,
-        seed: 0,
-      });
+      const { maxParallelRuns, ...orchestration } = r.spec.orchestration;
+      expect(maxParallelRuns).toBe(1);
+      const same = { name: 'x', description: '', groundTruth: null, seed: 0 };
+      expect({ ...r.spec, ...same, orchestration }).toEqual({ ...c.runs[0]!.spec, ...same });
     }
   });
 
