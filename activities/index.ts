@@ -468,14 +468,7 @@ export function createActivities(deps: ActivityDeps) {
     /** Sets the experiment's status from its runs': running while any runs, else failed/cancelled/completed. */
     async refreshExperiment(input: { experimentId: string }): Promise<string> {
       const rs = await tracking.listRuns(db, { experimentId: input.experimentId });
-      const st = rs.map((r) => r.status);
-      const status = st.some((s) => s === 'running' || s === 'pending')
-        ? 'running'
-        : st.includes('failed')
-          ? 'failed'
-          : st.includes('cancelled')
-            ? 'cancelled'
-            : 'completed';
+      const status = tracking.experimentStatusOf(rs.map((r) => r.status));
       await tracking.setExperimentStatus(db, input.experimentId, status);
       return status;
     },

@@ -24,6 +24,15 @@ const { experiments, runs, params, metrics, imageResults, tuningResults, artifac
 export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
 
+/** An experiment's status from its runs': running while any is unfinished, then failed, cancelled, completed. */
+export function experimentStatusOf(
+  statuses: readonly string[],
+): 'running' | 'failed' | 'cancelled' | 'completed' {
+  if (statuses.some((s) => s === 'running' || s === 'pending')) return 'running';
+  if (statuses.includes('failed')) return 'failed';
+  return statuses.includes('cancelled') ? 'cancelled' : 'completed';
+}
+
 /** A transaction or the database itself: repository functions accept either. */
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 type Exec = Db | Tx;
