@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { activityInfo, Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { RunSpec } from '../experiments/index.ts';
+import { type RunSpec, recipeHash } from '../experiments/index.ts';
 import { type Config, REPO_ROOT } from '../src/config.ts';
 import { UserError } from '../src/errors.ts';
 import { writeFileAtomic } from '../src/io/atomic-write.ts';
@@ -382,6 +382,8 @@ export function createActivities(deps: ActivityDeps) {
         heartbeat({ done: i + 1 });
       }
       await tracking.putImageResults(db, input.runId, rows);
+      if (input.spec.dataset.split === 'kumar' && rows.length)
+        await tracking.recordTestScoring(db, input.runId, recipeHash(input.spec));
       const summary = summarise(rows);
       const flat: Record<string, number> = {};
       for (const [prefix, s] of [

@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import type { RunSpec } from '../experiments/index.ts';
 import { HED_PRESETS } from '../src/augment/hed.ts';
 import type { Config } from '../src/config.ts';
-import { kumarSplit, type Slide } from '../src/data/manifest.ts';
+import { readManifest, type Slide } from '../src/data/manifest.ts';
+import { splitSlides } from '../src/data/splits.ts';
 import { UserError } from '../src/errors.ts';
 import type { GroundTruthModification } from '../src/groundtruth/modify.ts';
 import { assertSameLabelSize, readLabels, readRgb, writeLabelsPng, writeRgbPng } from '../src/imaging/io.ts';
@@ -77,14 +78,14 @@ function epochEvent(m: EpochMetrics): EpochEvent {
 export function realCompute(config: Config): Compute {
   return {
     async split(dataDir, spec) {
-      const k = await kumarSplit(dataDir);
+      const k = splitSlides(await readManifest(dataDir), spec.dataset.split);
       const train = k.train
         .slice(0, spec.dataset.maxTrainImages ?? k.train.length)
         .map((s) => ref(s, 'train'));
-      const test = [
-        ...k.testSeen.map((s) => ref(s, 'seen')),
-        ...k.testUnseen.map((s) => ref(s, 'unseen')),
-      ].slice(0, spec.dataset.maxTestImages ?? 14);
+      const test = [...k.seen.map((s) => ref(s, 'seen')), ...k.unseen.map((s) => ref(s, 'unseen'))].slice(
+        0,
+        spec.dataset.maxTestImages ?? Number.POSITIVE_INFINITY,
+      );
       const h = createHash('sha256');
       for (const s of [...train, ...test]) {
         h.update(
@@ -347,5 +348,6 @@ async function packageModel(
     dtype: 'float32',
     training: { spec: call.spec },
     ...(tuned ? { postprocess: tuned } : {}),
+    ...(call.spec.inference ? { inference: call.spec.inference } : {}),
   });
 }

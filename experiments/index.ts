@@ -104,6 +104,18 @@ export function configHash(spec: RunSpec): string {
   return createHash('sha256').update(canonicalJson(science)).digest('hex');
 }
 
+/**
+ * configHash without the seed: runs of one recipe share it, whatever seed and split they ran on, so
+ * the store can tell when a recipe's test scores were first seen.
+ */
+export function recipeHash(spec: RunSpec): string {
+  const { name: _n, description: _d, orchestration: _o, seed: _s, dataset, ...science } = spec;
+  const { split: _split, maxTestImages: _m, ...data } = dataset;
+  return createHash('sha256')
+    .update(canonicalJson({ ...science, dataset: data }))
+    .digest('hex');
+}
+
 function resolveAlias(key: string): string {
   return ALIASES[key] ?? key;
 }

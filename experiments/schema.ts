@@ -5,6 +5,7 @@
  * Protocol of Mahbod et al. 2019, "A Two-Stage U-Net Algorithm for Segmentation of Nuclei in H&E-Stained Tissues".
  */
 import { z } from 'zod';
+import { SPLIT_NAMES } from '../src/data/splits.ts';
 import { BUDGET_KINDS, lrScheduleProblem } from '../src/model/schedule.ts';
 import { COARSE_GRID } from '../src/postprocess/grid.ts';
 
@@ -98,10 +99,15 @@ export const specSchema = z.strictObject({
     .max(2 ** 31 - 1),
   dataset: z.strictObject({
     name: z.literal('monuseg'),
-    /** `kumar`: 16 train / 8 same-organ test / 6 different-organ test (manifest column split_kumar). */
-    split: z.literal('kumar'),
+    /**
+     * `kumar`: 16 train / 8 same-organ test / 6 different-organ test (manifest column split_kumar);
+     * `kumar-val`: 12 of the training images train, the other 4 (one per organ) are scored, for
+     * choosing variants without the test images; `all`: all 30 train, nothing is scored
+     * (src/data/splits.ts).
+     */
+    split: z.enum(SPLIT_NAMES),
     /** Use only the first N training images (manifest order): CPU-budget runs. */
-    maxTrainImages: positiveInt.max(16).optional(),
+    maxTrainImages: positiveInt.max(30).optional(),
     /** Evaluate only the first N test images; omit for all 14. */
     maxTestImages: positiveInt.max(14).optional(),
   }),
@@ -179,6 +185,12 @@ export const specSchema = z.strictObject({
           message: 'the grid chooses expand: give the values in postprocess.grid.expand instead',
         });
     }),
+  /**
+   * How the trained nets are run, in tuning, on the test images and by `segment` with the model
+   * (model.json `inference`). `tta`: average both nets over the 8 flips and rotations (8x the
+   * inference time). Absent: one view, as in the paper.
+   */
+  inference: z.strictObject({ tta: z.boolean() }).optional(),
   evaluation: z.strictObject({
     metrics: z.array(z.enum(['dice', 'f1', 'aji', 'ajiPlus', 'pq'])).min(1),
     /** Write label maps and overlays of the test images as artifacts. */

@@ -4,12 +4,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asyncLocalStorage, type Context } from '@temporalio/activity';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TuneCall, TuneOutcome } from '../activities/compute.ts';
 import { createActivities } from '../activities/index.ts';
 import { realCompute } from '../activities/pipeline.ts';
 import type { Prediction, SlideRef, TrainOutput } from '../activities/types.ts';
-import { resolveSpec } from '../experiments/index.ts';
+import { recipeHash, resolveSpec } from '../experiments/index.ts';
 import quick from '../experiments/quick.ts';
 import { loadConfig } from '../src/config.ts';
 import { writeLabelsPng } from '../src/imaging/io.ts';
@@ -210,6 +211,25 @@ describe('tunePostprocess, evaluate and report activities', () => {
     expect(evalMetrics.all_aji).toBeCloseTo(1, 12);
     expect(evalMetrics.stage1_all_aji).toBeCloseTo(summary.stage1!.all.aji, 12);
     expect(evalMetrics.stage1_seen_aji).toBeDefined();
+    // The run scored the Kumar test split: its recipe and the time are recorded, and a retried
+    // evaluation keeps the first time.
+    const p1 = await tracking.getParams(storage.db, runId);
+    expect(p1['test.recipe']).toBe(recipeHash(spec));
+    expect(new Date(p1['test.scored_at']!).getTime()).toBeGreaterThan(Date.now() - 600_000);
+    await new Promise((r) => setTimeout(r, 5));
+    await inActivity(() => activities().evaluate({ runId, spec, predictions: preds }));
+    expect((await tracking.getParams(storage.db, runId))['test.scored_at']).toBe(p1['test.scored_at']);
+    // And MLflow is sent the param once: a second, different value would be refused there.
+    const queued = await storage.db.execute(
+      sql`select count(*)::int as n from mlflow_outbox where run_id = ${runId} and payload::text like '%test.scored_at%'`,
+    );
+    expect((queued as unknown as { rows: Array<{ n: number }> }).rows[0]!.n).toBe(1);
+    // A recipe is the spec without seed and split: another seed is the same recipe, another net is not.
+    expect(recipeHash({ ...spec, seed: 99 })).toBe(recipeHash(spec));
+    expect(recipeHash({ ...spec, dataset: { ...spec.dataset, split: 'kumar-val' } })).toBe(recipeHash(spec));
+    expect(recipeHash({ ...spec, groundTruth: { ...spec.groundTruth, erosion: false } })).not.toBe(
+      recipeHash(spec),
+    );
 
     const md = readFileSync(await activities().report({ runId }), 'utf8');
     expect(md).toMatch(/^\| stage1 \| Average, all \| 2 \|/m);

@@ -15,6 +15,7 @@ import { writeImageLayer } from '../dashboards/layer-writer.ts';
 import { type Dashboard, startDashboard } from '../dashboards/server/app.ts';
 import { imageArtifactPath } from '../dashboards/server/artifacts.ts';
 import { deltaPct } from '../dashboards/server/format.ts';
+import { table1 } from '../dashboards/server/pages/run.ts';
 import { isLoopbackHost, isSafeRelativePath } from '../dashboards/server/security.ts';
 import { ConfigError } from '../src/errors.ts';
 import { readGrey } from '../src/imaging/io.ts';
@@ -397,5 +398,33 @@ describe('CLI', () => {
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
+  });
+});
+
+describe('run page Table 1', () => {
+  const row = (image: string, subset: 'seen' | 'unseen', aji: number) => ({
+    runId: 'r',
+    method: 'two-stage',
+    image,
+    organ: 'Liver',
+    subset,
+    dice: 0.8,
+    f1: 0.85,
+    aji,
+    ajiPlus: aji,
+    pq: aji,
+    nGt: 10,
+    nPred: 10,
+  });
+  const rows = [row('a', 'seen', 0.6), row('b', 'unseen', 0.5)];
+
+  it('puts the paper beside a run on the Kumar test split, and not beside a kumar-val run', () => {
+    const test = String(table1('r', rows));
+    expect(test).toContain('<td class="num paper">56.87</td>');
+    expect(test).toContain('Paper: Mahbod');
+    const val = String(table1('r', [row('a', 'seen', 0.6)], 'kumar-val'));
+    expect(val).not.toContain('56.87');
+    expect(val).toContain('on the kumar-val validation split');
+    expect(val).toContain('numbers are for the Kumar test split and are not shown.');
   });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { kumarSplit, parseManifest, readManifest } from '../src/data/manifest.ts';
+import { splitSlides } from '../src/data/splits.ts';
 import { InputError } from '../src/errors.ts';
 
 const dataDir = loadConfig().dataDir;
@@ -46,6 +47,29 @@ describe('manifest.csv', () => {
       ['DK-A2I6', 'G2-A2EK', 'AY-A8YK', 'NH-A8F7', 'KB-A93J', 'RD-A8N9'].sort(),
     );
     expect(organs(testUnseen)).toEqual({ Bladder: 2, Colon: 2, Stomach: 2 });
+  });
+
+  it('holds out one training image per organ for kumar-val (pinned), and trains on all 30 for all', async () => {
+    const slides = await readManifest(dataDir);
+    const k = splitSlides(slides, 'kumar');
+    const v = splitSlides(slides, 'kumar-val');
+    // Fixed before any comparison ran on it: the last training image of each organ in manifest order.
+    expect(v.seen.map((x) => `${x.organ} ${short(x.id)}`)).toEqual([
+      'Liver 50-5931',
+      'Breast AR-A1AS',
+      'Prostate G9-6363',
+      'Kidney HE-7130',
+    ]);
+    expect(v.unseen).toEqual([]);
+    expect(v.train).toHaveLength(12);
+    // Disjoint, together the Kumar training set in its order; no test image anywhere.
+    expect(v.train.some((x) => v.seen.includes(x))).toBe(false);
+    expect(k.train.filter((x) => !v.seen.includes(x))).toEqual(v.train);
+    const organs = new Set(v.train.map((x) => x.organ));
+    expect(v.seen.every((x) => organs.has(x.organ))).toBe(true);
+    const a = splitSlides(slides, 'all');
+    expect(a.train).toEqual(slides);
+    expect([a.train.length, a.seen.length, a.unseen.length]).toEqual([30, 0, 0]);
   });
 
   it('fails clearly when the manifest is missing', async () => {

@@ -178,6 +178,38 @@ describe('model folder', () => {
     expect(maxAbsDiff(narrow.foreground.data, one.foreground.data)).toBeGreaterThan(1e-3);
     s.dispose();
   });
+
+  it('runs the nets over the 8 views by default for a model whose model.json says inference.tta, and on request', async () => {
+    const ttaDir = tmp('nf-model-tta-');
+    await saveModel(ttaDir, {
+      seg: await randomWeights(1),
+      dist: await randomWeights(2),
+      stainTarget: null,
+      inference: { tta: true },
+    });
+    expect((await loadModel(ttaDir)).manifest.inference).toEqual({ tta: true });
+    const rgb = await readRgb(join(imgDir, 'ok.png'));
+    const plain = await loadSegmenter(modelDir);
+    const withTta = await loadSegmenter(ttaDir);
+    try {
+      const one = await plain.segment(rgb, 'ok');
+      const eight = await plain.segment(rgb, 'ok', { tta: true });
+      // Same weights: the tta model's default is the 8-view average, and tta: false overrides it.
+      expect(maxAbsDiff(one.foreground.data, eight.foreground.data)).toBeGreaterThan(1e-3);
+      expect(differ((await withTta.segment(rgb, 'ok')).foreground.data, eight.foreground.data)).toBe(0);
+      expect(
+        differ((await withTta.segment(rgb, 'ok', { tta: false })).foreground.data, one.foreground.data),
+      ).toBe(0);
+    } finally {
+      plain.dispose();
+      withTta.dispose();
+    }
+    const m = JSON.parse(readFileSync(join(ttaDir, 'model.json'), 'utf8'));
+    writeFileSync(join(ttaDir, 'model.json'), JSON.stringify({ ...m, inference: { tta: 'yes' } }));
+    await expect(loadModel(ttaDir)).rejects.toThrow(
+      /model\.json inference must be \{"tta": true\|false\}, got \{"tta":"yes"\}/,
+    );
+  });
 });
 
 describe('contours and GeoJSON on real ground truth', () => {

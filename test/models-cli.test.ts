@@ -17,11 +17,12 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
+import { SPLIT_SCORED } from '../src/data/splits.ts';
 import { readRgb } from '../src/imaging/io.ts';
 import { SHIPPED_MODEL_DIR } from '../src/model/model-dir.ts';
 import { openStorage } from '../src/storage/index.ts';
 import * as tracking from '../src/tracking/index.ts';
-import { setAlias } from '../src/tracking/registry.ts';
+import { type ModelCard, scoresHeading, setAlias } from '../src/tracking/registry.ts';
 import { registerSeededModel } from '../testing/dashboard-seed.ts';
 import { runCli } from './helpers/cli.ts';
 
@@ -257,5 +258,26 @@ describe('segment --model', () => {
     } finally {
       rmSync(bare, { recursive: true, force: true });
     }
+  });
+});
+
+describe('model card scores by split', () => {
+  const card = (split: string | undefined) =>
+    ({
+      ...(split ? { split, scoredOn: SPLIT_SCORED[split as keyof typeof SPLIT_SCORED] } : {}),
+      scores: { nImages: split === 'all' ? 0 : 4 },
+    }) as unknown as ModelCard;
+
+  it('says what the scores are on, and that a model trained on all 30 images is not scored', () => {
+    expect(scoresHeading(card(undefined))).toEqual({
+      scored: true,
+      text: 'Scores, two-stage, on the Kumar test split (8 same-organ and 6 other-organ images) (percent, mean over 4 images)',
+    });
+    expect(scoresHeading(card('kumar-val')).text).toMatch(
+      /^Scores, two-stage, on the kumar-val validation split/,
+    );
+    const all = scoresHeading(card('all'));
+    expect(all.scored).toBe(false);
+    expect(all.text).toMatch(/^Not scored: it trained on all 30 images, the Kumar test images among them/);
   });
 });

@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { XMLValidator } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
@@ -293,5 +293,52 @@ describe('nucleiflow report refuses bad input and leaves the folder as it was', 
     } finally {
       rmSync(parent, { recursive: true, force: true });
     }
+  });
+
+  it('names the validation split and leaves the paper column out for runs scored on kumar-val', async () => {
+    const storage = await openStorage({ home });
+    await storage.db.execute(
+      sql`update runs set spec = jsonb_set(spec, '{dataset}', '{"name":"monuseg","split":"kumar-val"}') where experiment_id = 'exp-abl'`,
+    );
+    await storage.close();
+    const dir = join(home, 'out', 'val');
+    const r = cli(['report', 'exp-abl', '--out', dir]);
+    expect(r.status, r.stderr).toBe(0);
+    const text = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(text).toContain('Scores in percent on the kumar-val validation split (4 training images held out');
+    expect(text).toContain("The paper's numbers are for the Kumar test split and are not shown.");
+    expect(text).not.toContain('56.87');
+    // Subset, Method and the five scores: no paper cell.
+    const row = table1Row(text, 'groundTruth.erosion=true', 'All (14)', 'Two-stage');
+    expect(row).toHaveLength(7);
+    expect(row[4]).toBe('60.99 ± 0.28');
+  });
+
+  it('says when the recipe of each run was first scored on the test split, and by which run', async () => {
+    const storage = await openStorage({ home });
+    const put = (runId: string, recipe: string, at: string) =>
+      storage.db.insert(schema.params).values([
+        { runId, key: 'test.recipe', value: recipe },
+        { runId, key: 'test.scored_at', value: at },
+      ]);
+    await put('abl-on-s1', 'recipe-on', '2026-11-25T09:00:00.000Z');
+    await put('abl-on-s2', 'recipe-on', '2026-11-25T08:30:00.000Z');
+    await put('abl-off-s1', 'recipe-off', '2026-11-25T10:00:00.000Z');
+    await storage.close();
+    const dir = join(home, 'out', 'first');
+    const r = cli(['report', 'exp-abl', '--out', dir]);
+    expect(r.status, r.stderr).toBe(0);
+    const text = readFileSync(join(dir, 'report.md'), 'utf8');
+    const last = (run: string) =>
+      text
+        .split('\n')
+        .find((l) => l.startsWith(`| ${run} |`) && l.includes('| worker-'))
+        ?.split('|')
+        .at(-2)
+        ?.trim();
+    expect(last('abl-on-s1')).toBe('2026-11-25T08:30:00.000Z by abl-on-s2');
+    expect(last('abl-on-s2')).toBe('2026-11-25T08:30:00.000Z by this run');
+    expect(last('abl-off-s1')).toBe('2026-11-25T10:00:00.000Z by this run');
+    expect(last('abl-off-s2')).toBe('not recorded');
   });
 });

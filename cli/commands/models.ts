@@ -17,6 +17,7 @@ import {
   type ModelCard,
   renderModelReadme,
   resolveModel,
+  scoresHeading,
   setAlias,
 } from '../../src/tracking/registry.ts';
 import { SCORE_KEYS, textTable } from '../../src/tracking/report.ts';
@@ -114,7 +115,10 @@ function printShow(v: ModelVersionEntry): void {
   w(
     `trained     ${trained.length ? trained.map(([k, t]) => `${k} ${(t as { steps?: number }).steps ?? '?'} steps`).join(', ') : '-'}`,
   );
-  w(`\nTest scores, two-stage (percent, ${c.scores?.nImages ?? 0} images)`);
+  w(`split       ${c.split ?? 'kumar'}`);
+  const heading = scoresHeading(c);
+  w(`\n${heading.text}${heading.scored ? '' : '.'}`);
+  if (!heading.scored) return;
   w(
     textTable(
       ['Subset', ...SCORE_KEYS],

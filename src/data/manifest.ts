@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
+import { splitSlides } from './splits.ts';
 
 export type KumarSplit = 'train' | 'test_same_organ' | 'test_diff_organ';
 const SPLITS: readonly KumarSplit[] = ['train', 'test_same_organ', 'test_diff_organ'];
@@ -185,10 +186,6 @@ export async function readManifest(dataDir: string): Promise<Slide[]> {
 
 /** The Kumar et al. split of the slides in `dataDir`, in manifest order (16 / 8 / 6 on MoNuSeg). */
 export async function kumarSplit(dataDir: string): Promise<KumarSplitSlides> {
-  const slides = await readManifest(dataDir);
-  return {
-    train: slides.filter((s) => s.splitKumar === 'train'),
-    testSeen: slides.filter((s) => s.splitKumar === 'test_same_organ'),
-    testUnseen: slides.filter((s) => s.splitKumar === 'test_diff_organ'),
-  };
+  const k = splitSlides(await readManifest(dataDir), 'kumar');
+  return { train: k.train, testSeen: k.seen, testUnseen: k.unseen };
 }

@@ -23,7 +23,7 @@ export interface SegmentOptions {
   readonly tile?: number;
   /** Context trimmed from each side of an inner tile edge. Default 64. */
   readonly margin?: number;
-  /** Average the nets' outputs over the 8 flips/rotations (8x slower). Default false. */
+  /** Average the nets' outputs over the 8 flips/rotations (8x slower). Default: the model's `inference.tta`, else false. */
   readonly tta?: boolean;
   /** Post-processing parameters (defaults: the paper's, see src/postprocess/pipeline.ts). */
   readonly postprocess?: PostprocessOptions;
@@ -187,7 +187,10 @@ export async function loadSegmenter(
           ? applyStainModel(img, o.sourceStain, target)
           : normalizeMacenko(img, target, { onWarning: () => {} });
       const t1 = performance.now();
-      const [p, d] = await runNets(tf, seg, dist, normalised, o);
+      const [p, d] = await runNets(tf, seg, dist, normalised, {
+        ...o,
+        tta: o.tta ?? model.manifest.inference?.tta ?? false,
+      });
       const t2 = performance.now();
       const foreground = { width: img.width, height: img.height, data: p };
       const distance = { width: img.width, height: img.height, data: d };

@@ -41,6 +41,12 @@ export interface ModelManifest {
   readonly training?: unknown;
   /** Post-processing defaults chosen for this model on its training images (src/postprocess/tune.ts). */
   readonly postprocess?: TunedPostprocess;
+  /** How the nets are run by default: `tta` averages them over the 8 flips and rotations. Absent: one view. */
+  readonly inference?: ModelInference;
+}
+
+export interface ModelInference {
+  readonly tta: boolean;
 }
 
 /** The subset of PostprocessOptions a model may carry, each chosen on the model's training images. */
@@ -115,6 +121,8 @@ export interface SaveModelInput {
   readonly training?: unknown;
   /** The post-processing chosen on the training images, stored as model.json `postprocess`. */
   readonly postprocess?: TunedPostprocess;
+  /** Stored as model.json `inference`: what `segment` does with this model unless told otherwise. */
+  readonly inference?: ModelInference;
 }
 
 /** Writes seg.bin, dist.bin and model.json (each atomically; model.json last). */
@@ -136,6 +144,7 @@ export async function saveModel(dir: string, m: SaveModelInput): Promise<ModelMa
       : null,
     training: m.training,
     ...(m.postprocess ? { postprocess: m.postprocess } : {}),
+    ...(m.inference ? { inference: m.inference } : {}),
   };
   await writeFileAtomic(join(dir, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
@@ -166,6 +175,11 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     throw new ModelDirError(dir, `unknown format '${String(manifest.format)}', expected ${MODEL_FORMAT}`);
   if (manifest.dtype !== 'float16' && manifest.dtype !== 'float32')
     throw new ModelDirError(dir, `unknown dtype '${String(manifest.dtype)}'`);
+  if (manifest.inference !== undefined && typeof manifest.inference?.tta !== 'boolean')
+    throw new ModelDirError(
+      dir,
+      `model.json inference must be {"tta": true|false}, got ${JSON.stringify(manifest.inference)}`,
+    );
   const read = async (which: 'seg' | 'dist') => {
     const file = manifest.files?.[which];
     if (typeof file !== 'string') throw new ModelDirError(dir, `model.json names no ${which} weights file`);

@@ -39,6 +39,11 @@ export interface ReportRun {
   readonly trained: Trained;
   readonly curves: q.Curve[];
   readonly tuning: q.TuningRecord | null;
+  /**
+   * The first scoring of the Kumar test split by any run of this run's recipe (the spec without its
+   * seed and split); null when the run recorded none (not scored on that split, or scored before it was recorded).
+   */
+  readonly firstTestScoring: q.TestScoring | null;
 }
 
 export interface ReportData {
@@ -82,6 +87,8 @@ export async function loadReportData(db: Db, target: string): Promise<ReportData
     q.getChosenTuning(db, runIds),
     Promise.all(runIds.map((id) => q.getParams(db, id))),
   ]);
+  const recipes = params.map((p) => p['test.recipe']).filter((v): v is string => v !== undefined);
+  const first = await q.firstTestScorings(db, [...new Set(recipes)]);
   return {
     kind,
     id: kind === 'run' ? ids[0]! : target,
@@ -92,6 +99,7 @@ export async function loadReportData(db: Db, target: string): Promise<ReportData
       trained: parseTrained(b.run.trained),
       curves: curves.get(b.run.id) ?? [],
       tuning: tuning.find((t) => t.runId === b.run.id) ?? null,
+      firstTestScoring: first.get(params[i]!['test.recipe'] ?? '') ?? null,
     })),
     withoutResults: brief.filter((b) => !has.has(b.run.id)).map((b) => b.run),
     results: results.filter((r) => has.has(r.runId)),

@@ -5,6 +5,8 @@
  * data in, file contents out; every number comes from the store through `ReportData` and the one
  * comparison (src/tracking/compare.ts).
  */
+
+import { SPLIT_SCORED, splitOfSpec } from '../data/splits.ts';
 import { toCsv } from '../io/csv.ts';
 import { PAPER_AJI, PAPER_CITATION, PAPER_UNET_AJI_ALL } from '../metrics/paper.ts';
 import type { SubsetName } from '../metrics/subsets.ts';
@@ -95,7 +97,7 @@ function factsTables(runs: readonly ReportRun[]): string {
       .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
       .join(', ') || '—';
   const prov = mdTable(
-    ['Run', 'Arm', 'Seed', 'Status', 'Code commit', 'Data hash', 'Worker'],
+    ['Run', 'Arm', 'Seed', 'Status', 'Code commit', 'Data hash', 'Worker', 'Recipe first scored on test'],
     runs.map((r) => [
       r.run.id,
       armOf(r),
@@ -104,8 +106,11 @@ function factsTables(runs: readonly ReportRun[]): string {
       r.run.codeCommit?.slice(0, 12) ?? 'unknown',
       r.run.dataHash ?? 'unknown',
       r.run.workerHost ?? 'unknown',
+      r.firstTestScoring
+        ? `${r.firstTestScoring.at} by ${r.firstTestScoring.runId === r.run.id ? 'this run' : r.firstTestScoring.runId}`
+        : 'not recorded',
     ]),
-    7,
+    8,
   );
   const train = mdTable(
     ['Run', 'Net', 'Budget', 'Steps', 'Epochs', 'LR drops (step)', 'Wall min', 'Machine min'],
@@ -254,14 +259,19 @@ export function buildReport(d: ReportData, command: string, layout: ReportLayout
     out.push(
       `No stage-1-alone (U-Net) results are stored for ${stage1Missing.map((r) => r.run.id).join(', ')}; their U-Net rows read '—'.`,
     );
+  const splits = [...new Set(d.runs.map((r) => splitOfSpec(r.run.spec)))];
+  // The paper's numbers are for its test images; beside any other split they would mislead.
+  const onTest = splits.length === 1 && splits[0] === 'kumar';
   out.push(
     '',
     '## Table 1',
     '',
-    'Scores in percent on the Kumar test split, in the layout of Table 1 of Mahbod et al. 2019 (plus AJI+ and PQ). ' +
+    `Scores in percent on ${splits.map((x) => SPLIT_SCORED[x]).join(' and ')}, in the layout of Table 1 of Mahbod et al. 2019 (plus AJI+ and PQ). ` +
       "'U-Net (stage 1 alone)' is the paper's U-Net column: instances from the thresholded stage-1 map with the same cleanup. " +
       'Each run is averaged over the images every compared run scored; an arm with several seeds shows mean ± sample sd over its seeds of those per-run means. ' +
-      `The paper column holds only the numbers recorded in src/metrics/paper.ts (${PAPER_CITATION}); '—' where it has none.`,
+      (onTest
+        ? `The paper column holds only the numbers recorded in src/metrics/paper.ts (${PAPER_CITATION}); '—' where it has none.`
+        : "The paper's numbers are for the Kumar test split and are not shown."),
   );
   for (const arm of main.arms.arms) {
     // Arms are matched across methods by key, since stage 1 may cover fewer runs.
@@ -276,7 +286,7 @@ export function buildReport(d: ReportData, command: string, layout: ReportLayout
       '',
       `### Arm ${arm.label}: ${arm.runIds.length} run(s), seeds ${arm.seeds.join(', ')}`,
       '',
-      table1Merged(s1, ts),
+      table1Merged(s1, ts, onTest),
     );
   }
   for (const method of ['stage1', 'two-stage'] as const) {
@@ -312,8 +322,14 @@ export function buildReport(d: ReportData, command: string, layout: ReportLayout
 function table1Merged(
   s1: { c: RunsComparison | null; j: number },
   ts: { c: RunsComparison | null; j: number },
+  withPaper: boolean,
 ): string {
-  const header = ['Subset', 'Method', ...SCORE_KEYS.map((k) => SCORE_LABEL[k]), `AJI, ${PAPER_CITATION}`];
+  const header = [
+    'Subset',
+    'Method',
+    ...SCORE_KEYS.map((k) => SCORE_LABEL[k]),
+    ...(withPaper ? [`AJI, ${PAPER_CITATION}`] : []),
+  ];
   const body: string[][] = [];
   for (const subset of ['seen', 'unseen', 'all'] as const) {
     for (const [method, src] of [
@@ -326,7 +342,7 @@ function table1Merged(
         label,
         METHOD_LABEL[method],
         ...SCORE_KEYS.map((k) => cell(st?.mean ?? null, st?.sd ?? null, k)),
-        paperAji(method, subset),
+        ...(withPaper ? [paperAji(method, subset)] : []),
       ]);
     }
   }

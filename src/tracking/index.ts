@@ -266,6 +266,20 @@ export async function putParams(db: Db, runId: string, values: Record<string, st
   await db.transaction((tx) => insertParams(tx, runId, values));
 }
 
+/**
+ * Records that the run scored the Kumar test split: params `test.recipe` (the spec's recipe hash,
+ * experiments/index.ts recipeHash) and `test.scored_at`, the time of its first scoring; a retry keeps
+ * the first time (params are immutable, and the same values are not queued twice).
+ */
+export async function recordTestScoring(db: Db, runId: string, recipe: string): Promise<void> {
+  const [have] = await db
+    .select({ v: params.value })
+    .from(params)
+    .where(and(eq(params.runId, runId), eq(params.key, 'test.scored_at')));
+  if (have) return;
+  await putParams(db, runId, { 'test.recipe': recipe, 'test.scored_at': new Date().toISOString() });
+}
+
 /** The params rows and their outbox entries, in the caller's transaction. */
 async function insertParams(tx: Tx, runId: string, values: Readonly<Record<string, string>>): Promise<void> {
   const entries = Object.entries(values);

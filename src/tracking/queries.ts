@@ -613,3 +613,44 @@ export async function listSlideSegmentations(db: Db, limit = 100): Promise<Slide
   const t = schema.slideSegmentations;
   return db.select().from(t).orderBy(desc(t.createdAt)).limit(limit);
 }
+
+export interface TestScoring {
+  readonly runId: string;
+  /** ISO time of that run's first scoring of the Kumar test split. */
+  readonly at: string;
+}
+
+/** Per recipe hash (params `test.recipe`), the run that scored the Kumar test split first. */
+export async function firstTestScorings(
+  db: Db,
+  recipes: readonly string[],
+): Promise<Map<string, TestScoring>> {
+  const out = new Map<string, TestScoring>();
+  if (recipes.length === 0) return out;
+  const withRecipe = await db
+    .select({ runId: params.runId, recipe: params.value })
+    .from(params)
+    .where(and(eq(params.key, 'test.recipe'), inArray(params.value, [...recipes])));
+  if (withRecipe.length === 0) return out;
+  const times = await db
+    .select({ runId: params.runId, at: params.value })
+    .from(params)
+    .where(
+      and(
+        eq(params.key, 'test.scored_at'),
+        inArray(
+          params.runId,
+          withRecipe.map((r) => r.runId),
+        ),
+      ),
+    );
+  const at = new Map(times.map((t) => [t.runId, t.at]));
+  for (const r of withRecipe) {
+    const t = at.get(r.runId);
+    if (t === undefined) continue;
+    const best = out.get(r.recipe);
+    if (!best || t < best.at || (t === best.at && r.runId < best.runId))
+      out.set(r.recipe, { runId: r.runId, at: t });
+  }
+  return out;
+}

@@ -6,9 +6,11 @@
  * same transaction (delivered by outbox.ts: registered model, a version linked to the run's MLflow
  * run, registered-model aliases), so MLflow being down loses nothing.
  */
+
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { and, eq, sql } from 'drizzle-orm';
+import { SPLIT_SCORED, type SplitName, splitOfSpec } from '../data/splits.ts';
 import { UserError } from '../errors.ts';
 import { SUBSETS, type SubsetName, subsetMeans } from '../metrics/subsets.ts';
 import { type ModelManifest, TRAINING_SCALE, type TunedPostprocess } from '../model/model-dir.ts';
@@ -45,7 +47,11 @@ export interface ModelCard {
   readonly machine: string | null;
   /** runs.trained: what each net ran ({} when the run did not record it). */
   readonly trained: Record<string, unknown>;
-  /** Two-stage means per subset over the run's test images (percent of nothing: fractions in [0, 1]). */
+  /** The data split it trained on (src/data/splits.ts); cards from before splits were named lack it (`kumar`). */
+  readonly split?: SplitName;
+  /** What its scores are on, in words: the Kumar test split, the validation split, or nothing. */
+  readonly scoredOn?: string;
+  /** Two-stage means per subset over the run's scored images (fractions in [0, 1]). */
   readonly scores: Record<SubsetName, Record<ScoreKey, number> | null> & { readonly nImages: number };
   /** The post-processing setting chosen on the training images (model.json's `postprocess`), if any. */
   readonly postprocess: TunedPostprocess | null;
@@ -79,6 +85,8 @@ export async function modelCard(db: Db, runId: string, dir: string): Promise<Mod
     dataHash: run.dataHash,
     machine: run.workerHost,
     trained: (run.trained ?? {}) as Record<string, unknown>,
+    split: splitOfSpec(run.spec),
+    scoredOn: SPLIT_SCORED[splitOfSpec(run.spec)],
     scores: {
       ...Object.fromEntries(SUBSETS.map((s) => [s, means[s]])),
       nImages: rows.length,
@@ -234,6 +242,20 @@ export async function setAlias(
 
 const pct = (v: number | undefined) => (v === undefined ? '—' : (100 * v).toFixed(2));
 
+/** What a card's scores are on, as a heading; `scored: false` for a model that saw every scored image. */
+export function scoresHeading(c: ModelCard): { scored: boolean; text: string } {
+  const split = c.split ?? 'kumar';
+  if (split === 'all')
+    return {
+      scored: false,
+      text: 'Not scored: it trained on all 30 images, the Kumar test images among them; score it on slides it never saw',
+    };
+  return {
+    scored: true,
+    text: `Scores, two-stage, on ${c.scoredOn ?? SPLIT_SCORED[split]} (percent, mean over ${c.scores?.nImages ?? 0} images)`,
+  };
+}
+
 /** A version's card as README.md: provenance, steps run, scores, post-processing, scale, usage. */
 export function renderModelReadme(v: ModelVersionEntry): string {
   const c = v.card as ModelCard;
@@ -246,6 +268,7 @@ export function renderModelReadme(v: ModelVersionEntry): string {
     const m = c.scores?.[s] ?? null;
     return `| ${s} | ${SCORE_KEYS.map((k) => pct(m?.[k])).join(' | ')} |`;
   });
+  const heading = scoresHeading(c);
   const lines = [
     `# ${v.name}@${v.version}`,
     '',
@@ -274,11 +297,15 @@ export function renderModelReadme(v: ModelVersionEntry): string {
         ]
       : ['The run recorded no per-net step counts.']),
     '',
-    `## Test scores (two-stage, percent, mean over ${c.scores?.nImages ?? 0} images)`,
-    '',
-    `| Subset | ${SCORE_KEYS.join(' | ')} |`,
-    `|---|${SCORE_KEYS.map(() => '---').join('|')}|`,
-    ...scores,
+    ...(heading.scored
+      ? [
+          `## ${heading.text}`,
+          '',
+          `| Subset | ${SCORE_KEYS.join(' | ')} |`,
+          `|---|${SCORE_KEYS.map(() => '---').join('|')}|`,
+          ...scores,
+        ]
+      : ['## Scores', '', `${heading.text}.`]),
     '',
     '## Post-processing',
     '',

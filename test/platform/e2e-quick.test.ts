@@ -1,11 +1,13 @@
 // `quick` end to end through Temporal: a separate worker process, the CLI, real Postgres and MLflow.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { quickNote } from '../../cli/commands/run.ts';
 import { loadSpec } from '../../experiments/index.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { MlflowClient } from '../../src/tracking/mlflow-client.ts';
+import { listModelVersions } from '../../src/tracking/queries.ts';
 import { usePlatformCli } from '../helpers/platform.ts';
 import { services } from '../helpers/services.ts';
 
@@ -159,5 +161,42 @@ describe('quick end to end', { timeout: 900_000 }, () => {
     expect((await ml.findModelVersions('quick', mlRun.info.run_id)).map((v) => v.version)).toEqual([
       versions[0]!.mlflowVersion,
     ]);
+  });
+
+  it('trains on all 30 images with split all: no image scored, a card that says so, tta in model.json', async () => {
+    const { cli } = fx;
+    // Without a grid and without test images the nets never run after training, so tta costs nothing here.
+    const r = await cli.run([
+      'run',
+      'quick',
+      '--set',
+      'dataset.split=all',
+      '--set',
+      'dataset.maxTrainImages=30',
+      '--set',
+      'postprocess.grid=false',
+      '--set',
+      'inference={"tta":true}',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const runId = /^run (\S+)$/m.exec(r.stdout)?.[1];
+    const { db } = cli.storage;
+    expect((await tracking.getRun(db, runId!))!.status).toBe('completed');
+    expect(await tracking.getImageResults(db, runId!, 'all')).toEqual([]);
+    const params = await tracking.getParams(db, runId!);
+    expect(params['dataset.split']).toBe('all');
+    const versions = JSON.parse((await cli.run(['models', '--json'])).stdout) as Array<{
+      name: string;
+      version: number;
+      runId: string;
+    }>;
+    const v = versions.find((x) => x.runId === runId)!;
+    const show = await cli.run(['models', 'show', `${v.name}@${v.version}`]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(/^split {7}all$/m);
+    expect(show.stdout).toMatch(/Not scored: it trained on all 30 images, the Kumar test images among them/);
+    const [entry] = (await listModelVersions(db)).filter((x) => x.runId === runId);
+    const manifest = JSON.parse(readFileSync(join(entry!.dir, 'model.json'), 'utf8'));
+    expect(manifest.inference).toEqual({ tta: true });
   });
 });

@@ -127,6 +127,26 @@ describe('experiment specs', () => {
     expect(m.runs.map((r) => r.spec.seed)).toEqual([1, 2, 3]);
   });
 
+  it('takes a split, maxParallelRuns and inference.tta, and refuses what they do not allow', () => {
+    const { spec, runs } = resolveSpec('quick', quick, [
+      'dataset.split=kumar-val',
+      'inference={"tta":true}',
+      'orchestration.maxParallelRuns=2',
+    ]);
+    expect(runs[0]!.spec.dataset.split).toBe('kumar-val');
+    expect(runs[0]!.spec.inference).toEqual({ tta: true });
+    expect(spec.orchestration.maxParallelRuns).toBe(2);
+    // Absent, none of them appears in the resolved spec, so older specs keep their config hashes.
+    const plain = resolveSpec('quick', quick, []).runs[0]!.spec;
+    expect('inference' in plain).toBe(false);
+    expect('maxParallelRuns' in plain.orchestration).toBe(false);
+    expect(() => resolveSpec('quick', quick, ['dataset.split=kumar-test'])).toThrow(/dataset\.split/);
+    expect(() => resolveSpec('quick', quick, ['inference={"tta":1}'])).toThrow(/inference\.tta/);
+    expect(() => resolveSpec('quick', quick, ['orchestration.maxParallelRuns=0'])).toThrow(
+      /orchestration\.maxParallelRuns/,
+    );
+  });
+
   it('takes dropout and instance growth as optional fields that a matrix can vary', () => {
     const plain = resolveSpec('quick', quick).runs[0]!;
     expect(plain.spec.training.seg.dropout).toBeUndefined();

@@ -1,3 +1,4 @@
+import { SPLIT_SCORED, type SplitName, splitOfSpec } from '../../../src/data/splits.ts';
 import { PAPER_AJI, PAPER_CITATION } from '../../../src/metrics/paper.ts';
 import { inSubset, type SubsetName, subsetMeans } from '../../../src/metrics/subsets.ts';
 import type { ImageResultRecord, RunDetail } from '../../../src/tracking/queries.ts';
@@ -16,8 +17,12 @@ export interface Links {
   artifactHref: (storedPath: string) => string | null;
 }
 
-/** The paper's Table 1 layout: test images grouped by seen / unseen organ, averages next to the published AJI. */
-export function table1(runId: string, results: ImageResultRecord[]): SafeHtml {
+/**
+ * The paper's Table 1 layout: test images grouped by seen / unseen organ, averages next to the
+ * published AJI, which is left out for a run scored on another split than the paper's test images.
+ */
+export function table1(runId: string, results: ImageResultRecord[], split: SplitName = 'kumar'): SafeHtml {
+  const onTest = split === 'kumar';
   const groups: { subset: SubsetName; title: string }[] = [
     { subset: 'seen', title: 'Organs seen in training' },
     { subset: 'unseen', title: 'Organs not seen in training' },
@@ -31,8 +36,8 @@ export function table1(runId: string, results: ImageResultRecord[]): SafeHtml {
     return html`<tr class="avg ${cls}">
   <th colspan="2">${label} (${rows.length} images)</th>
   <td class="num" data-cell="aji-${cls}">${pct(aji)}</td>
-  <td class="num paper">${pct(paper)}</td>
-  <td class="num">${aji === null ? '—' : deltaPct(aji - paper)}</td>
+  <td class="num paper">${onTest ? pct(paper) : ''}</td>
+  <td class="num">${aji === null || !onTest ? '—' : deltaPct(aji - paper)}</td>
   <td class="num">${pct(m?.dice)}</td>
   <td class="num">${pct(m?.f1)}</td>
   <td class="num">${pct(m?.ajiPlus)}</td>
@@ -69,7 +74,11 @@ ${avgRow(`${g.subset === 'seen' ? 'Seen' : 'Unseen'} average`, g.subset)}`;
 ${avgRow('All', 'all')}
 </tbody>
 </table>
-<p class="sub">Scores in percent, mean over images. Paper: ${PAPER_CITATION} (AJI ${pct(PAPER_AJI.all)} all, ${pct(PAPER_AJI.seen)} seen, ${pct(PAPER_AJI.unseen)} unseen).</p>`;
+<p class="sub">Scores in percent, mean over images, on ${SPLIT_SCORED[split]}. ${
+    onTest
+      ? `Paper: ${PAPER_CITATION} (AJI ${pct(PAPER_AJI.all)} all, ${pct(PAPER_AJI.seen)} seen, ${pct(PAPER_AJI.unseen)} unseen).`
+      : "The paper's numbers are for the Kumar test split and are not shown."
+  }</p>`;
 }
 
 function lineage(d: RunDetail, links: Links): SafeHtml {
@@ -134,7 +143,7 @@ ${Object.keys(d.params).length === 0 ? html`<p class="sub">No parameters recorde
 ${jsonBlock('charts-data', charts)}
 </section>
 <section><h2>Test images (Table 1 layout)</h2>
-${d.results.length ? table1(r.id, d.results) : html`<p class="sub">No per-image results yet.</p>`}
+${d.results.length ? table1(r.id, d.results, splitOfSpec(r.spec)) : html`<p class="sub">No per-image results yet.</p>`}
 </section>
 <section><h2>Downloads</h2>
 <ul class="downloads">
