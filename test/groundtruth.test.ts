@@ -4,6 +4,7 @@ import { distanceTargets } from '../src/groundtruth/distance-targets.ts';
 import { edt } from '../src/groundtruth/edt.ts';
 import { erode, footprintHalfWidths } from '../src/groundtruth/erode.ts';
 import { modifyGroundTruth } from '../src/groundtruth/modify.ts';
+import { BOUNDARY, INTERIOR, threeClassTarget } from '../src/groundtruth/three-class.ts';
 import type { LabelImage, MaskImage } from '../src/imaging/types.ts';
 import { fixtureF32, fixtureMask, manifest, slideLabels } from './stain-gt-fixtures.ts';
 
@@ -141,5 +142,64 @@ describe('EDT and erosion edge cases', () => {
     const d = distanceTargets(lab).data;
     expect(d[2 * w + 4]).toBeLessThan(1);
     expect(d[2 * w + 4]).toBeCloseTo(0.5, 6);
+  });
+});
+
+describe('three-class target', () => {
+  /** Brute force of the stated rule: interior iff the clipped (2w+1)^2 square holds only the pixel's id. */
+  function reference(l: LabelImage, w: number): Uint8Array {
+    const out = new Uint8Array(l.width * l.height);
+    for (let y = 0; y < l.height; y++)
+      for (let x = 0; x < l.width; x++) {
+        const id = l.data[y * l.width + x]!;
+        if (id === 0) continue;
+        let same = true;
+        for (let dy = -w; dy <= w; dy++)
+          for (let dx = -w; dx <= w; dx++) {
+            const yy = y + dy;
+            const xx = x + dx;
+            if (yy < 0 || yy >= l.height || xx < 0 || xx >= l.width) continue;
+            if (l.data[yy * l.width + xx] !== id) same = false;
+          }
+        out[y * l.width + x] = same ? INTERIOR : BOUNDARY;
+      }
+    return out;
+  }
+
+  it('parts two touching squares by a 2w band and keeps the image border out of the boundary', () => {
+    // Two 5x5 nuclei side by side in a 12x7 image, the left one touching the left image edge.
+    const W = 12;
+    const H = 7;
+    const d = new Int32Array(W * H);
+    for (let y = 1; y < 6; y++) for (let x = 0; x < 10; x++) d[y * W + x] = x < 5 ? 1 : 2;
+    const t = threeClassTarget({ width: W, height: H, data: d }, 1);
+    const row = (y: number) => Array.from(t.data.subarray(y * W, y * W + W)).join('');
+    expect(row(0)).toBe('000000000000');
+    expect(row(1)).toBe('222222222200');
+    // Columns 4 and 5 are the contact band; column 0 lies on the image edge and stays interior.
+    expect(row(3)).toBe('111122111200');
+    expect(row(5)).toBe('222222222200');
+  });
+
+  it('follows the brute-force rule on random labels for every width, and on real ground truth', async () => {
+    const rng = createRng(3);
+    for (const w of [1, 2, 3, 8]) {
+      const W = 23;
+      const H = 17;
+      const d = new Int32Array(W * H);
+      // Blocky random ids so interiors exist.
+      for (let i = 0; i < W * H; i++) d[i] = Math.floor(rng.next() * 4) * ((i % W) % 7 < 5 ? 1 : 0);
+      for (let i = W; i < W * H; i++) if (rng.next() < 0.7) d[i] = d[i - W]!;
+      const l = { width: W, height: H, data: d };
+      expect(countDiff(threeClassTarget(l, w).data, reference(l, w)), `w=${w}`).toBe(0);
+    }
+    const gt = await slideLabels(manifest.groundtruth[0]!.slide);
+    const one = threeClassTarget(gt, 1);
+    const two = threeClassTarget(gt, 2);
+    // Every nucleus pixel gets a class, background stays background, a wider band takes more.
+    for (let i = 0; i < gt.data.length; i++) expect(one.data[i]! > 0).toBe(gt.data[i]! > 0);
+    const bnd = (m: MaskImage) => m.data.reduce((s, v) => s + (v === BOUNDARY ? 1 : 0), 0);
+    expect(bnd(two)).toBeGreaterThan(bnd(one));
+    expect(() => threeClassTarget(gt, 0)).toThrow(/boundary width must be an integer 1\.\.8, got 0/);
   });
 });
