@@ -32,7 +32,7 @@ export async function run(): Promise<BenchRow[]> {
     for (let i = 0; i < y.length; i++) y[i] = rng.next() > 0.5 ? 1 : 0;
     const batch = { batch: 2, size, x, y };
     let seed = 0;
-    ours[size] = (await timeIt(() => trainStep(tf, net, adam, 'seg', batch, seed++, 1e-3), REPS, 1)).minMs;
+    ours[size] = (await timeIt(() => trainStep(tf, net, adam, batch, seed++, 1e-3), REPS, 1)).minMs;
   }
   adam.dispose();
   net.dispose();

@@ -75,6 +75,51 @@ describe('train()', () => {
     expect(same(resumed.weights, full.weights)).toBe(true);
   });
 
+  it('trains a three-class seg net (class-index targets), checkpoints its head and resumes bit-identically', async () => {
+    // Classes from the red channel: < 0.4 background, < 0.7 interior, else boundary.
+    const three = {
+      ...synthetic,
+      sample: (rng: Parameters<typeof synthetic.sample>[0], st: 'seg' | 'dist', n: number, size: number) => {
+        const b = synthetic.sample(rng, st, n, size);
+        const y = new Float32Array(b.y.length);
+        for (let i = 0; i < y.length; i++) {
+          const r = b.x[3 * i]!;
+          y[i] = r < 0.4 ? 0 : r < 0.7 ? 1 : 2;
+        }
+        return { ...b, y };
+      },
+    };
+    const o = { ...base, data: three, output: 'softmax3' as const };
+    const full = await train(o);
+    expect(full.weights.at(-2)!.length).toBe(16 * 3);
+    expect(full.history.every((e) => Number.isFinite(e.loss) && e.loss > 0)).toBe(true);
+    const dir = tmp();
+    const ac = new AbortController();
+    await expect(
+      train({
+        ...o,
+        checkpointDir: dir,
+        signal: ac.signal,
+        onEpoch: (m) => (m.epoch === 1 ? ac.abort(new Error('stop')) : undefined),
+      }),
+    ).rejects.toThrow('stop');
+    expect((await loadCheckpoint(dir))?.header.output).toBe('softmax3');
+    const resumed = await train({ ...o, checkpointDir: dir });
+    expect(resumed.resumedFrom).toBe(1);
+    expect(same(resumed.weights, full.weights)).toBe(true);
+    // A distance net started from it keeps the body and draws a one-channel head.
+    const dist = await train({
+      ...base,
+      stage: 'dist',
+      initialWeights: full.weights,
+      schedule: { ...schedule, epochs: 1 },
+    });
+    expect(dist.weights.at(-2)!.length).toBe(16);
+    await expect(train({ ...base, stage: 'dist', output: 'softmax3' })).rejects.toThrow(
+      /the distance net's output is linear, got softmax3/,
+    );
+  });
+
   it('streams the same epochs through the async iterator', async () => {
     const it = trainEvents({ ...base, schedule: { ...schedule, epochs: 2 } });
     const seen: number[] = [];
@@ -164,7 +209,7 @@ describe('train()', () => {
       const adam = new Adam(tf, net.params);
       const b = synthetic.sample(createRng(6), 'seg', 2, 32);
       try {
-        return await trainStep(tf, net, adam, 'seg', b, dropoutSeed, 1e-3, dropout);
+        return await trainStep(tf, net, adam, b, dropoutSeed, 1e-3, dropout);
       } finally {
         adam.dispose();
         net.dispose();

@@ -6,7 +6,7 @@ import { REPO_ROOT } from '../src/config.ts';
 import { loadTf } from '../src/model/backend.ts';
 import { seededDropout } from '../src/model/dropout.ts';
 import { fromFloat16, toFloat16 } from '../src/model/float16.ts';
-import { distLoss, segLoss } from '../src/model/losses.ts';
+import { distLoss, segLoss, segLoss3 } from '../src/model/losses.ts';
 import {
   budgetLearningRate,
   learningRate,
@@ -167,6 +167,43 @@ describe('losses', () => {
     const dice = (2 * inter + 1) / (p.reduce((a, b) => a + b, 0) + 2 + 1);
     expect(segLoss(tf, y, logits).dataSync()[0]).toBeCloseTo(0.5 * bce + 1 - dice, 5);
     expect(distLoss(tf, tf.tensor([0, 1]), tf.tensor([0.5, 0.5])).dataSync()[0]).toBeCloseTo(0.25, 6);
+  });
+
+  it('segLoss3 = 0.5 softmax CE + (1 - mean soft Dice of interior and boundary), worked by hand', () => {
+    // Three pixels (1x1x3 batch), classes 0, 1, 2.
+    const z = [
+      [2, 0, -1],
+      [0.5, 1.5, 0],
+      [-1, 0, 1],
+    ];
+    const cls = [0, 1, 2];
+    const p = z.map((r) => {
+      const e = r.map(Math.exp);
+      const s = e.reduce((a, b) => a + b, 0);
+      return e.map((v) => v / s);
+    });
+    const ce = -cls.reduce((s, c, i) => s + Math.log(p[i]![c]!), 0) / 3;
+    const dice = (k: number) => {
+      const inter = cls.reduce((s, c, i) => s + (c === k ? p[i]![k]! : 0), 0);
+      const ps = p.reduce((s, r) => s + r[k]!, 0);
+      return (2 * inter + 1) / (ps + 1 + 1);
+    };
+    const want = 0.5 * ce + 1 - (dice(1) + dice(2)) / 2;
+    const got = segLoss3(tf, tf.tensor(cls, [1, 1, 3, 1]), tf.tensor(z.flat(), [1, 1, 3, 3])).dataSync()[0];
+    expect(got).toBeCloseTo(want, 5);
+  });
+
+  it('a three-class net has 1,941,139 parameters and predicts class probabilities that sum to 1', () => {
+    expect(unetParamCount('softmax3')).toBe(1_941_139);
+    expect(unetParamShapes('softmax3').at(-2)!.shape).toEqual([1, 1, 16, 3]);
+    const net = createUNet(tf, 'softmax3', createRng(5));
+    const x = tf.randomUniform([1, 32, 32, 3]) as import('@tensorflow/tfjs-node').Tensor4D;
+    const y = net.predict(x);
+    expect(y.shape).toEqual([1, 32, 32, 3]);
+    const v = y.dataSync();
+    for (let i = 0; i < v.length; i += 3) expect(v[i]! + v[i + 1]! + v[i + 2]!).toBeCloseTo(1, 5);
+    for (const t of [x, y]) t.dispose();
+    net.dispose();
   });
 });
 

@@ -10,7 +10,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
-import { unetParamShapes } from './unet.ts';
+import { type OutputKind, unetParamShapes } from './unet.ts';
 
 const MAGIC = 'NFCKPT01';
 export const CHECKPOINT_FILE = 'checkpoint.nfck';
@@ -54,6 +54,8 @@ export interface CheckpointHeader {
    * was kept (read as none).
    */
   readonly lrDrops?: readonly number[];
+  /** The net's output (unet.ts OutputKind); absent in one-channel checkpoints, which all were before it. */
+  readonly output?: OutputKind;
   readonly tensors: readonly { name: string; shape: number[] }[];
   readonly payloadSha256: string;
 }
@@ -81,7 +83,7 @@ export type WriteFn = (path: string, data: Uint8Array) => Promise<void>;
 
 /** Serialises a checkpoint; exported for tests that corrupt bytes on purpose. */
 export function encodeCheckpoint(ck: Checkpoint): Uint8Array {
-  const shapes = unetParamShapes();
+  const shapes = unetParamShapes(ck.header.output);
   const groups = [ck.weights, ck.m, ck.v];
   for (const [gi, g] of groups.entries()) {
     if (g.length !== shapes.length)
@@ -133,7 +135,7 @@ export function decodeCheckpoint(file: string, bytes: Uint8Array): Checkpoint {
   } catch (err) {
     throw new CheckpointError(file, 'corrupt header (not JSON)', { cause: err });
   }
-  const shapes = unetParamShapes();
+  const shapes = unetParamShapes(header.output);
   if (header.version !== 1 || !Array.isArray(header.tensors) || header.tensors.length !== shapes.length) {
     throw new CheckpointError(file, 'unsupported version or network layout');
   }

@@ -1,6 +1,7 @@
 // Training data of Mahbod et al., ISBI 2019: stain-normalised H&E crops with modified binary (stage 1) or distance-map (stage 2) targets.
 //
-// Memory: per training image one uint8 RGB copy (normalised), one uint8 binary target and one
+// Memory: per training image one uint8 RGB copy (normalised), one uint8 stage-1 target (binary, or
+// the class of the three-class target) and one
 // uint8 distance target quantised to 1/255 (the per-nucleus normalised distance lies in [0, 1]);
 // 5 MB per 1000x1000 image, 80 MB for the 16 Kumar training images. Float32 exists only for the
 // current batch. Normalised images are cached as raw uint8 under `<cacheDir>/stain-normalised/`,
@@ -19,6 +20,7 @@ import { applyHedParams, drawHedParams, type HedJitter } from '../augment/hed.ts
 import type { Rng } from '../augment/rng.ts';
 import { distanceTargets } from '../groundtruth/distance-targets.ts';
 import { type GroundTruthModification, modifyGroundTruth } from '../groundtruth/modify.ts';
+import { threeClassTarget } from '../groundtruth/three-class.ts';
 import { mirrorIndex } from '../imaging/crop.ts';
 import { readLabels, readRgb } from '../imaging/io.ts';
 import type { RgbImage } from '../imaging/types.ts';
@@ -42,8 +44,13 @@ export interface DatasetOptions {
   readonly hed: HedJitter | null;
   /** Random rot90 + flips. */
   readonly flipRotate: boolean;
-  /** Stage-1 target modification (erosion switch). */
+  /** Stage-1 target modification (erosion switch) of the binary target. */
   readonly groundTruth: GroundTruthModification;
+  /**
+   * The three-class stage-1 target instead of the binary one: background 0, interior 1, boundary 2 of
+   * this width (src/groundtruth/three-class.ts), the class index as the batches' y.
+   */
+  readonly threeClass?: { readonly boundaryWidth: number };
   /** Slides whose centre crops form the fixed validation batches (may overlap `slides`). */
   readonly validationSlides?: readonly SlideFiles[];
 }
@@ -115,7 +122,9 @@ async function prepare(s: SlideFiles, o: DatasetOptions): Promise<Prepared> {
       `${s.id}: image ${rgb.width}x${rgb.height} and labels ${labels.width}x${labels.height} differ`,
     );
   }
-  const seg = modifyGroundTruth(labels, o.groundTruth).data;
+  const seg = o.threeClass
+    ? threeClassTarget(labels, o.threeClass.boundaryWidth).data
+    : modifyGroundTruth(labels, o.groundTruth).data;
   const d = distanceTargets(labels).data;
   const dist = new Uint8Array(d.length);
   for (let i = 0; i < d.length; i++) dist[i] = Math.round(d[i]! * 255);

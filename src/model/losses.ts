@@ -28,3 +28,25 @@ export function segLoss(tf: Tf, target: Tensor, logits: Tensor): Scalar {
 export function distLoss(tf: Tf, target: Tensor, pred: Tensor): Scalar {
   return tf.tidy(() => tf.mean(tf.squaredDifference(pred, target)) as Scalar);
 }
+
+/**
+ * The three-class stage-1 loss: 0.5 * softmax cross-entropy + (1 - the mean of the interior's and the
+ * boundary's soft Dice), the paper's segmentation loss carried over to classes. `logits` are the net's
+ * three pre-softmax channels; `target` holds one class index per pixel (0 background, 1 interior,
+ * 2 boundary, src/groundtruth/three-class.ts) in a single channel.
+ */
+export function segLoss3(tf: Tf, target: Tensor, logits: Tensor): Scalar {
+  return tf.tidy(() => {
+    const t = tf.oneHot(tf.cast(tf.squeeze(target, [-1]), 'int32'), 3);
+    const ce = tf.losses.softmaxCrossEntropy(t, logits, undefined, 0, tf.Reduction.MEAN);
+    const p = tf.softmax(logits);
+    const axes = [0, 1, 2];
+    const inter = tf.sum(tf.mul(p, t), axes);
+    const dice = tf.div(
+      tf.add(tf.mul(inter, 2), DICE_SMOOTH),
+      tf.add(tf.add(tf.sum(p, axes), tf.sum(t, axes)), DICE_SMOOTH),
+    );
+    const foreground = tf.mean(tf.slice(dice, [1], [2]));
+    return tf.add(tf.mul(ce, 0.5), tf.sub(1, foreground)) as Scalar;
+  });
+}

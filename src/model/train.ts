@@ -34,7 +34,7 @@ import {
   type WriteFn,
 } from './checkpoint.ts';
 import { seededDropout } from './dropout.ts';
-import { distLoss, segLoss } from './losses.ts';
+import { distLoss, segLoss, segLoss3 } from './losses.ts';
 import {
   type Budget,
   budgetLearningRate,
@@ -44,7 +44,7 @@ import {
   stepsPerEpoch,
   type TrainingSchedule,
 } from './schedule.ts';
-import { createUNet, type UNet, unetFromValues } from './unet.ts';
+import { createUNet, fitHead, type OutputKind, type UNet, unetFromValues } from './unet.ts';
 
 export type { EpochMetrics } from './checkpoint.ts';
 
@@ -66,8 +66,16 @@ export interface TrainOptions {
   readonly signal?: AbortSignal;
   /** Called after every epoch, after its checkpoint is on disk (the platform heartbeats here). */
   readonly onEpoch?: (m: EpochMetrics) => void | Promise<void>;
-  /** Start from these weights (unetParamShapes() order) instead of he_normal, e.g. the seg net for dist. */
+  /**
+   * Start from these weights (unetParamShapes() order) instead of he_normal, e.g. the seg net for dist;
+   * a different output head is drawn afresh (unet.ts fitHead).
+   */
   readonly initialWeights?: readonly Float32Array[];
+  /**
+   * The net's output: for `seg` 'sigmoid' (default, 0.5 BCE + Dice on a binary target) or 'softmax3'
+   * (three classes, losses.ts segLoss3, the batches' y holding class indices); `dist` is always 'linear'.
+   */
+  readonly output?: OutputKind;
   /** Progress bar on stderr; default: when stderr is a TTY. */
   readonly progress?: boolean;
   /** Test hook: replaces the atomic file write of checkpoints. */
@@ -144,8 +152,9 @@ function checkSchedule(s: TrainingSchedule): Budget {
   return budget;
 }
 
-function lossFn(tf: Tf, stage: Stage) {
-  return stage === 'seg' ? segLoss.bind(null, tf) : distLoss.bind(null, tf);
+function lossFn(tf: Tf, output: OutputKind) {
+  if (output === 'softmax3') return segLoss3.bind(null, tf);
+  return output === 'sigmoid' ? segLoss.bind(null, tf) : distLoss.bind(null, tf);
 }
 
 function toTensors(tf: Tf, b: Batch) {
@@ -162,20 +171,19 @@ function nextSeed(rng: Rng): number {
 
 /**
  * One optimiser step on `b` with dropout masks from `dropoutSeed` (no dropout when `dropout` is
- * false); resolves with the batch loss. Leaves no tensors behind. Exported for the benchmark,
- * which times exactly this.
+ * false), with the loss of the net's output kind; resolves with the batch loss. Leaves no tensors
+ * behind. Exported for the benchmark, which times exactly this.
  */
 export async function trainStep(
   tf: Tf,
   net: UNet,
   adam: Adam,
-  stage: Stage,
   b: Batch,
   dropoutSeed: number,
   lr: number,
   dropout = true,
 ): Promise<number> {
-  const loss = lossFn(tf, stage);
+  const loss = lossFn(tf, net.output);
   const masks = dropout ? seededDropout(tf, dropoutSeed) : undefined;
   const value = tf.tidy(() => {
     const { x, y } = toTensors(tf, b);
@@ -201,6 +209,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const epochsPlanned =
     budget.kind === 'epochs' ? budget.value : budget.kind === 'steps' ? Math.ceil(budget.value / spe) : null;
 
+  const output: OutputKind = o.stage === 'dist' ? 'linear' : (o.output ?? 'sigmoid');
+  if (o.stage === 'dist' && o.output !== undefined && o.output !== 'linear')
+    throw new UserError(`training: the distance net's output is linear, got ${o.output}`);
   let ck: Checkpoint | undefined;
   if (o.checkpointDir && o.resume !== false) {
     ck = await loadCheckpoint(o.checkpointDir);
@@ -220,13 +231,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
   let rng: Rng;
   let net: UNet;
-  const output = o.stage === 'seg' ? 'sigmoid' : 'linear';
   if (ck) {
     rng = restoreRng(ck.header.rngState);
     net = unetFromValues(tf, output, ck.weights);
   } else {
     rng = createRng(o.seed);
-    net = o.initialWeights ? unetFromValues(tf, output, o.initialWeights) : createUNet(tf, output, rng);
+    net = o.initialWeights
+      ? unetFromValues(tf, output, fitHead(o.initialWeights, output, rng))
+      : createUNet(tf, output, rng);
   }
   const adam = new Adam(tf, net.params);
   if (ck) adam.setState({ t: ck.header.adamSteps, m: ck.m, v: ck.v });
@@ -242,7 +254,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const u = process.cpuUsage(cpu0);
     return priorCpu + (u.user + u.system) / 1e6 / cores;
   };
-  const loss = lossFn(tf, o.stage);
+  const loss = lossFn(tf, output);
   const t0 = performance.now();
   const wallSpent = () => priorWall + (performance.now() - t0) / 1000;
   const showBar = o.progress ?? process.stderr.isTTY === true;
@@ -293,16 +305,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         prevLr = lr;
         const b = o.data.sample(rng, o.stage, batchSize, inputSize);
         // The seed is drawn either way so that the Rng stream does not depend on the dropout switch.
-        const lv = await trainStep(
-          tf,
-          net,
-          adam,
-          o.stage,
-          b,
-          nextSeed(rng),
-          lr,
-          o.schedule.dropout !== false,
-        );
+        const lv = await trainStep(tf, net, adam, b, nextSeed(rng), lr, o.schedule.dropout !== false);
         if (!Number.isFinite(lv))
           throw new UserError(
             `${o.stage} training diverged: loss is ${lv} at epoch ${epoch + 1}, step ${s + 1}`,
@@ -339,6 +342,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
             header: {
               configHash: hash,
               stage: o.stage,
+              ...(output === 'softmax3' ? { output } : {}),
               epoch: epoch + 1,
               adamSteps: st.t,
               rngState: rng.state(),

@@ -5,8 +5,10 @@
 // Layout (NHWC, same padding, ELU, he_normal): five encoder blocks conv3x3 -> dropout -> conv3x3 with
 // 16/32/64/128/256 filters (dropout 0.1/0.1/0.2/0.2/0.3) and 2x2 max-pooling between them; four
 // decoder blocks Conv2DTranspose 2x2 stride 2 -> concat skip -> conv3x3 -> dropout -> conv3x3 with
-// 128/64/32/16 filters (dropout 0.2/0.2/0.1/0.1); a 1x1 output convolution with one channel.
-// Parameters: 1,178,768 encoder + 174,320 transposed + 588,000 decoder + 17 output = 1,941,105.
+// 128/64/32/16 filters (dropout 0.2/0.2/0.1/0.1); a 1x1 output convolution with one channel, or three
+// for the three-class stage-1 variant (background / interior / boundary, softmax).
+// Parameters: 1,178,768 encoder + 174,320 transposed + 588,000 decoder + 17 output = 1,941,105; with
+// three output channels 51 output, 1,941,139.
 import type { Tf } from './backend.ts';
 import type { DropoutMasks } from './dropout.ts';
 
@@ -21,8 +23,16 @@ export type LayerSpec =
   | { kind: 'convT'; name: string; inC: number; outC: number }
   | { kind: 'concat'; name: string; skip: string };
 
-/** What the single output channel means: segmentation probability or normalised distance. */
-export type OutputKind = 'sigmoid' | 'linear';
+/**
+ * What the output means: segmentation probability (one channel), normalised distance (one channel),
+ * or scores of background / interior / boundary (three channels, src/groundtruth/three-class.ts).
+ */
+export type OutputKind = 'sigmoid' | 'linear' | 'softmax3';
+
+/** Output channels of a kind. */
+export function outputChannels(output: OutputKind): number {
+  return output === 'softmax3' ? 3 : 1;
+}
 
 const ENC_FILTERS = [16, 32, 64, 128, 256] as const;
 const ENC_DROPOUT = [0.1, 0.1, 0.2, 0.2, 0.3] as const;
@@ -30,7 +40,7 @@ const DEC_FILTERS = [128, 64, 32, 16] as const;
 const DEC_DROPOUT = [0.2, 0.2, 0.1, 0.1] as const;
 
 /** The exact layer sequence; `unet.test.ts` asserts it and the parameter count. */
-export function unetLayers(): LayerSpec[] {
+export function unetLayers(output: OutputKind = 'sigmoid'): LayerSpec[] {
   const layers: LayerSpec[] = [];
   let inC = 3;
   ENC_FILTERS.forEach((f, i) => {
@@ -50,14 +60,16 @@ export function unetLayers(): LayerSpec[] {
     layers.push({ kind: 'conv', name: `${b}_conv2`, inC: f, outC: f, k: 3, activation: 'elu' });
     inC = f;
   });
-  layers.push({ kind: 'conv', name: 'out', inC, outC: 1, k: 1, activation: 'output' });
+  layers.push({ kind: 'conv', name: 'out', inC, outC: outputChannels(output), k: 1, activation: 'output' });
   return layers;
 }
 
 /** Name and shape of every trainable tensor, in a fixed order (the checkpoint order). */
-export function unetParamShapes(): { name: string; shape: number[]; fanIn: number }[] {
+export function unetParamShapes(
+  output: OutputKind = 'sigmoid',
+): { name: string; shape: number[]; fanIn: number }[] {
   const out: { name: string; shape: number[]; fanIn: number }[] = [];
-  for (const l of unetLayers()) {
+  for (const l of unetLayers(output)) {
     if (l.kind === 'conv') {
       out.push({ name: `${l.name}/kernel`, shape: [l.k, l.k, l.inC, l.outC], fanIn: l.k * l.k * l.inC });
       out.push({ name: `${l.name}/bias`, shape: [l.outC], fanIn: 0 });
@@ -71,9 +83,9 @@ export function unetParamShapes(): { name: string; shape: number[]; fanIn: numbe
   return out;
 }
 
-/** Total trainable parameters: 1,941,105 for this layout. */
-export function unetParamCount(): number {
-  return unetParamShapes().reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+/** Total trainable parameters: 1,941,105 for this layout (1,941,139 with three output channels). */
+export function unetParamCount(output: OutputKind = 'sigmoid'): number {
+  return unetParamShapes(output).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
 }
 
 /** Minimal uniform source for initialisation; the run's seeded Rng satisfies it. */
@@ -111,14 +123,44 @@ export interface UNet {
    * `masks` supplies dropout masks in training; without it dropout is the identity (inference).
    */
   forward(x: Tensor4D, masks?: DropoutMasks): Tensor4D;
-  /** Inference: sigmoid applied for a segmentation net, identity for distance. */
+  /** Inference: sigmoid for a segmentation net, identity for distance, softmax over the channels for three classes. */
   predict(x: Tensor4D): Tensor4D;
   dispose(): void;
 }
 
+/**
+ * `values` (another net's weights) for a net of `output`: unchanged when the layouts agree; when only
+ * the output convolution differs (a three-class segmentation net starting a one-channel distance net),
+ * the body is kept and the head drawn afresh (he_normal kernel from `rng`, zero bias).
+ */
+export function fitHead(
+  values: readonly Float32Array[],
+  output: OutputKind,
+  rng: UniformSource,
+): Float32Array[] {
+  const shapes = unetParamShapes(output);
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  if (values.length !== shapes.length)
+    throw new RangeError(`U-Net weights: expected ${shapes.length} tensors, got ${values.length}`);
+  const body = shapes.length - 2;
+  for (let i = 0; i < body; i++)
+    if (values[i]!.length !== size(shapes[i]!.shape))
+      throw new RangeError(
+        `U-Net weights: ${shapes[i]!.name} has ${values[i]!.length} values, expected ${size(shapes[i]!.shape)}`,
+      );
+  const [k, b] = [shapes[body]!, shapes[body + 1]!];
+  if (values[body]!.length === size(k.shape) && values[body + 1]!.length === size(b.shape))
+    return [...values];
+  return [
+    ...values.slice(0, body),
+    heNormalValues(size(k.shape), k.fanIn, rng),
+    new Float32Array(size(b.shape)),
+  ];
+}
+
 /** Builds a U-Net with he_normal kernels and zero biases drawn from `rng`. */
 export function createUNet(tf: Tf, output: OutputKind, rng: UniformSource): UNet {
-  const values = unetParamShapes().map((p) => {
+  const values = unetParamShapes(output).map((p) => {
     const n = p.shape.reduce((a, b) => a * b, 1);
     return p.fanIn === 0 ? new Float32Array(n) : heNormalValues(n, p.fanIn, rng);
   });
@@ -127,7 +169,7 @@ export function createUNet(tf: Tf, output: OutputKind, rng: UniformSource): UNet
 
 /** Builds a U-Net from flat float32 arrays in `unetParamShapes()` order (checkpoint or shipped model). */
 export function unetFromValues(tf: Tf, output: OutputKind, values: readonly Float32Array[]): UNet {
-  const shapes = unetParamShapes();
+  const shapes = unetParamShapes(output);
   if (values.length !== shapes.length) {
     throw new RangeError(`U-Net weights: expected ${shapes.length} tensors, got ${values.length}`);
   }
@@ -145,7 +187,7 @@ export function unetFromValues(tf: Tf, output: OutputKind, values: readonly Floa
     return v;
   });
   const byName = new Map(shapes.map((p, i) => [p.name, params[i]!]));
-  const layers = unetLayers();
+  const layers = unetLayers(output);
   const w = (n: string) => byName.get(n)! as unknown as import('@tensorflow/tfjs-node').Tensor4D;
   const b = (n: string) => byName.get(n)! as unknown as import('@tensorflow/tfjs-node').Tensor1D;
 
@@ -225,8 +267,8 @@ export function unetFromValues(tf: Tf, output: OutputKind, values: readonly Floa
   const predict = (x: Tensor4D): Tensor4D =>
     tf.tidy(() => {
       const h = pass(x, undefined, true);
-      if (output !== 'sigmoid') return h;
-      const out = tf.sigmoid(h) as Tensor4D;
+      if (output === 'linear') return h;
+      const out = (output === 'sigmoid' ? tf.sigmoid(h) : tf.softmax(h)) as Tensor4D;
       if (h !== x) h.dispose();
       return out;
     });
