@@ -131,6 +131,7 @@ export function realCompute(config: Config): Compute {
         hed: spec.augmentation.hed === 'off' ? null : HED_PRESETS[spec.augmentation.hed],
         flipRotate: spec.augmentation.flipRotate,
         groundTruth: groundTruthOptions(spec),
+        ...(threeClass(spec) ? { threeClass: { boundaryWidth: spec.groundTruth.boundaryWidth ?? 2 } } : {}),
         validationSlides: validationSlides(call.train),
       });
       let initialWeights: Float32Array[] | undefined;
@@ -154,6 +155,7 @@ export function realCompute(config: Config): Compute {
         signal: call.signal,
         progress: false,
         allowJsBackend: config.allowJsBackend,
+        ...(stage === 'seg' && threeClass(spec) ? { output: 'softmax3' as const } : {}),
         ...(initialWeights ? { initialWeights } : {}),
         onEpoch: (m) => call.onEpoch(epochEvent(m)),
       });
@@ -331,6 +333,9 @@ function slideSegmenter(dir: string, config: Config): Promise<Segmenter> {
  * Packages both nets' final checkpoints as a model folder (the format `nucleiflow segment --model`
  * reads), with the tuned post-processing when there is one.
  */
+/** Whether the run's segmentation net learns the three-class target. */
+const threeClass = (spec: RunSpec) => spec.groundTruth.target === 'three-class';
+
 async function packageModel(
   call: { spec: RunSpec; stain: StainTarget | null; seg: TrainOutput; dist: TrainOutput; modelDir: string },
   tuned: TunedPostprocess | null,
@@ -349,5 +354,6 @@ async function packageModel(
     training: { spec: call.spec },
     ...(tuned ? { postprocess: tuned } : {}),
     ...(call.spec.inference ? { inference: call.spec.inference } : {}),
+    ...(threeClass(call.spec) ? { segOutput: 'softmax3' as const } : {}),
   });
 }

@@ -126,15 +126,38 @@ export const specSchema = z.strictObject({
     /** HED colour jitter preset (src/augment/hed.ts HED_PRESETS), or off. */
     hed: z.enum(['off', 'light', 'medium', 'strong']),
   }),
-  groundTruth: z.strictObject({
-    /**
-     * Stage-1 targets: the paper's modification (touching borders removed, each nucleus eroded)
-     * when true; the plain binary mask when false (the ablation baseline).
-     */
-    erosion: z.boolean(),
-    /** Erosion radius in pixels. */
-    erosionRadius: positiveInt.max(8),
-  }),
+  groundTruth: z
+    .strictObject({
+      /**
+       * Stage-1 targets: the paper's modification (touching borders removed, each nucleus eroded)
+       * when true; the plain binary mask when false (the ablation baseline).
+       */
+      erosion: z.boolean(),
+      /** Erosion radius in pixels. */
+      erosionRadius: positiveInt.max(8),
+      /**
+       * `three-class` (not in the paper): the segmentation net learns background / nucleus interior /
+       * nucleus boundary (src/groundtruth/three-class.ts) with a softmax head, and its nucleus
+       * probability (interior + boundary) feeds the same post-processing. Absent: the binary target.
+       */
+      target: z.enum(['binary', 'three-class']).optional(),
+      /** Boundary width in pixels of the three-class target; default 2. */
+      boundaryWidth: positiveInt.max(8).optional(),
+    })
+    .superRefine((g, ctx) => {
+      if (g.target === 'three-class' && g.erosion)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['erosion'],
+          message: 'the three-class target marks the boundary instead of eroding; set it to false',
+        });
+      if (g.boundaryWidth !== undefined && g.target !== 'three-class')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['boundaryWidth'],
+          message: 'applies only to target three-class',
+        });
+    }),
   training: z.strictObject({
     seg: trainingSchema,
     dist: trainingSchema,

@@ -125,7 +125,11 @@ async function runNets(
           const flip = v >= 4;
           let xv: import('@tensorflow/tfjs-node').Tensor4D = flip ? tf.reverse(x, 2) : x;
           for (let r = 0; r < k; r++) xv = tf.reverse(tf.transpose(xv, [0, 2, 1, 3]), 1);
-          let pv = seg.predict(xv);
+          // A three-class net's nucleus probability: interior + boundary, 1 - background.
+          let pv =
+            seg.output === 'softmax3'
+              ? tf.sub(1, tf.slice(seg.predict(xv), [0, 0, 0, 0], [-1, -1, -1, 1]))
+              : seg.predict(xv);
           let dv = dist.predict(xv);
           for (let r = 0; r < k; r++) {
             pv = tf.transpose(tf.reverse(pv, 1), [0, 2, 1, 3]);
@@ -167,7 +171,7 @@ export async function loadSegmenter(
 ): Promise<Segmenter> {
   const model = await loadModel(modelDir);
   const tf = requireNativeBackend(opts.allowJsBackend ?? false);
-  const seg = unetFromValues(tf, 'sigmoid', model.seg);
+  const seg = unetFromValues(tf, model.manifest.segOutput ?? 'sigmoid', model.seg);
   const dist = unetFromValues(tf, 'linear', model.dist);
   return {
     model,

@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../io/atomic-write.ts';
 import type { PostprocessOptions } from '../postprocess/pipeline.ts';
 import type { StainModel } from '../stain/macenko.ts';
 import { fromFloat16, toFloat16 } from './float16.ts';
-import { unetParamShapes } from './unet.ts';
+import { type OutputKind, unetParamShapes } from './unet.ts';
 
 export const MODEL_FORMAT = 'nucleiflow-two-stage-unet-v1';
 
@@ -32,6 +32,7 @@ export const TRAINING_SCALE = {
 export interface ModelManifest {
   readonly format: typeof MODEL_FORMAT;
   readonly dtype: 'float16' | 'float32';
+  /** The one-channel layout (the distance net's); a `segOutput: softmax3` net differs in its output head. */
   readonly tensors: readonly { name: string; shape: number[] }[];
   readonly files: { readonly seg: string; readonly dist: string };
   readonly sha256: { readonly seg: string; readonly dist: string };
@@ -41,6 +42,11 @@ export interface ModelManifest {
   readonly training?: unknown;
   /** Post-processing defaults chosen for this model on its training images (src/postprocess/tune.ts). */
   readonly postprocess?: TunedPostprocess;
+  /**
+   * The segmentation net's output when it is not one sigmoid channel: `softmax3`, background /
+   * interior / boundary (its weights then have the three-channel head, unet.ts unetParamShapes).
+   */
+  readonly segOutput?: 'softmax3';
   /** How the nets are run by default: `tta` averages them over the 8 flips and rotations. Absent: one view. */
   readonly inference?: ModelInference;
 }
@@ -88,8 +94,14 @@ function pack(weights: readonly Float32Array[], dtype: 'float16' | 'float32'): U
   return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
 }
 
-function unpack(dir: string, file: string, bytes: Uint8Array, dtype: 'float16' | 'float32'): Float32Array[] {
-  const shapes = unetParamShapes();
+function unpack(
+  dir: string,
+  file: string,
+  bytes: Uint8Array,
+  dtype: 'float16' | 'float32',
+  output: OutputKind,
+): Float32Array[] {
+  const shapes = unetParamShapes(output);
   const total = shapes.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
   const width = dtype === 'float16' ? 2 : 4;
   if (bytes.length !== total * width) {
@@ -123,6 +135,8 @@ export interface SaveModelInput {
   readonly postprocess?: TunedPostprocess;
   /** Stored as model.json `inference`: what `segment` does with this model unless told otherwise. */
   readonly inference?: ModelInference;
+  /** The segmentation net's output head, stored as model.json `segOutput` (absent: one sigmoid channel). */
+  readonly segOutput?: 'softmax3';
 }
 
 /** Writes seg.bin, dist.bin and model.json (each atomically; model.json last). */
@@ -145,6 +159,7 @@ export async function saveModel(dir: string, m: SaveModelInput): Promise<ModelMa
     training: m.training,
     ...(m.postprocess ? { postprocess: m.postprocess } : {}),
     ...(m.inference ? { inference: m.inference } : {}),
+    ...(m.segOutput ? { segOutput: m.segOutput } : {}),
   };
   await writeFileAtomic(join(dir, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
@@ -175,6 +190,8 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     throw new ModelDirError(dir, `unknown format '${String(manifest.format)}', expected ${MODEL_FORMAT}`);
   if (manifest.dtype !== 'float16' && manifest.dtype !== 'float32')
     throw new ModelDirError(dir, `unknown dtype '${String(manifest.dtype)}'`);
+  if (manifest.segOutput !== undefined && manifest.segOutput !== 'softmax3')
+    throw new ModelDirError(dir, `unknown segOutput '${String(manifest.segOutput)}'`);
   if (manifest.inference !== undefined && typeof manifest.inference?.tta !== 'boolean')
     throw new ModelDirError(
       dir,
@@ -191,7 +208,13 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     }
     if (sha(bytes) !== manifest.sha256?.[which])
       throw new ModelDirError(dir, `${file} does not match its sha256 in model.json (corrupt)`);
-    return unpack(dir, file, bytes, manifest.dtype);
+    return unpack(
+      dir,
+      file,
+      bytes,
+      manifest.dtype,
+      which === 'seg' ? (manifest.segOutput ?? 'sigmoid') : 'linear',
+    );
   };
   const seg = await read('seg');
   const dist = await read('dist');

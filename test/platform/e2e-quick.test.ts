@@ -1,10 +1,11 @@
 // `quick` end to end through Temporal: a separate worker process, the CLI, real Postgres and MLflow.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { quickNote } from '../../cli/commands/run.ts';
 import { loadSpec } from '../../experiments/index.ts';
+import { loadConfig } from '../../src/config.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { MlflowClient } from '../../src/tracking/mlflow-client.ts';
 import { listModelVersions } from '../../src/tracking/queries.ts';
@@ -198,5 +199,43 @@ describe('quick end to end', { timeout: 900_000 }, () => {
     const [entry] = (await listModelVersions(db)).filter((x) => x.runId === runId);
     const manifest = JSON.parse(readFileSync(join(entry!.dir, 'model.json'), 'utf8'));
     expect(manifest.inference).toEqual({ tta: true });
+  });
+
+  it('runs the three-class variant: a softmax3 seg net in model.json, scored on the test images, usable by segment', async () => {
+    const { cli } = fx;
+    const r = await cli.run([
+      'run',
+      'quick',
+      '--set',
+      'groundTruth.target=three-class',
+      '--set',
+      'gtErosion=false',
+      '--set',
+      'dataset.maxTestImages=2',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const runId = /^run (\S+)$/m.exec(r.stdout)?.[1];
+    const { db } = cli.storage;
+    expect((await tracking.getRun(db, runId!))!.status).toBe('completed');
+    const results = await tracking.getImageResults(db, runId!, 'all');
+    expect(results.map((x) => x.method).sort()).toEqual(['stage1', 'stage1', 'two-stage', 'two-stage']);
+    const [entry] = (await listModelVersions(db)).filter((x) => x.runId === runId);
+    const dir = entry!.dir;
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    expect(manifest.segOutput).toBe('softmax3');
+    // float32 weights: 1,941,139 for the three-class head, 1,941,105 for the distance net.
+    expect(statSync(join(dir, 'seg.bin')).size).toBe(1_941_139 * 4);
+    expect(statSync(join(dir, 'dist.bin')).size).toBe(1_941_105 * 4);
+    const out = join(dir, '..', 'segment-out');
+    const seg = await cli.run([
+      'segment',
+      join(loadConfig().dataDir, 'images', 'TCGA-21-5784-01Z-00-DX1.tif'),
+      '--model',
+      `${entry!.name}@${entry!.version}`,
+      '--out',
+      out,
+    ]);
+    expect(seg.code, seg.stderr).toBe(0);
+    expect(existsSync(join(out, 'TCGA-21-5784-01Z-00-DX1.labels.png'))).toBe(true);
   });
 });

@@ -147,6 +147,27 @@ describe('experiment specs', () => {
     );
   });
 
+  it('takes the three-class target only without erosion, and a boundary width only with it', () => {
+    const { runs } = resolveSpec('quick', quick, [
+      'groundTruth.target=three-class',
+      'gtErosion=false',
+      'groundTruth.boundaryWidth=3',
+    ]);
+    expect(runs[0]!.spec.groundTruth).toEqual({
+      erosion: false,
+      erosionRadius: 1,
+      target: 'three-class',
+      boundaryWidth: 3,
+    });
+    expect(() => resolveSpec('quick', quick, ['groundTruth.target=three-class'])).toThrow(
+      /groundTruth\.erosion.*the three-class target marks the boundary instead of eroding; set it to false/,
+    );
+    expect(() => resolveSpec('quick', quick, ['groundTruth.boundaryWidth=2'])).toThrow(
+      /groundTruth\.boundaryWidth.*applies only to target three-class/,
+    );
+    expect('target' in resolveSpec('quick', quick, []).runs[0]!.spec.groundTruth).toBe(false);
+  });
+
   it('takes dropout and instance growth as optional fields that a matrix can vary', () => {
     const plain = resolveSpec('quick', quick).runs[0]!;
     expect(plain.spec.training.seg.dropout).toBeUndefined();
