@@ -23,6 +23,7 @@ export const SHIPPED_SPECS = [
   'quick',
   'cpu-60min-c256',
   'ablation-erosion-c256',
+  'variants-val-c256',
 ] as const;
 
 /** Short names accepted as matrix keys and in --set. */
@@ -228,12 +229,18 @@ export function resolveSpec(
   return { spec, runs: expandMatrix(source, spec) };
 }
 
-/** The cartesian product of the matrix; each arm is validated as a full spec. */
+/** The matrix key whose values each set several fields together (an arm of related changes). */
+export const VARIANT_KEY = 'variant';
+
+/**
+ * The cartesian product of the matrix; each arm is validated as a full spec. A key names one field
+ * (a dotted path or an alias) and lists its values; the key `variant` lists objects of such paths to
+ * values, each applied as one arm (e.g. a three-class target together with erosion off).
+ */
 export function expandMatrix(source: string, spec: Spec): PlannedRun[] {
   const { matrix, ...base } = spec;
-  const entries = Object.entries(matrix ?? {}).map(([k, values]) => {
+  const checkPath = (k: string, where: string): string => {
     const path = resolveAlias(k);
-    const where = `matrix.${k}`;
     if (path === 'matrix' || path.startsWith('matrix.') || path === 'name' || path === 'description') {
       throw new SpecError(source, where, `'${path}' cannot vary in a matrix`);
     }
@@ -244,22 +251,35 @@ export function expandMatrix(source: string, spec: Spec): PlannedRun[] {
     if (isPlainObject(current.value)) {
       throw new SpecError(source, where, `'${path}' is a section; name one of its fields`);
     }
+    return path;
+  };
+  const entries = Object.entries(matrix ?? {}).map(([k, values]) => {
+    const where = `matrix.${k}`;
     if (values.length === 0) throw new SpecError(source, where, 'needs at least one value');
     const seen = new Set(values.map((v) => canonicalJson(v)));
     if (seen.size !== values.length) throw new SpecError(source, where, 'lists the same value twice');
-    return { key: k, path, values };
+    // Each value becomes the [path, value] pairs it sets.
+    const sets: Array<Array<[string, unknown]>> =
+      k === VARIANT_KEY
+        ? values.map((v, i) => {
+            if (!isPlainObject(v) || Object.keys(v).length === 0)
+              throw new SpecError(source, `${where}[${i}]`, 'must be an object of field paths to values');
+            return Object.entries(v).map(([field, x]) => [checkPath(field, `${where}[${i}].${field}`), x]);
+          })
+        : values.map((v) => [[checkPath(k, where), v]]);
+    return { key: k, sets };
   });
-  const total = entries.reduce((n, e) => n * e.values.length, 1);
+  const total = entries.reduce((n, e) => n * e.sets.length, 1);
   if (total > MAX_RUNS) {
     throw new SpecError(source, 'matrix', `expands into ${total} runs; at most ${MAX_RUNS} are allowed`);
   }
   const runs: PlannedRun[] = [];
-  const combos: Array<Array<{ key: string; path: string; value: unknown; i: number }>> = [[]];
+  const combos: Array<Array<{ key: string; pairs: Array<[string, unknown]>; i: number }>> = [[]];
   for (const e of entries) {
     const next: typeof combos = [];
     for (const c of combos) {
-      e.values.forEach((value, i) => {
-        next.push([...c, { ...e, value, i }]);
+      e.sets.forEach((pairs, i) => {
+        next.push([...c, { key: e.key, pairs, i }]);
       });
     }
     combos.splice(0, combos.length, ...next);
@@ -267,9 +287,13 @@ export function expandMatrix(source: string, spec: Spec): PlannedRun[] {
   for (const combo of combos) {
     const tree = structuredClone(base) as Record<string, unknown>;
     const arm: Record<string, unknown> = {};
-    for (const { key, path, value, i } of combo) {
-      setPath(source, tree, path, value, `matrix.${key}[${i}]`);
-      arm[path] = value;
+    for (const { key, pairs, i } of combo) {
+      for (const [path, value] of pairs) {
+        if (path in arm)
+          throw new SpecError(source, `matrix.${key}[${i}]`, `'${path}' is also set by another matrix key`);
+        setPath(source, tree, path, value, `matrix.${key}[${i}]`);
+        arm[path] = value;
+      }
     }
     const parsed = specSchema.safeParse(tree);
     if (!parsed.success) {

@@ -242,7 +242,9 @@ export const specSchema = z.strictObject({
     .default({ trainQueue: 'train-cpu', heartbeatTimeoutSeconds: 60, trainTimeoutMinutes: 24 * 60 }),
   /**
    * Ablation matrix: dotted spec paths (or an alias such as `gtErosion`) to lists of values. The
-   * spec expands into the cartesian product of runs that share everything else.
+   * spec expands into the cartesian product of runs that share everything else. The key `variant`
+   * lists objects of paths to values, each set together as one arm, for changes that go together
+   * (e.g. `{ 'groundTruth.target': 'three-class', gtErosion: false }` against `{ gtErosion: true }`).
    */
   matrix: z.record(z.string(), z.array(z.unknown())).optional(),
 });

@@ -147,6 +147,45 @@ describe('experiment specs', () => {
     );
   });
 
+  it('ships the validation-split variant comparison: four runs, binary eroded against three-class', async () => {
+    const v = await loadSpec('variants-val-c256');
+    expect(
+      v.runs.map((r) => [r.spec.seed, r.spec.groundTruth.target ?? 'binary', r.spec.groundTruth.erosion]),
+    ).toEqual([
+      [1, 'binary', true],
+      [1, 'three-class', false],
+      [2, 'binary', true],
+      [2, 'three-class', false],
+    ]);
+    expect(v.runs.every((r) => r.spec.dataset.split === 'kumar-val')).toBe(true);
+    expect(v.spec.orchestration.maxParallelRuns).toBe(1);
+    const c = await loadSpec('cpu-60min-c256');
+    expect(v.runs[0]!.spec.training).toEqual(c.runs[0]!.spec.training);
+  });
+
+  it('sets the fields of a matrix variant together, crossed with the other keys', () => {
+    const { runs } = resolveSpec('quick', quick, [
+      'matrix={"variant":[{"gtErosion":true},{"groundTruth.target":"three-class","gtErosion":false}],"seed":[1,2]}',
+    ]);
+    expect(runs.map((r) => r.arm)).toEqual([
+      { 'groundTruth.erosion': true, seed: 1 },
+      { 'groundTruth.erosion': true, seed: 2 },
+      { 'groundTruth.target': 'three-class', 'groundTruth.erosion': false, seed: 1 },
+      { 'groundTruth.target': 'three-class', 'groundTruth.erosion': false, seed: 2 },
+    ]);
+    expect(runs[2]!.spec.groundTruth).toMatchObject({ target: 'three-class', erosion: false });
+    const bad = (m: string) => () => resolveSpec('quick', quick, [`matrix=${m}`]);
+    expect(bad('{"variant":[{}]}')).toThrow(
+      /matrix\.variant\[0\].*must be an object of field paths to values/,
+    );
+    expect(bad('{"variant":[{"groundTruth.colour":1}]}')).toThrow(
+      /matrix\.variant\[0\]\.groundTruth\.colour.*'groundTruth\.colour' is not a field of the spec/,
+    );
+    expect(bad('{"variant":[{"seed":1}],"seed":[2]}')).toThrow(/'seed' is also set by another matrix key/);
+    // A variant that breaks a rule is refused naming it.
+    expect(bad('{"variant":[{"groundTruth.target":"three-class"}]}')).toThrow(/matrix\.variant\[0\]/);
+  });
+
   it('takes the three-class target only without erosion, and a boundary width only with it', () => {
     const { runs } = resolveSpec('quick', quick, [
       'groundTruth.target=three-class',

@@ -1,0 +1,22 @@
+/**
+ * Issue 16's first variant comparison, on the validation split (`kumar-val`: 12 training images
+ * train, the other 4, one per organ, are scored; the Kumar test images take no part): the shipped
+ * recipe (`cpu-60min-c256`, step budgets) with the paper's eroded binary stage-1 target against the
+ * three-class target (background / interior / boundary of 2 px, erosion off), seeds 1 and 2, one run
+ * at a time, seed by seed. About an hour a run on 2 cores.
+ */
+import base from './cpu-60min-c256.ts';
+import type { SpecInput } from './schema.ts';
+
+export default {
+  ...base,
+  name: 'variants-val-c256',
+  description:
+    'cpu-60min-c256 recipe on kumar-val: binary eroded vs three-class stage-1 target, seeds 1 and 2',
+  dataset: { name: 'monuseg', split: 'kumar-val' },
+  orchestration: { ...base.orchestration, maxParallelRuns: 1 },
+  matrix: {
+    seed: [1, 2],
+    variant: [{ gtErosion: true }, { 'groundTruth.target': 'three-class', gtErosion: false }],
+  },
+} satisfies SpecInput;
