@@ -190,7 +190,13 @@ export function realCompute(config: Config): Compute {
           const [rgb, gt] = await Promise.all([readRgb(s.image), readLabels(s.labels)]);
           const r = await segmenter.segment(rgb, s.image);
           assertSameLabelSize(s.image, r.labels, s.labels, gt);
-          images.push({ id: s.id, gt, foreground: r.foreground, distance: r.distance });
+          images.push({
+            id: s.id,
+            gt,
+            foreground: r.foreground,
+            distance: r.distance,
+            ...(r.interior ? { interior: r.interior } : {}),
+          });
           call.onProgress({ images: images.length, settings: 0 });
         }
       } finally {
@@ -198,6 +204,7 @@ export function realCompute(config: Config): Compute {
       }
       const r = await tunePostprocess(images, grid, {
         iterative: call.spec.postprocess.iterativeSizeReestimation,
+        ...(call.spec.postprocess.markers ? { markers: call.spec.postprocess.markers } : {}),
         onSetting: async (_s, i) => {
           if (call.signal.aborted) throw call.signal.reason ?? new Error('tuning cancelled');
           call.onProgress({ images: images.length, settings: i + 1 });
@@ -217,6 +224,7 @@ export function realCompute(config: Config): Compute {
       const ppOptions: PostprocessOptions = {
         ...(pp.sigmaRule === 'fixed' && pp.sigma !== undefined ? { sigma: pp.sigma } : {}),
         ...(pp.expand === undefined ? {} : { expand: pp.expand }),
+        ...(pp.markers === undefined ? {} : { markers: pp.markers }),
       };
       // Stage 1 alone is thresholded and grown as the two-stage chain is, so the two differ only by stage 2.
       const effective = { ...tunedOptions(segmenter.model.manifest.postprocess), ...ppOptions };
@@ -340,6 +348,7 @@ async function packageModel(
   call: { spec: RunSpec; stain: StainTarget | null; seg: TrainOutput; dist: TrainOutput; modelDir: string },
   tuned: TunedPostprocess | null,
 ): Promise<void> {
+  const interiorSeeds = call.spec.postprocess.markers === 'interior';
   const [seg, dist] = await Promise.all([
     loadCheckpoint(dirname(call.seg.checkpoint)),
     loadCheckpoint(dirname(call.dist.checkpoint)),
@@ -352,7 +361,10 @@ async function packageModel(
     stainTarget: toStainModel(call.stain),
     dtype: 'float32',
     training: { spec: call.spec },
-    ...(tuned ? { postprocess: tuned } : {}),
+    // The seed rule is the spec's, not tuned: the model keeps it so segment seeds as the run did.
+    ...(tuned || interiorSeeds
+      ? { postprocess: { ...tuned, ...(interiorSeeds ? { markers: 'interior' as const } : {}) } }
+      : {}),
     ...(call.spec.inference ? { inference: call.spec.inference } : {}),
     ...(threeClass(call.spec) ? { segOutput: 'softmax3' as const } : {}),
   });

@@ -88,166 +88,181 @@ export const postprocessGridSchema = z
     'at most 2000 settings (the product of the value counts)',
   );
 
-export const specSchema = z.strictObject({
-  /** Short name: letters, digits, '-' and '_'. */
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits, - and _ only (max 64)'),
-  description: z.string().default(''),
-  seed: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 31 - 1),
-  dataset: z.strictObject({
-    name: z.literal('monuseg'),
-    /**
-     * `kumar`: 16 train / 8 same-organ test / 6 different-organ test (manifest column split_kumar);
-     * `kumar-val`: 12 of the training images train, the other 4 (one per organ) are scored, for
-     * choosing variants without the test images; `all`: all 30 train, nothing is scored
-     * (src/data/splits.ts).
-     */
-    split: z.enum(SPLIT_NAMES),
-    /** Use only the first N training images (manifest order): CPU-budget runs. */
-    maxTrainImages: positiveInt.max(30).optional(),
-    /** Evaluate only the first N test images; omit for all 14. */
-    maxTestImages: positiveInt.max(14).optional(),
-  }),
-  preprocessing: z.strictObject({
-    stainNormalisation: z.boolean(),
-    /**
-     * The Macenko reference among the training slides: `paper` = the slide whose nuclei and
-     * background grey-level histograms differ most (src/stain/reference.ts); `first` = the first
-     * training slide in manifest order.
-     */
-    referenceSelection: z.enum(['paper', 'first']),
-  }),
-  augmentation: z.strictObject({
-    /** rot90 + flips. */
-    flipRotate: z.boolean(),
-    /** HED colour jitter preset (src/augment/hed.ts HED_PRESETS), or off. */
-    hed: z.enum(['off', 'light', 'medium', 'strong']),
-  }),
-  groundTruth: z
-    .strictObject({
+export const specSchema = z
+  .strictObject({
+    /** Short name: letters, digits, '-' and '_'. */
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits, - and _ only (max 64)'),
+    description: z.string().default(''),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1),
+    dataset: z.strictObject({
+      name: z.literal('monuseg'),
       /**
-       * Stage-1 targets: the paper's modification (touching borders removed, each nucleus eroded)
-       * when true; the plain binary mask when false (the ablation baseline).
+       * `kumar`: 16 train / 8 same-organ test / 6 different-organ test (manifest column split_kumar);
+       * `kumar-val`: 12 of the training images train, the other 4 (one per organ) are scored, for
+       * choosing variants without the test images; `all`: all 30 train, nothing is scored
+       * (src/data/splits.ts).
        */
-      erosion: z.boolean(),
-      /** Erosion radius in pixels. */
-      erosionRadius: positiveInt.max(8),
-      /**
-       * `three-class` (not in the paper): the segmentation net learns background / nucleus interior /
-       * nucleus boundary (src/groundtruth/three-class.ts) with a softmax head, and its nucleus
-       * probability (interior + boundary) feeds the same post-processing. Absent: the binary target.
-       */
-      target: z.enum(['binary', 'three-class']).optional(),
-      /** Boundary width in pixels of the three-class target; default 2. */
-      boundaryWidth: positiveInt.max(8).optional(),
-    })
-    .superRefine((g, ctx) => {
-      if (g.target === 'three-class' && g.erosion)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['erosion'],
-          message: 'the three-class target marks the boundary instead of eroding; set it to false',
-        });
-      if (g.boundaryWidth !== undefined && g.target !== 'three-class')
-        ctx.addIssue({
-          code: 'custom',
-          path: ['boundaryWidth'],
-          message: 'applies only to target three-class',
-        });
+      split: z.enum(SPLIT_NAMES),
+      /** Use only the first N training images (manifest order): CPU-budget runs. */
+      maxTrainImages: positiveInt.max(30).optional(),
+      /** Evaluate only the first N test images; omit for all 14. */
+      maxTestImages: positiveInt.max(14).optional(),
     }),
-  training: z.strictObject({
-    seg: trainingSchema,
-    dist: trainingSchema,
-    /**
-     * `scratch`: the distance net starts from he_normal weights, so both nets train in parallel
-     * (the paper); `seg`: it starts from the trained segmentation net, after it.
-     */
-    distInit: z.enum(['scratch', 'seg']).default('scratch'),
-  }),
-  postprocess: z
-    .strictObject({
-      /** `paper`: the marker-smoothing sigma follows the estimated nucleus size. */
-      sigmaRule: z.enum(['paper', 'fixed']),
-      sigma: z.number().positive().max(20).optional(),
-      /** Re-estimate the nucleus size from the instances and post-process again (not in the paper). */
-      iterativeSizeReestimation: z.boolean(),
+    preprocessing: z.strictObject({
+      stainNormalisation: z.boolean(),
       /**
-       * Grow the final instances by this many pixels into the background (not in the paper: undoes
-       * the stage-1 target erosion); absent = 0.
+       * The Macenko reference among the training slides: `paper` = the slide whose nuclei and
+       * background grey-level histograms differ most (src/stain/reference.ts); `first` = the first
+       * training slide in manifest order.
        */
-      expand: z.number().int().min(0).max(8).optional(),
-      /**
-       * Post-processing selection (not in the paper): after training, the tunePostprocess activity
-       * scores every setting of this grid on the TRAINING images (mean AJI, Dice, F1) and inference
-       * and the packaged model use the best mean AJI. An object of value lists; a list left out is
-       * the coarse grid's (src/postprocess/grid.ts COARSE_GRID, 48 settings), so `{}` is that grid.
-       * Absent or `false`: no tuning; the fixed rule above (threshold 0.5, sigma and seed spacing
-       * from the nucleus size, `expand`) is used, as in the paper.
-       */
-      grid: z
-        .union([z.literal(false), postprocessGridSchema], {
-          error: 'false, or an object of value lists (threshold, sigmaScale, minDistanceScale, expand)',
-        })
-        .optional(),
-    })
-    .superRefine((pp, ctx) => {
-      if (!pp.grid) return;
-      if (pp.sigmaRule === 'fixed')
-        ctx.addIssue({
-          code: 'custom',
-          path: ['grid'],
-          message: "a grid tunes sigmaScale, which sigmaRule 'fixed' ignores: use sigmaRule 'paper'",
-        });
-      if (pp.expand !== undefined)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['expand'],
-          message: 'the grid chooses expand: give the values in postprocess.grid.expand instead',
-        });
+      referenceSelection: z.enum(['paper', 'first']),
     }),
-  /**
-   * How the trained nets are run, in tuning, on the test images and by `segment` with the model
-   * (model.json `inference`). `tta`: average both nets over the 8 flips and rotations (8x the
-   * inference time). Absent: one view, as in the paper.
-   */
-  inference: z.strictObject({ tta: z.boolean() }).optional(),
-  evaluation: z.strictObject({
-    metrics: z.array(z.enum(['dice', 'f1', 'aji', 'ajiPlus', 'pq'])).min(1),
-    /** Write label maps and overlays of the test images as artifacts. */
-    saveLabels: z.boolean().default(true),
-    /** Write contour overlays of the test images (artifacts, and to MLflow under overlays/). */
-    saveOverlays: z.boolean().default(true),
-  }),
-  orchestration: z
-    .strictObject({
+    augmentation: z.strictObject({
+      /** rot90 + flips. */
+      flipRotate: z.boolean(),
+      /** HED colour jitter preset (src/augment/hed.ts HED_PRESETS), or off. */
+      hed: z.enum(['off', 'light', 'medium', 'strong']),
+    }),
+    groundTruth: z
+      .strictObject({
+        /**
+         * Stage-1 targets: the paper's modification (touching borders removed, each nucleus eroded)
+         * when true; the plain binary mask when false (the ablation baseline).
+         */
+        erosion: z.boolean(),
+        /** Erosion radius in pixels. */
+        erosionRadius: positiveInt.max(8),
+        /**
+         * `three-class` (not in the paper): the segmentation net learns background / nucleus interior /
+         * nucleus boundary (src/groundtruth/three-class.ts) with a softmax head, and its nucleus
+         * probability (interior + boundary) feeds the same post-processing. Absent: the binary target.
+         */
+        target: z.enum(['binary', 'three-class']).optional(),
+        /** Boundary width in pixels of the three-class target; default 2. */
+        boundaryWidth: positiveInt.max(8).optional(),
+      })
+      .superRefine((g, ctx) => {
+        if (g.target === 'three-class' && g.erosion)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['erosion'],
+            message: 'the three-class target marks the boundary instead of eroding; set it to false',
+          });
+        if (g.boundaryWidth !== undefined && g.target !== 'three-class')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['boundaryWidth'],
+            message: 'applies only to target three-class',
+          });
+      }),
+    training: z.strictObject({
+      seg: trainingSchema,
+      dist: trainingSchema,
       /**
-       * Task queue of the training activities: `train-cpu`. `train-gpu` is reserved for a GPU build of
-       * TensorFlow, which is not wired in yet: a worker refuses to poll it, so no run trains there.
+       * `scratch`: the distance net starts from he_normal weights, so both nets train in parallel
+       * (the paper); `seg`: it starts from the trained segmentation net, after it.
        */
-      trainQueue: z.enum(['train-cpu', 'train-gpu']).default('train-cpu'),
-      /** Training activities heartbeat at least this often; a dead worker is noticed after it. */
-      heartbeatTimeoutSeconds: positiveInt.min(5).max(3600).default(60),
-      /** Hard ceiling for one training activity attempt. */
-      trainTimeoutMinutes: positiveInt.max(7 * 24 * 60).default(24 * 60),
-      /**
-       * At most this many of an experiment's runs at once, started in matrix order; unset, all at
-       * once. With 1 on a small machine the runs complete one by one instead of all sharing the
-       * cores and none finishing until the end.
-       */
-      maxParallelRuns: positiveInt.optional(),
-    })
-    .default({ trainQueue: 'train-cpu', heartbeatTimeoutSeconds: 60, trainTimeoutMinutes: 24 * 60 }),
-  /**
-   * Ablation matrix: dotted spec paths (or an alias such as `gtErosion`) to lists of values. The
-   * spec expands into the cartesian product of runs that share everything else. The key `variant`
-   * lists objects of paths to values, each set together as one arm, for changes that go together
-   * (e.g. `{ 'groundTruth.target': 'three-class', gtErosion: false }` against `{ gtErosion: true }`).
-   */
-  matrix: z.record(z.string(), z.array(z.unknown())).optional(),
-});
+      distInit: z.enum(['scratch', 'seg']).default('scratch'),
+    }),
+    postprocess: z
+      .strictObject({
+        /** `paper`: the marker-smoothing sigma follows the estimated nucleus size. */
+        sigmaRule: z.enum(['paper', 'fixed']),
+        sigma: z.number().positive().max(20).optional(),
+        /** Re-estimate the nucleus size from the instances and post-process again (not in the paper). */
+        iterativeSizeReestimation: z.boolean(),
+        /**
+         * Grow the final instances by this many pixels into the background (not in the paper: undoes
+         * the stage-1 target erosion); absent = 0.
+         */
+        expand: z.number().int().min(0).max(8).optional(),
+        /**
+         * Watershed seeds (not in the paper): `distance` (absent: the paper's peaks of the smoothed
+         * distance map) or `interior` (one seed per connected component of a three-class net's interior
+         * probability above 0.5; needs `groundTruth.target: three-class`).
+         */
+        markers: z.enum(['distance', 'interior']).optional(),
+        /**
+         * Post-processing selection (not in the paper): after training, the tunePostprocess activity
+         * scores every setting of this grid on the TRAINING images (mean AJI, Dice, F1) and inference
+         * and the packaged model use the best mean AJI. An object of value lists; a list left out is
+         * the coarse grid's (src/postprocess/grid.ts COARSE_GRID, 48 settings), so `{}` is that grid.
+         * Absent or `false`: no tuning; the fixed rule above (threshold 0.5, sigma and seed spacing
+         * from the nucleus size, `expand`) is used, as in the paper.
+         */
+        grid: z
+          .union([z.literal(false), postprocessGridSchema], {
+            error: 'false, or an object of value lists (threshold, sigmaScale, minDistanceScale, expand)',
+          })
+          .optional(),
+      })
+      .superRefine((pp, ctx) => {
+        if (!pp.grid) return;
+        if (pp.sigmaRule === 'fixed')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['grid'],
+            message: "a grid tunes sigmaScale, which sigmaRule 'fixed' ignores: use sigmaRule 'paper'",
+          });
+        if (pp.expand !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['expand'],
+            message: 'the grid chooses expand: give the values in postprocess.grid.expand instead',
+          });
+      }),
+    /**
+     * How the trained nets are run, in tuning, on the test images and by `segment` with the model
+     * (model.json `inference`). `tta`: average both nets over the 8 flips and rotations (8x the
+     * inference time). Absent: one view, as in the paper.
+     */
+    inference: z.strictObject({ tta: z.boolean() }).optional(),
+    evaluation: z.strictObject({
+      metrics: z.array(z.enum(['dice', 'f1', 'aji', 'ajiPlus', 'pq'])).min(1),
+      /** Write label maps and overlays of the test images as artifacts. */
+      saveLabels: z.boolean().default(true),
+      /** Write contour overlays of the test images (artifacts, and to MLflow under overlays/). */
+      saveOverlays: z.boolean().default(true),
+    }),
+    orchestration: z
+      .strictObject({
+        /**
+         * Task queue of the training activities: `train-cpu`. `train-gpu` is reserved for a GPU build of
+         * TensorFlow, which is not wired in yet: a worker refuses to poll it, so no run trains there.
+         */
+        trainQueue: z.enum(['train-cpu', 'train-gpu']).default('train-cpu'),
+        /** Training activities heartbeat at least this often; a dead worker is noticed after it. */
+        heartbeatTimeoutSeconds: positiveInt.min(5).max(3600).default(60),
+        /** Hard ceiling for one training activity attempt. */
+        trainTimeoutMinutes: positiveInt.max(7 * 24 * 60).default(24 * 60),
+        /**
+         * At most this many of an experiment's runs at once, started in matrix order; unset, all at
+         * once. With 1 on a small machine the runs complete one by one instead of all sharing the
+         * cores and none finishing until the end.
+         */
+        maxParallelRuns: positiveInt.optional(),
+      })
+      .default({ trainQueue: 'train-cpu', heartbeatTimeoutSeconds: 60, trainTimeoutMinutes: 24 * 60 }),
+    /**
+     * Ablation matrix: dotted spec paths (or an alias such as `gtErosion`) to lists of values. The
+     * spec expands into the cartesian product of runs that share everything else. The key `variant`
+     * lists objects of paths to values, each set together as one arm, for changes that go together
+     * (e.g. `{ 'groundTruth.target': 'three-class', gtErosion: false }` against `{ gtErosion: true }`).
+     */
+    matrix: z.record(z.string(), z.array(z.unknown())).optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.postprocess.markers === 'interior' && s.groundTruth.target !== 'three-class')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['postprocess', 'markers'],
+        message: "'interior' seeds come from a three-class net; set groundTruth.target to three-class",
+      });
+  });
 
 /** What a spec file may contain (defaults not yet applied). */
 export type SpecInput = z.input<typeof specSchema>;

@@ -179,6 +179,33 @@ describe('model folder', () => {
     s.dispose();
   });
 
+  it('gives the nucleus and interior probabilities of a three-class model, the same in one pass or in tiles', async () => {
+    const net = createUNet(loadTf(), 'softmax3', createRng(4));
+    const seg = await Promise.all(net.params.map(async (p) => Float32Array.from(await p.data())));
+    net.dispose();
+    const dir = tmp('nf-model-3c-');
+    await saveModel(dir, { seg, dist: await randomWeights(2), stainTarget: null, segOutput: 'softmax3' });
+    const s = await loadSegmenter(dir);
+    try {
+      const rgb = await readRgb(join(imgDir, 'ok.png'));
+      const one = await s.segment(rgb, 'ok');
+      const inner = one.interior!.data;
+      const fg = one.foreground.data;
+      // P(interior) <= P(interior) + P(boundary) = 1 - P(background), all within [0, 1].
+      for (let i = 0; i < fg.length; i++) {
+        expect(inner[i]!).toBeGreaterThanOrEqual(0);
+        expect(inner[i]!).toBeLessThanOrEqual(fg[i]! + 1e-6);
+        expect(fg[i]!).toBeLessThanOrEqual(1 + 1e-6);
+      }
+      const tiled = await s.segment(rgb, 'ok', { tile: 256, margin: 112 });
+      expect(maxAbsDiff(tiled.interior!.data, inner)).toBeLessThan(1e-5);
+      const seeded = await s.segment(rgb, 'ok', { postprocess: { markers: 'interior' } });
+      expect(seeded.labels.data.length).toBe(fg.length);
+    } finally {
+      s.dispose();
+    }
+  });
+
   it('runs the nets over the 8 views by default for a model whose model.json says inference.tta, and on request', async () => {
     const ttaDir = tmp('nf-model-tta-');
     await saveModel(ttaDir, {

@@ -205,6 +205,63 @@ describe('pipeline', () => {
     expect(r.iterations[0]!.sigma).toBeCloseTo(c.sigma, 9);
     expect(evaluate(await read(c.gt), r.labels).aji).toBeGreaterThan(0.85);
   });
+  const img = (width: number, height: number, data: Float32Array): FloatImage => ({ width, height, data });
+  it('seeds a component that got no peak even when another got two', () => {
+    // Two components of a 30x10 foreground: A (x 0..9) with two distance peaks, B (x 20..29) whose
+    // distance stays under the peak threshold. Counting seeds (2) against components (2) would miss B.
+    const W = 30;
+    const H = 10;
+    const fg = new Float32Array(W * H);
+    const d = new Float32Array(W * H);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const i = y * W + x;
+        if (x < 10) {
+          fg[i] = 1;
+          d[i] = Math.max(1 - Math.abs(x - 2) / 3, 1 - Math.abs(x - 7) / 3, 0.1);
+        } else if (x >= 20) {
+          fg[i] = 1;
+          d[i] = 0.2;
+        }
+      }
+    const r = postprocess({
+      foreground: img(W, H, fg),
+      distance: img(W, H, d),
+      sigma: 0.5,
+      minDistance: 1,
+      minSize: 1,
+      peakThreshold: 0.5,
+    });
+    expect(r.nAddedSeeds).toBe(1);
+    expect(new Set(r.labels.data).size).toBe(4);
+    expect(r.labels.data[5 * W + 25]).not.toBe(0);
+  });
+
+  it("takes one seed per interior component with markers 'interior', splitting what the distance peak merges", () => {
+    // Two touching nuclei as one 20x10 component; the distance map has one central peak, the interior
+    // map two cores.
+    const W = 20;
+    const H = 10;
+    const fg = new Float32Array(W * H).fill(1);
+    const d = new Float32Array(W * H);
+    const interior = new Float32Array(W * H).fill(0.1);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        d[y * W + x] = 1 - Math.abs(x - 9.5) / 10 - Math.abs(y - 4.5) / 10;
+        if (y >= 2 && y <= 7 && ((x >= 2 && x <= 6) || (x >= 13 && x <= 17))) interior[y * W + x] = 0.9;
+      }
+    const base = { foreground: img(W, H, fg), distance: img(W, H, d), sigma: 1, minSize: 1 };
+    expect(postprocess(base).nMarkers).toBe(1);
+    const split = postprocess({ ...base, markers: 'interior', interior: img(W, H, interior) });
+    expect(split.nMarkers).toBe(2);
+    // Every pixel is foreground: two instances and no background.
+    expect(new Set(split.labels.data).size).toBe(2);
+    expect(split.labels.data[5 * W + 3]).not.toBe(split.labels.data[5 * W + 16]);
+    expect(() => postprocess({ ...base, markers: 'interior' })).toThrow(
+      /markers 'interior' needs the interior map/,
+    );
+  });
+
   it('rejects inputs of different sizes naming both shapes', () => {
     expect(() =>
       postprocess({ foreground: f32(2, 2, [0, 0, 0, 0]), distance: f32(1, 4, [0, 0, 0, 0]) }),

@@ -14,7 +14,7 @@ import { iterativePostprocess, type PostprocessOptions, postprocess } from '../p
 import { applyStainModel, normalizeMacenko, type StainModel } from '../stain/macenko.ts';
 import { requireNativeBackend, type Tf } from './backend.ts';
 import { type LoadedModel, loadModel, tunedOptions } from './model-dir.ts';
-import { type UNet, unetFromValues } from './unet.ts';
+import { outputChannels, type UNet, unetFromValues } from './unet.ts';
 
 export const MIN_INPUT_SIZE = 256;
 
@@ -43,6 +43,8 @@ export interface SegmentResult {
   readonly foreground: FloatImage;
   /** Stage-2 predicted normalised distance. */
   readonly distance: FloatImage;
+  /** A three-class segmentation net's interior probability (absent for a one-channel net). */
+  readonly interior?: FloatImage;
   /** The stain-normalised input the nets saw. */
   readonly normalised: RgbImage;
   /** Watershed seeds (label k at the k-th marker pixel). */
@@ -89,14 +91,17 @@ function origins(len: number, tile: number, margin: number): number[] {
   return out;
 }
 
-/** Runs both nets over the image; returns [probability, distance]. */
+/**
+ * Runs both nets over the image; returns [nucleus probability, distance, interior probability (a
+ * three-class segmentation net only, else null)].
+ */
 async function runNets(
   tf: Tf,
   seg: UNet,
   dist: UNet,
   img: RgbImage,
   opts: SegmentOptions,
-): Promise<[Float32Array, Float32Array]> {
+): Promise<[Float32Array, Float32Array, Float32Array | null]> {
   const tile = opts.tile ?? 1024;
   const margin = opts.margin ?? 64;
   if (tile % 16 !== 0 || tile < MIN_INPUT_SIZE || margin < 0 || 2 * margin >= tile) {
@@ -107,6 +112,9 @@ async function runNets(
   const { width: W, height: H } = img;
   const prob = new Float32Array(W * H);
   const distance = new Float32Array(W * H);
+  const three = seg.output === 'softmax3';
+  const interior = three ? new Float32Array(W * H) : null;
+  const channels = outputChannels(seg.output);
   const xs = origins(W, tile, margin);
   const ys = origins(H, tile, margin);
   for (const [yi, y0] of ys.entries()) {
@@ -117,7 +125,7 @@ async function runNets(
       const out = tf.tidy(() => {
         const x = tf.tensor4d(input, [1, th, tw, 3]);
         const views = opts.tta ? 8 : 1;
-        let p = tf.zeros([1, th, tw, 1]);
+        let p = tf.zeros([1, th, tw, channels]);
         let d = tf.zeros([1, th, tw, 1]);
         for (let v = 0; v < views; v++) {
           // View v: k = v % 4 quarter turns, flipped left-right when v >= 4; undone on the output.
@@ -125,11 +133,7 @@ async function runNets(
           const flip = v >= 4;
           let xv: import('@tensorflow/tfjs-node').Tensor4D = flip ? tf.reverse(x, 2) : x;
           for (let r = 0; r < k; r++) xv = tf.reverse(tf.transpose(xv, [0, 2, 1, 3]), 1);
-          // A three-class net's nucleus probability: interior + boundary, 1 - background.
-          let pv =
-            seg.output === 'softmax3'
-              ? tf.sub(1, tf.slice(seg.predict(xv), [0, 0, 0, 0], [-1, -1, -1, 1]))
-              : seg.predict(xv);
+          let pv = seg.predict(xv);
           let dv = dist.predict(xv);
           for (let r = 0; r < k; r++) {
             pv = tf.transpose(tf.reverse(pv, 1), [0, 2, 1, 3]);
@@ -142,9 +146,13 @@ async function runNets(
           p = tf.add(p, pv);
           d = tf.add(d, dv);
         }
-        return [tf.div(p, views), tf.div(d, views)];
+        const mean = tf.div(p, views);
+        if (!three) return [mean, tf.div(d, views)];
+        // A three-class net: nucleus probability 1 - P(background) (interior + boundary), and P(interior).
+        const bg = tf.slice(mean, [0, 0, 0, 0], [-1, -1, -1, 1]);
+        return [tf.sub(1, bg), tf.div(d, views), tf.slice(mean, [0, 0, 0, 1], [-1, -1, -1, 1])];
       });
-      const [pd, dd] = await Promise.all(out.map((t) => t.data() as Promise<Float32Array>));
+      const [pd, dd, id] = await Promise.all(out.map((t) => t.data() as Promise<Float32Array>));
       for (const t of out) t.dispose();
       // Keep the tile's centre: trim the margin on sides that face another tile.
       const kx0 = xi === 0 ? 0 : margin;
@@ -158,10 +166,11 @@ async function runNets(
           prob[dst + x] = pd![src + x]!;
           distance[dst + x] = dd![src + x]!;
         }
+        if (interior) for (let x = kx0; x < kx1; x++) interior[dst + x] = id![src + x]!;
       }
     }
   }
-  return [prob, distance];
+  return [prob, distance, interior];
 }
 
 /** Loads a model folder (see model-dir.ts) and builds both nets once, for many images. */
@@ -191,19 +200,21 @@ export async function loadSegmenter(
           ? applyStainModel(img, o.sourceStain, target)
           : normalizeMacenko(img, target, { onWarning: () => {} });
       const t1 = performance.now();
-      const [p, d] = await runNets(tf, seg, dist, normalised, {
+      const [p, d, inner] = await runNets(tf, seg, dist, normalised, {
         ...o,
         tta: o.tta ?? model.manifest.inference?.tta ?? false,
       });
       const t2 = performance.now();
       const foreground = { width: img.width, height: img.height, data: p };
       const distance = { width: img.width, height: img.height, data: d };
+      const interior = inner ? { width: img.width, height: img.height, data: inner } : undefined;
       // The model's own defaults (chosen on its training images) first, then the caller's options.
       const input = {
         ...tunedOptions(model.manifest.postprocess),
         ...o.postprocess,
         foreground,
         distance,
+        ...(interior ? { interior } : {}),
       };
       const pp = o.iterative ? iterativePostprocess(input) : postprocess(input);
       const t3 = performance.now();
@@ -214,6 +225,7 @@ export async function loadSegmenter(
         labels: pp.labels,
         foreground,
         distance,
+        ...(interior ? { interior } : {}),
         normalised,
         markers: pp.markers,
         count,

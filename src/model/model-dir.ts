@@ -63,6 +63,8 @@ export interface TunedPostprocess {
   readonly peakThreshold?: number;
   /** Pixels the instances grow into the background (PostprocessOptions.expand). */
   readonly expand?: number;
+  /** Seeds from a three-class net's interior map (PostprocessOptions.markers), fixed by the run's spec. */
+  readonly markers?: 'interior';
   readonly chosenOn?: string;
 }
 
@@ -238,6 +240,7 @@ export function tunedOptions(t: TunedPostprocess | undefined): PostprocessOption
     ...(t.minDistanceScale === undefined ? {} : { minDistanceScale: t.minDistanceScale }),
     ...(t.peakThreshold === undefined ? {} : { peakThreshold: t.peakThreshold }),
     ...(t.expand === undefined ? {} : { expand: t.expand }),
+    ...(t.markers === undefined ? {} : { markers: t.markers }),
   };
 }
 

@@ -39,6 +39,13 @@ export interface PostprocessOptions {
   expand?: number;
   /** Fill holes per instance (default true). */
   fillHoles?: boolean;
+  /**
+   * Watershed seeds: 'distance' (default, the paper: peaks of the smoothed distance map) or
+   * 'interior': one seed per 8-connected component of `interior` > 0.5 inside the foreground (a
+   * three-class net's interior probability); either way a foreground component left without a seed
+   * gets one at its distance maximum.
+   */
+  markers?: 'distance' | 'interior';
   /** Also return the intermediate maps (for inspection and the cross-check). */
   keepIntermediates?: boolean;
 }
@@ -48,6 +55,8 @@ export interface PostprocessInput extends PostprocessOptions {
   foreground: FloatImage | MaskImage;
   /** Stage-2 output: the predicted (per-nucleus) distance map. */
   distance: FloatImage;
+  /** A three-class stage-1 net's interior probability; needed for `markers: 'interior'`. */
+  interior?: FloatImage;
 }
 
 export interface PostprocessResult {
@@ -159,21 +168,41 @@ export function postprocess(input: PostprocessInput): PostprocessResult {
   const smoothed = gaussianBlur(distance, sigma, { within: mask });
   lap('gaussian');
 
-  const peaks = peakLocalMax(smoothed, {
-    minDistance,
-    labels: cc.labels,
-    excludeBorder: false,
-    ...(input.peakThreshold === undefined ? {} : { thresholdAbs: input.peakThreshold }),
-  });
   const markers = new Int32Array(n);
   const seeded = new Uint8Array(cc.count + 1);
-  for (let k = 0; k < peaks.length; k++) {
-    markers[peaks[k]!] = k + 1;
-    seeded[cc.labels.data[peaks[k]!]!] = 1;
+  let nMarkers = 0;
+  if (input.markers === 'interior') {
+    const { interior } = input;
+    if (!interior) throw new RangeError("postprocess: markers 'interior' needs the interior map");
+    assertSameShape('postprocess interior vs distance', interior, distance);
+    const core = new Uint8Array(n);
+    for (let i = 0; i < n; i++) core[i] = mask.data[i]! && interior.data[i]! > 0.5 ? 1 : 0;
+    const seeds = connectedComponents({ width: w, height: h, data: core }, 8);
+    for (let i = 0; i < n; i++) {
+      const k = seeds.labels.data[i]!;
+      if (k === 0) continue;
+      markers[i] = k;
+      seeded[cc.labels.data[i]!] = 1;
+    }
+    nMarkers = seeds.count;
+  } else {
+    const peaks = peakLocalMax(smoothed, {
+      minDistance,
+      labels: cc.labels,
+      excludeBorder: false,
+      ...(input.peakThreshold === undefined ? {} : { thresholdAbs: input.peakThreshold }),
+    });
+    for (let k = 0; k < peaks.length; k++) {
+      markers[peaks[k]!] = k + 1;
+      seeded[cc.labels.data[peaks[k]!]!] = 1;
+    }
+    nMarkers = peaks.length;
   }
-  let nMarkers = peaks.length;
   let nAddedSeeds = 0;
-  if (nMarkers < cc.count) {
+  // Counting seeds is not enough: one component may hold several while another has none.
+  let unseeded = 0;
+  for (let l = 1; l <= cc.count; l++) if (seeded[l] === 0) unseeded++;
+  if (unseeded > 0) {
     // First maximal pixel of each unseeded component, one raster pass.
     const best = new Int32Array(cc.count + 1).fill(-1);
     const s = smoothed.data;

@@ -14,6 +14,8 @@ export interface TuningImage {
   readonly gt: LabelImage;
   readonly foreground: FloatImage;
   readonly distance: FloatImage;
+  /** A three-class net's interior probability, for `markers: 'interior'`. */
+  readonly interior?: FloatImage;
 }
 
 export interface SettingScore {
@@ -29,6 +31,8 @@ export interface SettingScore {
 export interface TuneOptions {
   /** Score with iterativePostprocess (the spec's iterativeSizeReestimation), as inference will run. */
   readonly iterative?: boolean;
+  /** Seeds as inference will take them (PostprocessOptions.markers); default 'distance'. */
+  readonly markers?: 'distance' | 'interior';
   /**
    * Called after each setting is scored (progress, heartbeats); awaited, so a caller can yield to
    * its event loop between settings or stop the search by throwing.
@@ -46,7 +50,7 @@ export interface TuneResult {
 export function scoreSetting(
   setting: PostprocessSetting,
   images: readonly TuningImage[],
-  opts: { iterative?: boolean } = {},
+  opts: { iterative?: boolean; markers?: 'distance' | 'interior' } = {},
 ): SettingScore {
   if (images.length === 0) throw new RangeError('scoreSetting: no images to score on');
   let aji = 0;
@@ -60,6 +64,8 @@ export function scoreSetting(
       sigmaOptions: { scale: setting.sigmaScale },
       minDistanceScale: setting.minDistanceScale,
       expand: setting.expand,
+      ...(opts.markers ? { markers: opts.markers } : {}),
+      ...(im.interior ? { interior: im.interior } : {}),
     };
     const labels = (opts.iterative ? iterativePostprocess(input) : postprocess(input)).labels;
     const e = evaluate(im.gt, labels);
@@ -82,7 +88,10 @@ export async function tunePostprocess(
   const scores: SettingScore[] = [];
   let chosen: SettingScore | undefined;
   for (const [i, s] of settings.entries()) {
-    const score = scoreSetting(s, images, { iterative: opts.iterative ?? false });
+    const score = scoreSetting(s, images, {
+      iterative: opts.iterative ?? false,
+      ...(opts.markers ? { markers: opts.markers } : {}),
+    });
     scores.push(score);
     // Strictly greater: the first of equal scores stays chosen; a NaN score never wins.
     if (!chosen || score.aji > chosen.aji || (Number.isNaN(chosen.aji) && !Number.isNaN(score.aji)))

@@ -201,7 +201,7 @@ describe('quick end to end', { timeout: 900_000 }, () => {
     expect(manifest.inference).toEqual({ tta: true });
   });
 
-  it('runs the three-class variant: a softmax3 seg net in model.json, scored on the test images, usable by segment', async () => {
+  it('runs the three-class variant with interior seeds: a softmax3 seg net in model.json, scored on the test images, usable by segment', async () => {
     const { cli } = fx;
     const r = await cli.run([
       'run',
@@ -212,6 +212,8 @@ describe('quick end to end', { timeout: 900_000 }, () => {
       'gtErosion=false',
       '--set',
       'dataset.maxTestImages=2',
+      '--set',
+      'postprocess.markers=interior',
     ]);
     expect(r.code, r.stderr).toBe(0);
     const runId = /^run (\S+)$/m.exec(r.stdout)?.[1];
@@ -223,6 +225,9 @@ describe('quick end to end', { timeout: 900_000 }, () => {
     const dir = entry!.dir;
     const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
     expect(manifest.segOutput).toBe('softmax3');
+    // The seed rule travels with the model, beside the setting tuned on the training images.
+    expect(manifest.postprocess.markers).toBe('interior');
+    expect(manifest.postprocess.chosenOn).toMatch(/training images/);
     // float32 weights: 1,941,139 for the three-class head, 1,941,105 for the distance net.
     expect(statSync(join(dir, 'seg.bin')).size).toBe(1_941_139 * 4);
     expect(statSync(join(dir, 'dist.bin')).size).toBe(1_941_105 * 4);

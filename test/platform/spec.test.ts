@@ -205,6 +205,9 @@ describe('experiment specs', () => {
       /groundTruth\.boundaryWidth.*applies only to target three-class/,
     );
     expect('target' in resolveSpec('quick', quick, []).runs[0]!.spec.groundTruth).toBe(false);
+    expect(() => resolveSpec('quick', quick, ['postprocess.markers=interior'])).toThrow(
+      /postprocess\.markers.*'interior' seeds come from a three-class net/,
+    );
   });
 
   it('takes dropout and instance growth as optional fields that a matrix can vary', () => {
