@@ -82,9 +82,21 @@ export const postprocessGridSchema = z
     sigmaScale: gridValues(z.number().positive().max(5), COARSE_GRID.sigmaScale),
     minDistanceScale: gridValues(z.number().positive().max(5), COARSE_GRID.minDistanceScale),
     expand: gridValues(z.number().int().min(0).max(8), COARSE_GRID.expand),
+    /** Seed rules to choose between (postprocess.markers); absent: the spec's one rule. */
+    markers: z
+      .array(z.enum(['distance', 'interior']))
+      .min(1)
+      .refine((v) => new Set(v).size === v.length, 'a value is repeated')
+      .optional(),
   })
   .refine(
-    (g) => g.threshold.length * g.sigmaScale.length * g.minDistanceScale.length * g.expand.length <= 2000,
+    (g) =>
+      g.threshold.length *
+        g.sigmaScale.length *
+        g.minDistanceScale.length *
+        g.expand.length *
+        (g.markers?.length ?? 1) <=
+      2000,
     'at most 2000 settings (the product of the value counts)',
   );
 
@@ -261,6 +273,19 @@ export const specSchema = z
         code: 'custom',
         path: ['postprocess', 'markers'],
         message: "'interior' seeds come from a three-class net; set groundTruth.target to three-class",
+      });
+    const markers = (s.postprocess.grid || undefined)?.markers;
+    if (markers?.includes('interior') && s.groundTruth.target !== 'three-class')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['postprocess', 'grid', 'markers'],
+        message: "'interior' seeds come from a three-class net; set groundTruth.target to three-class",
+      });
+    if (markers && s.postprocess.markers !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['postprocess', 'markers'],
+        message: 'give the seed rule once: here, or as a list in postprocess.grid.markers',
       });
   });
 

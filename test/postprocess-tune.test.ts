@@ -129,6 +129,21 @@ describe('tunePostprocess', () => {
     expect(eroded.aji).toBeLessThan(0.95);
   });
 
+  it('chooses the seed rule too when the grid lists them, keyed with seeds=', async () => {
+    const interior = { width: W, height: W, data: Float32Array.from(fg, (v) => (v > 0.9 ? 0.9 : 0.1)) };
+    const both = { ...grid, markers: ['distance', 'interior'] as const };
+    const r = await tunePostprocess([{ ...image, interior }], both);
+    expect(r.scores).toHaveLength(16);
+    expect(r.scores.map((s) => s.key)).toEqual(gridSettings(both).map(settingKey));
+    expect(r.scores[0]!.key).toBe('thr=0.8,sigma=0.25,seed=0.25,grow=2,seeds=distance');
+    expect(r.scores[8]!.key).toBe('thr=0.8,sigma=0.25,seed=0.25,grow=2,seeds=interior');
+    expect(r.chosen.setting.markers).toBeDefined();
+    // Without the interior map an interior setting cannot be scored.
+    await expect(tunePostprocess([image], { ...grid, markers: ['interior'] })).rejects.toThrow(
+      /needs the interior map/,
+    );
+  });
+
   it('refuses an empty image list', async () => {
     await expect(tunePostprocess([], grid)).rejects.toThrow(/no images/);
   });

@@ -63,8 +63,8 @@ export interface TunedPostprocess {
   readonly peakThreshold?: number;
   /** Pixels the instances grow into the background (PostprocessOptions.expand). */
   readonly expand?: number;
-  /** Seeds from a three-class net's interior map (PostprocessOptions.markers), fixed by the run's spec. */
-  readonly markers?: 'interior';
+  /** The seed rule (PostprocessOptions.markers): fixed by the run's spec, or chosen with the rest. */
+  readonly markers?: 'distance' | 'interior';
   readonly chosenOn?: string;
 }
 

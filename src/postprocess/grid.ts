@@ -11,6 +11,11 @@ export interface PostprocessGrid {
   readonly minDistanceScale: readonly number[];
   /** Pixels the instances grow into the background (PostprocessOptions.expand). */
   readonly expand: readonly number[];
+  /**
+   * Seed rules to try (PostprocessOptions.markers); absent: the run's one rule. 'interior' needs a
+   * three-class segmentation net.
+   */
+  readonly markers?: readonly ('distance' | 'interior')[];
 }
 
 /** One point of a grid. */
@@ -19,6 +24,8 @@ export interface PostprocessSetting {
   readonly sigmaScale: number;
   readonly minDistanceScale: number;
   readonly expand: number;
+  /** Present only when the grid lists seed rules. */
+  readonly markers?: 'distance' | 'interior';
 }
 
 /**
@@ -45,18 +52,26 @@ export const COARSE_GRID: PostprocessGrid = {
   expand: [1, 2, 3],
 };
 
-/** Every setting of the grid, threshold varying slowest and expand fastest (the order ties are broken in). */
+/**
+ * Every setting of the grid, the seed rule (when listed) varying slowest, then threshold, expand
+ * fastest (the order ties are broken in).
+ */
 export function gridSettings(grid: PostprocessGrid): PostprocessSetting[] {
-  return grid.threshold.flatMap((threshold) =>
+  const numeric = grid.threshold.flatMap((threshold) =>
     grid.sigmaScale.flatMap((sigmaScale) =>
       grid.minDistanceScale.flatMap((minDistanceScale) =>
         grid.expand.map((expand) => ({ threshold, sigmaScale, minDistanceScale, expand })),
       ),
     ),
   );
+  return grid.markers ? grid.markers.flatMap((markers) => numeric.map((s) => ({ markers, ...s }))) : numeric;
 }
 
-/** The stable key a setting is stored under, e.g. 'thr=0.9,sigma=0.7,seed=0.75,grow=2'. */
+/**
+ * The stable key a setting is stored under, e.g. 'thr=0.9,sigma=0.7,seed=0.75,grow=2', with
+ * ',seeds=<rule>' appended when the grid lists seed rules.
+ */
 export function settingKey(s: PostprocessSetting): string {
-  return `thr=${s.threshold},sigma=${s.sigmaScale},seed=${s.minDistanceScale},grow=${s.expand}`;
+  const base = `thr=${s.threshold},sigma=${s.sigmaScale},seed=${s.minDistanceScale},grow=${s.expand}`;
+  return s.markers ? `${base},seeds=${s.markers}` : base;
 }

@@ -64,7 +64,7 @@ export function scoreSetting(
       sigmaOptions: { scale: setting.sigmaScale },
       minDistanceScale: setting.minDistanceScale,
       expand: setting.expand,
-      ...(opts.markers ? { markers: opts.markers } : {}),
+      ...((setting.markers ?? opts.markers) ? { markers: setting.markers ?? opts.markers } : {}),
       ...(im.interior ? { interior: im.interior } : {}),
     };
     const labels = (opts.iterative ? iterativePostprocess(input) : postprocess(input)).labels;

@@ -413,7 +413,8 @@ export async function putImageResults(db: Db, runId: string, rows: readonly Imag
 export interface TuningResultRow {
   /** src/postprocess/grid.ts settingKey. */
   readonly setting: string;
-  readonly params: Record<string, number>;
+  /** The setting's values: numbers, and the seed rule when the grid lists seed rules. */
+  readonly params: Record<string, number | string>;
   readonly aji: number;
   readonly dice: number;
   readonly f1: number;

@@ -208,6 +208,21 @@ describe('experiment specs', () => {
     expect(() => resolveSpec('quick', quick, ['postprocess.markers=interior'])).toThrow(
       /postprocess\.markers.*'interior' seeds come from a three-class net/,
     );
+    expect(() => resolveSpec('quick', quick, ['postprocess.grid.markers=["distance","interior"]'])).toThrow(
+      /postprocess\.grid\.markers.*'interior' seeds come from a three-class net/,
+    );
+    const three = ['groundTruth.target=three-class', 'gtErosion=false'];
+    expect(() =>
+      resolveSpec('quick', quick, [
+        ...three,
+        'postprocess.grid.markers=["interior"]',
+        'postprocess.markers=interior',
+      ]),
+    ).toThrow(/give the seed rule once/);
+    expect(
+      resolveSpec('quick', quick, [...three, 'postprocess.grid.markers=["distance","interior"]']).runs[0]!
+        .spec.postprocess.grid,
+    ).toMatchObject({ markers: ['distance', 'interior'] });
   });
 
   it('takes dropout and instance growth as optional fields that a matrix can vary', () => {
