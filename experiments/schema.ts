@@ -100,6 +100,9 @@ export const postprocessGridSchema = z
     'at most 2000 settings (the product of the value counts)',
   );
 
+const INTERIOR_NEEDS_THREE_CLASS =
+  "'interior' seeds come from a three-class net; set groundTruth.target to three-class";
+
 export const specSchema = z
   .strictObject({
     /** Short name: letters, digits, '-' and '_'. */
@@ -272,14 +275,14 @@ export const specSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['postprocess', 'markers'],
-        message: "'interior' seeds come from a three-class net; set groundTruth.target to three-class",
+        message: INTERIOR_NEEDS_THREE_CLASS,
       });
     const markers = (s.postprocess.grid || undefined)?.markers;
     if (markers?.includes('interior') && s.groundTruth.target !== 'three-class')
       ctx.addIssue({
         code: 'custom',
         path: ['postprocess', 'grid', 'markers'],
-        message: "'interior' seeds come from a three-class net; set groundTruth.target to three-class",
+        message: INTERIOR_NEEDS_THREE_CLASS,
       });
     if (markers && s.postprocess.markers !== undefined)
       ctx.addIssue({
