@@ -160,6 +160,7 @@ describe('CLI and dashboard print the same comparison', () => {
   let ablText: string;
   let ablStage1: RunsComparison & { differences: unknown[] };
   let ablReport: string;
+  let ablStderr: string;
 
   const cli = (args: string[]) => {
     const { DATABASE_URL: _, ...env } = process.env;
@@ -198,12 +199,29 @@ describe('CLI and dashboard print the same comparison', () => {
     };
     ownImagesDelta = own(B) - own(A);
     await seedAblation(storage.db, dataDir);
+    // A third seed still running: every comparison of the experiment leaves it out and names it.
+    await storage.db.insert(schema.runs).values({
+      id: 'abl-on-s3',
+      experimentId: 'exp-abl',
+      arm: { 'groundTruth.erosion': true, seed: 3 },
+      status: 'running',
+      spec: {},
+      configHash: 'abl-on-s3',
+      seed: 3,
+    });
     await storage.close();
 
     cliJson = JSON.parse(cli(['compare', A, B, '--json']));
     cliText = cli(['compare', A, B, '--metrics', 'aji']);
     cliRuns = JSON.parse(cli(['runs', '--json']));
-    ablJson = JSON.parse(cli(['compare', '--experiment', 'exp-abl', '--json']));
+    const { DATABASE_URL: _d, ...env } = process.env;
+    const r = spawnSync(process.execPath, [BIN, 'compare', '--experiment', 'exp-abl', '--json'], {
+      encoding: 'utf8',
+      env: { ...env, NUCLEIFLOW_HOME: home },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    ablStderr = r.stderr;
+    ablJson = JSON.parse(r.stdout);
     ablText = cli(['compare', '--experiment', 'exp-abl', '--metrics', 'aji']);
     ablStage1 = JSON.parse(cli(['compare', '--experiment', 'exp-abl', '--method', 'stage1', '--json']));
     cli(['report', 'exp-abl', '--out', join(home, 'report')]);
@@ -270,7 +288,12 @@ describe('CLI and dashboard print the same comparison', () => {
     const { differences: _, ...fromCli } = ablJson;
     expect(web).toEqual(fromCli);
     expect(web.arms.arms.map((a) => a.runIds.length)).toEqual([2, 2]);
+    expect(web.runIds).not.toContain('abl-on-s3');
+    expect(ablStderr).toBe('nucleiflow: left out, no two-stage results yet: abl-on-s3 (running)\n');
     const page = await (await fetch(`${dash!.url}/compare?experiment=exp-abl&metric=aji`)).text();
+    expect(page).toMatch(
+      /id="compare-left-out">Left out, no results yet: <span class="mono">abl-on-s3<\/span> \(running\)\.<\/p>/,
+    );
     const title = { seen: 'Seen organs', unseen: 'Unseen organs', all: 'All' } as const;
     const label = {
       seen: 'Average, seen organs',

@@ -8,6 +8,7 @@ import {
   METHODS,
   type Method,
   meanSdText,
+  partitionByResults,
   type RunsComparison,
   type Scores,
 } from '../../src/tracking/compare.ts';
@@ -158,11 +159,22 @@ export function register(program: Command): void {
             let runs: tracking.RunRow[];
             if (opts.experiment) {
               const ids = await tracking.runIdsOfExperiment(db, opts.experiment);
-              if (ids.length < 2)
+              const all = (await tracking.getRunsBrief(db, ids)).map((r) => r.run);
+              // Runs without results yet (running, pending, failed) are left out and named.
+              const { scored, unscored } = partitionByResults(
+                all,
+                await tracking.getImageResults(db, ids, 'all'),
+                opts.method,
+              );
+              if (scored.length < 2)
                 throw new UserError(
-                  `experiment ${opts.experiment} has ${ids.length} run(s); compare needs two`,
+                  `experiment ${opts.experiment} has ${scored.length} run(s) with ${opts.method} results of ${ids.length}; compare needs two`,
                 );
-              runs = (await tracking.getRunsBrief(db, ids)).map((r) => r.run);
+              if (unscored.length)
+                process.stderr.write(
+                  `nucleiflow: left out, no ${opts.method} results yet: ${unscored.map((r) => `${r.id} (${r.status})`).join(', ')}\n`,
+                );
+              runs = scored;
             } else {
               runs = [];
               for (const id of given) runs.push(await resolveRun(db, id));

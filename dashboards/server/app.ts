@@ -14,7 +14,7 @@ import { ConfigError } from '../../src/errors.ts';
 import { assertSameLabelSize, readGrey, readLabels } from '../../src/imaging/io.ts';
 import { toCsv } from '../../src/io/csv.ts';
 import type { Db } from '../../src/storage/index.ts';
-import { compareRuns, type Method } from '../../src/tracking/compare.ts';
+import { compareRuns, type Method, partitionByResults } from '../../src/tracking/compare.ts';
 import * as q from '../../src/tracking/queries.ts';
 import { imageLayers, LAYERS, type Layer } from './artifacts.ts';
 import { compareCharts, runCharts } from './charts.ts';
@@ -462,18 +462,35 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
         .map((s) => s.trim())
         .filter(Boolean);
       const experiment = u.searchParams.get('experiment')?.trim();
-      if (experiment) ids = await q.runIdsOfExperiment(db, experiment);
+      const method: Method = u.searchParams.get('method') === 'stage1' ? 'stage1' : 'two-stage';
+      // An experiment's runs without results yet (running, pending, failed) are left out and named.
+      let leftOut: { id: string; status: string }[] = [];
+      if (experiment) {
+        const all = await q.runIdsOfExperiment(db, experiment);
+        const part = partitionByResults(
+          all.map((id) => ({ id })),
+          await q.getImageResults(db, all, 'all'),
+          method,
+        );
+        ids = part.scored.map((r) => r.id);
+        const brief = await q.getRunsBrief(
+          db,
+          part.unscored.map((r) => r.id),
+        );
+        leftOut = brief.map((b) => ({ id: b.run.id, status: b.run.status }));
+      }
       ids = [...new Set(ids)].slice(0, 12);
       const runs = ids.length < 2 ? [] : await q.getRunsBrief(db, ids);
-      const method: Method = u.searchParams.get('method') === 'stage1' ? 'stage1' : 'two-stage';
       const present = runs.map((r) => r.run.id);
       const unknown = ids.filter((id) => !present.includes(id));
       if (runs.length < 2) {
         const message =
           ids.length < 2
-            ? ids.length === 1 || experiment
-              ? 'Pick at least two runs.'
-              : undefined
+            ? experiment
+              ? `Experiment ${experiment} has ${ids.length} run(s) with results; compare needs two.`
+              : ids.length === 1
+                ? 'Pick at least two runs.'
+                : undefined
             : `Unknown run(s): ${unknown.join(', ')}. Pick at least two runs.`;
         if (path === '/api/compare')
           return send(
@@ -503,7 +520,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
           ? `experiment=${encodeURIComponent(experiment)}`
           : `runs=${present.map(encodeURIComponent).join(',')}`
       }${method === 'stage1' ? '&method=stage1' : ''}`;
-      return sendHtml(res, comparePage(runs, cmp, metric, charts, query));
+      return sendHtml(res, comparePage(runs, cmp, metric, charts, query, leftOut));
     }
 
     throw notFound();

@@ -180,6 +180,19 @@ function withoutSeed(arm: Readonly<Record<string, unknown>>): Record<string, unk
   return rest;
 }
 
+/**
+ * An experiment's runs split into those with per-image rows of `method` and those without (still
+ * running, pending or failed): a comparison of the experiment is over the first, naming the second.
+ */
+export function partitionByResults<R extends { readonly id: string }>(
+  runs: readonly R[],
+  results: readonly { readonly runId: string; readonly method: string }[],
+  method: Method,
+): { scored: R[]; unscored: R[] } {
+  const has = new Set(results.filter((x) => x.method === method).map((x) => x.runId));
+  return { scored: runs.filter((r) => has.has(r.id)), unscored: runs.filter((r) => !has.has(r.id)) };
+}
+
 export function armLabelOf(arm: Readonly<Record<string, unknown>>): string {
   const entries = Object.entries(withoutSeed(arm)).sort(([a], [b]) => a.localeCompare(b));
   return entries.length ? entries.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ') : '(no arm)';

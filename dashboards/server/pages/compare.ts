@@ -59,6 +59,8 @@ export function comparePage(
   metric: CompareMetric,
   charts: ChartSpec[],
   query: string,
+  /** Runs of the experiment with no results of this method yet, left out of the comparison. */
+  leftOut: readonly { id: string; status: string }[] = [],
 ): SafeHtml {
   const of = (xs: readonly (Record<ScoreKey, number> | null)[]) => xs.map((x) => x?.[metric] ?? null);
   const metricLinks = COMPARE_METRICS.map(
@@ -93,6 +95,7 @@ export function comparePage(
     html`<h1>Compare ${runs.length} runs</h1>
 <p class="metric-switch">Metric: ${metricLinks}</p>
 <p class="metric-switch" id="compare-method">Results: ${methodLinks}</p>
+${leftOut.length ? html`<p class="sub" id="compare-left-out">Left out, no results yet: ${leftOut.map((r, i) => html`${i ? ', ' : ''}<span class="mono">${r.id}</span> (${r.status})`)}.</p>` : ''}
 <table class="compare" id="compare-table">
 <thead><tr><th>Organ</th><th>Image</th><th>Subset</th>${headRuns}</tr></thead>
 <tbody>${rows}</tbody>
