@@ -24,6 +24,7 @@ export const SHIPPED_SPECS = [
   'cpu-60min-c256',
   'ablation-erosion-c256',
   'variants-val-c256',
+  'general',
 ] as const;
 
 /** Short names accepted as matrix keys and in --set. */

@@ -147,6 +147,17 @@ describe('experiment specs', () => {
     );
   });
 
+  it('ships the general model: the shipped recipe on all 30 images, named general', async () => {
+    const g = await loadSpec('general');
+    const c = await loadSpec('cpu-60min-c256');
+    expect(g.runs).toHaveLength(1);
+    expect(g.spec.name).toBe('general');
+    const { name: _n, description: _d, dataset, ...rest } = g.runs[0]!.spec;
+    const { name: _m, description: _e, dataset: cd, ...shipped } = c.runs[0]!.spec;
+    expect(dataset).toEqual({ ...cd, split: 'all' });
+    expect(rest).toEqual(shipped);
+  });
+
   it('ships the validation-split variant comparison: four runs, binary eroded against three-class', async () => {
     const v = await loadSpec('variants-val-c256');
     expect(
