@@ -9,7 +9,7 @@
  * (the importing store's MLflow has never seen these runs; import does not replay them).
  *
  * Import is one transaction: all of it or nothing. Importing the same document again changes
- * nothing. A run that had not ended when it was exported is imported as `failed`, its error saying
+ * nothing. Runs arrive without their MLflow run id (it names a run of the other store's MLflow). A run that had not ended when it was exported is imported as `failed`, its error saying
  * so, because nothing is running it any more; `nucleiflow resume` continues it (from checkpoints
  * where the importing machine has them, else from the start).
  */
@@ -127,13 +127,18 @@ export async function exportExperiment(db: Db, experimentId: string): Promise<Ex
   return { ...b, exportedAt: new Date().toISOString() };
 }
 
-/** The document as the importing store will hold it: unfinished runs become failed, the experiment's status follows. */
+/**
+ * The document as the importing store will hold it: unfinished runs become failed, the experiment's
+ * status follows, and no run keeps its MLflow run id, which names a run of the exporting store's
+ * MLflow (delivering to it here would fail for ever; a resumed run gets a new MLflow run).
+ */
 function asImported(doc: ExperimentExport): Omit<ExperimentExport, 'exportedAt'> {
   const bundles = doc.runs.map((b) => {
     const status = String(b.run.status);
-    if (TERMINAL.includes(status as RunStatus)) return b;
+    const run: Row = { ...b.run, mlflowRunId: null };
+    if (TERMINAL.includes(status as RunStatus)) return { ...b, run };
     const error = `interrupted: exported while ${status} at ${doc.exportedAt}; nucleiflow resume ${String(b.run.id)} continues it`;
-    return { ...b, run: { ...b.run, status: 'failed', error } };
+    return { ...b, run: { ...run, status: 'failed', error } };
   });
   const status = bundles.length
     ? experimentStatusOf(bundles.map((b) => String(b.run.status)))
