@@ -24,8 +24,9 @@ describe('export, import on another store, resume', { timeout: 900_000 }, () => 
   it('resumes an imported unfinished run from its first step and completes it in the new store', async () => {
     const r = await a!.run(['run', 'quick', '--set', 'dataset.maxTestImages=1']);
     expect(r.code, r.stderr).toBe(0);
-    const expId = /^experiment (\S+)$/m.exec(r.stdout)?.[1]!;
-    const runId = /^run (\S+)$/m.exec(r.stdout)?.[1]!;
+    const expId = /^experiment (\S+)$/m.exec(r.stdout)?.[1] ?? '';
+    const runId = /^run (\S+)$/m.exec(r.stdout)?.[1] ?? '';
+    expect(expId && runId, r.stdout).toBeTruthy();
     const first = (await tracking.getRun(a!.storage.db, runId))!;
     expect(first.mlflowRunId).toBeTruthy();
 
