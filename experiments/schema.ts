@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { SPLIT_NAMES } from '../src/data/splits.ts';
 import { BUDGET_KINDS, lrScheduleProblem } from '../src/model/schedule.ts';
-import { COARSE_GRID } from '../src/postprocess/grid.ts';
+import { COARSE_GRID, SEED_RULES } from '../src/postprocess/grid.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -84,7 +84,7 @@ export const postprocessGridSchema = z
     expand: gridValues(z.number().int().min(0).max(8), COARSE_GRID.expand),
     /** Seed rules to choose between (postprocess.markers); absent: the spec's one rule. */
     markers: z
-      .array(z.enum(['distance', 'interior']))
+      .array(z.enum(SEED_RULES))
       .min(1)
       .refine((v) => new Set(v).size === v.length, 'a value is repeated')
       .optional(),
@@ -200,7 +200,7 @@ export const specSchema = z
          * distance map) or `interior` (one seed per connected component of a three-class net's interior
          * probability above 0.5; needs `groundTruth.target: three-class`).
          */
-        markers: z.enum(['distance', 'interior']).optional(),
+        markers: z.enum(SEED_RULES).optional(),
         /**
          * Post-processing selection (not in the paper): after training, the tunePostprocess activity
          * scores every setting of this grid on the TRAINING images (mean AJI, Dice, F1) and inference

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
+import type { SeedRule } from '../postprocess/grid.ts';
 import type { PostprocessOptions } from '../postprocess/pipeline.ts';
 import type { StainModel } from '../stain/macenko.ts';
 import { fromFloat16, toFloat16 } from './float16.ts';
@@ -64,7 +65,7 @@ export interface TunedPostprocess {
   /** Pixels the instances grow into the background (PostprocessOptions.expand). */
   readonly expand?: number;
   /** The seed rule (PostprocessOptions.markers): fixed by the run's spec, or chosen with the rest. */
-  readonly markers?: 'distance' | 'interior';
+  readonly markers?: SeedRule;
   readonly chosenOn?: string;
 }
 

@@ -1,6 +1,13 @@
 // The grid of post-processing settings a model's tuning chooses from (src/postprocess/tune.ts scores it). No imports:
 // the experiment spec's schema reads the default grid from here.
 
+/**
+ * Where the watershed seeds come from (PostprocessOptions.markers): the paper's peaks of the smoothed
+ * distance map, or the components of a three-class net's interior map.
+ */
+export const SEED_RULES = ['distance', 'interior'] as const;
+export type SeedRule = (typeof SEED_RULES)[number];
+
 /** Values to try per tunable post-processing parameter; the grid is their cartesian product. */
 export interface PostprocessGrid {
   /** Stage-1 probability thresholds (PostprocessOptions.threshold). */
@@ -15,7 +22,7 @@ export interface PostprocessGrid {
    * Seed rules to try (PostprocessOptions.markers); absent: the run's one rule. 'interior' needs a
    * three-class segmentation net.
    */
-  readonly markers?: readonly ('distance' | 'interior')[];
+  readonly markers?: readonly SeedRule[];
 }
 
 /** One point of a grid. */
@@ -25,7 +32,7 @@ export interface PostprocessSetting {
   readonly minDistanceScale: number;
   readonly expand: number;
   /** Present only when the grid lists seed rules. */
-  readonly markers?: 'distance' | 'interior';
+  readonly markers?: SeedRule;
 }
 
 /**

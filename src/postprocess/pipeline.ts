@@ -6,6 +6,7 @@ import { connectedComponents } from './connected-components.ts';
 import { expandLabels } from './expand-labels.ts';
 import { fillHolesPerInstance } from './fill-holes.ts';
 import { gaussianBlur } from './gaussian.ts';
+import type { SeedRule } from './grid.ts';
 import { instanceBoxes, relabelByFirstPixel } from './instance-boxes.ts';
 import { peakLocalMax } from './peaks.ts';
 import { removeSmallInstances } from './remove-small.ts';
@@ -45,7 +46,7 @@ export interface PostprocessOptions {
    * three-class net's interior probability); either way a foreground component left without a seed
    * gets one at its distance maximum.
    */
-  markers?: 'distance' | 'interior';
+  markers?: SeedRule;
   /** Also return the intermediate maps (for inspection and the cross-check). */
   keepIntermediates?: boolean;
 }

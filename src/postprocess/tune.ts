@@ -5,7 +5,13 @@
 // goes to the setting that comes first in gridSettings order, so the choice is deterministic.
 import type { FloatImage, LabelImage } from '../imaging/types.ts';
 import { evaluate } from '../metrics/index.ts';
-import { gridSettings, type PostprocessGrid, type PostprocessSetting, settingKey } from './grid.ts';
+import {
+  gridSettings,
+  type PostprocessGrid,
+  type PostprocessSetting,
+  type SeedRule,
+  settingKey,
+} from './grid.ts';
 import { iterativePostprocess, postprocess } from './pipeline.ts';
 
 /** One tuning image: its ground truth and the two nets' outputs. */
@@ -32,7 +38,7 @@ export interface TuneOptions {
   /** Score with iterativePostprocess (the spec's iterativeSizeReestimation), as inference will run. */
   readonly iterative?: boolean;
   /** Seeds as inference will take them (PostprocessOptions.markers); default 'distance'. */
-  readonly markers?: 'distance' | 'interior';
+  readonly markers?: SeedRule;
   /**
    * Called after each setting is scored (progress, heartbeats); awaited, so a caller can yield to
    * its event loop between settings or stop the search by throwing.
@@ -50,7 +56,7 @@ export interface TuneResult {
 export function scoreSetting(
   setting: PostprocessSetting,
   images: readonly TuningImage[],
-  opts: { iterative?: boolean; markers?: 'distance' | 'interior' } = {},
+  opts: { iterative?: boolean; markers?: SeedRule } = {},
 ): SettingScore {
   if (images.length === 0) throw new RangeError('scoreSetting: no images to score on');
   let aji = 0;
