@@ -49,8 +49,6 @@ export interface ModelCard {
   readonly trained: Record<string, unknown>;
   /** The data split it trained on (src/data/splits.ts); cards from before splits were named lack it (`kumar`). */
   readonly split?: SplitName;
-  /** What its scores are on, in words: the Kumar test split, the validation split, or nothing. */
-  readonly scoredOn?: string;
   /** Two-stage means per subset over the run's scored images (fractions in [0, 1]). */
   readonly scores: Record<SubsetName, Record<ScoreKey, number> | null> & { readonly nImages: number };
   /** The post-processing setting chosen on the training images (model.json's `postprocess`), if any. */
@@ -86,7 +84,6 @@ export async function modelCard(db: Db, runId: string, dir: string): Promise<Mod
     machine: run.workerHost,
     trained: (run.trained ?? {}) as Record<string, unknown>,
     split: splitOfSpec(run.spec),
-    scoredOn: SPLIT_SCORED[splitOfSpec(run.spec)],
     scores: {
       ...Object.fromEntries(SUBSETS.map((s) => [s, means[s]])),
       nImages: rows.length,
@@ -252,7 +249,7 @@ export function scoresHeading(c: ModelCard): { scored: boolean; text: string } {
     };
   return {
     scored: true,
-    text: `Scores, two-stage, on ${c.scoredOn ?? SPLIT_SCORED[split]} (percent, mean over ${c.scores?.nImages ?? 0} images)`,
+    text: `Scores, two-stage, on ${SPLIT_SCORED[split]} (percent, mean over ${c.scores?.nImages ?? 0} images)`,
   };
 }
 
