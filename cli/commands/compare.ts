@@ -157,15 +157,14 @@ export function register(program: Command): void {
           try {
             const { db } = storage;
             let runs: tracking.RunRow[];
+            // An experiment's results are read once, to see which runs have any; given runs' below.
+            let fetched: tracking.ImageResultRecord[] | undefined;
             if (opts.experiment) {
               const ids = await tracking.runIdsOfExperiment(db, opts.experiment);
               const all = (await tracking.getRunsBrief(db, ids)).map((r) => r.run);
+              fetched = await tracking.getImageResults(db, ids, 'all');
               // Runs without results yet (running, pending, failed) are left out and named.
-              const { scored, unscored } = partitionByResults(
-                all,
-                await tracking.getImageResults(db, ids, 'all'),
-                opts.method,
-              );
+              const { scored, unscored } = partitionByResults(all, fetched, opts.method);
               if (scored.length < 2)
                 throw new UserError(
                   `experiment ${opts.experiment} has ${scored.length} run(s) with ${opts.method} results of ${ids.length}; compare needs two`,
@@ -182,7 +181,10 @@ export function register(program: Command): void {
             const ids = runs.map((r) => r.id);
             if (new Set(ids).size < ids.length)
               throw new UserError(`a run is given twice: ${ids.join(', ')}`);
-            const results = await tracking.getImageResults(db, ids, 'all');
+            const kept = new Set(ids);
+            const results = fetched
+              ? fetched.filter((x) => kept.has(x.runId))
+              : await tracking.getImageResults(db, ids, 'all');
             const empty = runs.find(
               (r) => !results.some((x) => x.runId === r.id && x.method === opts.method),
             );

@@ -466,18 +466,18 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       // An experiment's runs without results yet (running, pending, failed) are left out and named.
       let leftOut: { id: string; status: string }[] = [];
       if (experiment) {
-        const all = await q.runIdsOfExperiment(db, experiment);
+        const all = (await q.getRunsBrief(db, await q.runIdsOfExperiment(db, experiment))).map((b) => b.run);
         const part = partitionByResults(
-          all.map((id) => ({ id })),
-          await q.getImageResults(db, all, 'all'),
+          all,
+          await q.getImageResults(
+            db,
+            all.map((r) => r.id),
+            'all',
+          ),
           method,
         );
         ids = part.scored.map((r) => r.id);
-        const brief = await q.getRunsBrief(
-          db,
-          part.unscored.map((r) => r.id),
-        );
-        leftOut = brief.map((b) => ({ id: b.run.id, status: b.run.status }));
+        leftOut = part.unscored.map((r) => ({ id: r.id, status: r.status }));
       }
       ids = [...new Set(ids)].slice(0, 12);
       const runs = ids.length < 2 ? [] : await q.getRunsBrief(db, ids);
