@@ -21,7 +21,7 @@ import {
   meanSdText,
   type RunsComparison,
 } from '../src/tracking/compare.ts';
-import { seedAblation, seedDashboard, testImages } from '../testing/dashboard-seed.ts';
+import { addRunningSeed, seedAblation, seedDashboard, testImages } from '../testing/dashboard-seed.ts';
 import { BIN } from './helpers/cli.ts';
 
 const row = (runId: string, image: string, subset: string, aji: number) => ({
@@ -200,15 +200,7 @@ describe('CLI and dashboard print the same comparison', () => {
     ownImagesDelta = own(B) - own(A);
     await seedAblation(storage.db, dataDir);
     // A third seed still running: every comparison of the experiment leaves it out and names it.
-    await storage.db.insert(schema.runs).values({
-      id: 'abl-on-s3',
-      experimentId: 'exp-abl',
-      arm: { 'groundTruth.erosion': true, seed: 3 },
-      status: 'running',
-      spec: {},
-      configHash: 'abl-on-s3',
-      seed: 3,
-    });
+    await addRunningSeed(storage.db);
     await storage.close();
 
     cliJson = JSON.parse(cli(['compare', A, B, '--json']));

@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { writeReportDir } from '../src/report/write.ts';
 import { openStorage, schema } from '../src/storage/index.ts';
-import { seedAblation, testImages } from '../testing/dashboard-seed.ts';
+import { addRunningSeed, seedAblation, testImages } from '../testing/dashboard-seed.ts';
 import { BIN } from './helpers/cli.ts';
 
 let home: string;
@@ -73,15 +73,7 @@ beforeAll(async () => {
   const ir = schema.imageResults;
   await storage.db.delete(ir).where(and(eq(ir.runId, 'abl-off-s2'), eq(ir.method, 'stage1')));
   // And a third seed of the experiment that is still running.
-  await storage.db.insert(schema.runs).values({
-    id: 'abl-on-s3',
-    experimentId: 'exp-abl',
-    arm: { 'groundTruth.erosion': true, seed: 3 },
-    status: 'running',
-    spec: {},
-    configHash: 'abl-on-s3',
-    seed: 3,
-  });
+  await addRunningSeed(storage.db);
   await storage.close();
   const e = cli(['report', 'exp-abl', '--out', join(home, 'out', 'exp2')]);
   expect(e.status, e.stderr).toBe(0);

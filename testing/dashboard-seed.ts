@@ -476,6 +476,21 @@ export async function seedAblation(
  * Registers a seeded run's model the way the registerModel activity does: the shipped model's
  * files copied to the run's model folder, a card built from the run's rows.
  */
+/** A third seed of seedAblation's erosion-on arm, still running with no results: `abl-on-s3`. */
+export async function addRunningSeed(db: Db): Promise<string> {
+  const id = 'abl-on-s3';
+  await db.insert(schema.runs).values({
+    id,
+    experimentId: 'exp-abl',
+    arm: { 'groundTruth.erosion': true, seed: 3 },
+    status: 'running',
+    spec: {},
+    configHash: id,
+    seed: 3,
+  });
+  return id;
+}
+
 export async function registerSeededModel(db: Db, home: string, runId: string) {
   const dir = join(home, 'runs', runId, 'model');
   cpSync(SHIPPED_MODEL_DIR, dir, { recursive: true });
