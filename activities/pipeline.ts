@@ -337,13 +337,13 @@ function slideSegmenter(dir: string, config: Config): Promise<Segmenter> {
   return cachedSegmenter.segmenter;
 }
 
+/** Whether the run's segmentation net learns the three-class target. */
+const threeClass = (spec: RunSpec) => spec.groundTruth.target === 'three-class';
+
 /**
  * Packages both nets' final checkpoints as a model folder (the format `nucleiflow segment --model`
  * reads), with the tuned post-processing when there is one.
  */
-/** Whether the run's segmentation net learns the three-class target. */
-const threeClass = (spec: RunSpec) => spec.groundTruth.target === 'three-class';
-
 async function packageModel(
   call: { spec: RunSpec; stain: StainTarget | null; seg: TrainOutput; dist: TrainOutput; modelDir: string },
   tuned: TunedPostprocess | null,

@@ -3,7 +3,7 @@
  * - `kumar`: the paper's 16 training images; test on the 8 same-organ and 6 other-organ images.
  * - `kumar-val`: for choosing variants without looking at the test images: the last training image
  *   of each organ in manifest order (4 images) is held out and scored, the other 12 train. The rule
- *   was fixed before any comparison was run on it, and test/splits.test.ts pins the four images.
+ *   was fixed before any comparison was run on it, and test/manifest.test.ts pins the four images.
  *   Held-out images are of organs the nets train on, so they are scored as the 'seen' subset.
  * - `all`: all 30 images train (the MoNuSeg 2018 training set) and nothing is scored: a model for
  *   new slides, which has seen every Kumar test image.
@@ -23,7 +23,7 @@ export interface SplitSlides {
 }
 
 /** The held-out images of `kumar-val`: per organ, its last training image in manifest order. */
-export function validationSlides(train: readonly Slide[]): Slide[] {
+export function heldOutSlides(train: readonly Slide[]): Slide[] {
   const last = new Map<string, Slide>();
   for (const s of train) last.set(s.organ, s);
   const held = new Set(last.values());
@@ -41,7 +41,7 @@ export function splitSlides(manifest: readonly Slide[], name: SplitName): SplitS
         unseen: manifest.filter((s) => s.splitKumar === 'test_diff_organ'),
       };
     case 'kumar-val': {
-      const val = new Set(validationSlides(train));
+      const val = new Set(heldOutSlides(train));
       return { train: train.filter((s) => !val.has(s)), seen: [...val], unseen: [] };
     }
     case 'all':
