@@ -35,7 +35,7 @@ export function experimentStatusOf(
 
 /** A transaction or the database itself: repository functions accept either. */
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-type Exec = Db | Tx;
+export type Exec = Db | Tx;
 
 export type OutboxPayload =
   | { kind: 'metrics'; metrics: Array<{ key: string; value: number; step: number; timestamp: number }> }

@@ -19,7 +19,7 @@ import type { PgTable } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { type Db, schema } from '../storage/index.ts';
-import { experimentStatusOf, type RunStatus, TERMINAL } from './index.ts';
+import { type Exec, experimentStatusOf, type RunStatus, TERMINAL } from './index.ts';
 
 const { experiments, runs, params, metrics, imageResults, tuningResults, artifacts, modelVersions } = schema;
 
@@ -63,8 +63,6 @@ const documentSchema = z.object({
   ),
 });
 
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-type Exec = Db | Tx;
 
 /** Rows as JSON values: timestamps become ISO strings, as `JSON.stringify` writes them. */
 const plain = <T>(v: T): Row[] => JSON.parse(JSON.stringify(v)) as Row[];
