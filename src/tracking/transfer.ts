@@ -63,7 +63,6 @@ const documentSchema = z.object({
   ),
 });
 
-
 /** Rows as JSON values: timestamps become ISO strings, as `JSON.stringify` writes them. */
 const plain = <T>(v: T): Row[] => JSON.parse(JSON.stringify(v)) as Row[];
 
