@@ -6,10 +6,10 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../src/augment/rng.ts';
 import { loadConfig } from '../src/config.ts';
-import { traceContours } from '../src/imaging/contours.ts';
 import { nucleiGeoJson } from '../src/imaging/geojson.ts';
 import { instanceStats, instanceStatsCsv } from '../src/imaging/instance-stats.ts';
 import { readLabels, readRgb } from '../src/imaging/io.ts';
+import { signedArea, traceOutlines } from '../src/imaging/outlines.ts';
 import { loadTf } from '../src/model/backend.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import { loadModel, SHIPPED_MODEL_DIR, saveModel, tunedOptions } from '../src/model/model-dir.ts';
@@ -239,26 +239,36 @@ describe('model folder', () => {
   });
 });
 
-describe('contours and GeoJSON on real ground truth', () => {
-  it('gives one closed Nucleus polygon per nucleus, inside the image, and CSV rows per nucleus', async () => {
+describe('outlines and GeoJSON on real ground truth', () => {
+  it('gives one closed Nucleus (Multi)Polygon per nucleus enclosing its pixels, inside the image, and CSV rows per nucleus', async () => {
     const gt = await readLabels(join(dataDir, 'labels', `${SLIDE}.png`));
     const rgb = await readRgb(join(dataDir, 'images', `${SLIDE}.tif`));
-    const contours = traceContours(gt);
+    const outlines = traceOutlines(gt);
     let n = 0;
     for (const v of gt.data) n = Math.max(n, v);
-    expect(contours.length).toBe(n);
-    const fc = JSON.parse(nucleiGeoJson(contours));
+    expect(outlines.length).toBe(n);
+    const fc = JSON.parse(nucleiGeoJson(outlines));
     expect(fc.features.length).toBe(n);
+    let enclosed = 0;
     for (const f of fc.features) {
-      expect(f.geometry.type).toBe('Polygon');
+      expect(['Polygon', 'MultiPolygon']).toContain(f.geometry.type);
       expect(f.properties.classification.name).toBe('Nucleus');
-      const ring = f.geometry.coordinates[0] as [number, number][];
-      expect(ring.length).toBeGreaterThanOrEqual(4);
-      expect(ring[0]).toEqual(ring.at(-1));
-      for (const [x, y] of ring) {
-        expect(x >= 0 && x <= 1000 && y >= 0 && y <= 1000, `${x},${y}`).toBe(true);
+      const polygons = (
+        f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates
+      ) as [number, number][][][];
+      for (const rings of polygons) {
+        for (const ring of rings) {
+          expect(ring.length).toBeGreaterThanOrEqual(4);
+          expect(ring[0]).toEqual(ring.at(-1));
+          for (const [x, y] of ring) {
+            expect(Number.isInteger(x) && x >= 0 && x <= 1000 && y >= 0 && y <= 1000, `${x},${y}`).toBe(true);
+          }
+          enclosed += signedArea(ring);
+        }
       }
     }
+    // Pixel-edge outlines enclose exactly the labelled pixels: 123072 (numpy, below).
+    expect(enclosed).toBe(123_072);
     const stats = instanceStats(gt, rgb);
     expect(stats.length).toBe(n);
     // Independent figures from PIL + tifffile + numpy (tools venv), for the largest nucleus:
@@ -276,12 +286,8 @@ describe('contours and GeoJSON on real ground truth', () => {
     expect(big.centroidY).toBeCloseTo(204.0621039290241, 9);
     expect(big.meanIntensity).toBeCloseTo(101.89089416983524, 9);
     expect(instanceStatsCsv(stats).trim().split('\n').length).toBe(n + 1);
-    // Shoelace area of a traced ring (through pixel centres) is below the pixel count but close for round nuclei.
-    const ring = contours.find((c) => c.id === big.id)!.ring;
-    let area2 = 0;
-    for (let i = 0; i + 1 < ring.length; i++)
-      area2 += ring[i]![0] * ring[i + 1]![1] - ring[i + 1]![0] * ring[i]![1];
-    expect(Math.abs(area2 / 2)).toBeGreaterThan(0.7 * big.area);
-    expect(Math.abs(area2 / 2)).toBeLessThan(big.area);
+    // The outline of the largest nucleus encloses its pixel count exactly (a ring through pixel centres would not).
+    const polys = outlines.find((c) => c.id === big.id)!.polygons;
+    expect(polys.flat().reduce((a, r) => a + signedArea(r), 0)).toBe(big.area);
   });
 });

@@ -5,11 +5,11 @@ import { Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.ts';
-import { traceContours } from '../src/imaging/contours.ts';
 import { nameUuid, nucleiGeoJson, nucleusFeature } from '../src/imaging/geojson.ts';
+import { signedArea, traceOutlines } from '../src/imaging/outlines.ts';
 import { CSV_HEADER, type NucleusRecord, nucleusRecord, openSlideOutputs } from '../src/slide/outputs.ts';
 import type { Box } from '../src/slide/regions.ts';
-import type { OwnedInstance } from '../src/slide/stitch.ts';
+import { instanceMask, type OwnedInstance } from '../src/slide/stitch.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'nf-slide-outputs-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -65,7 +65,9 @@ type Fc = {
   features: {
     type: string;
     id: string;
-    geometry: { type: string; coordinates: [number, number][][] };
+    geometry:
+      | { type: 'Polygon'; coordinates: [number, number][][] }
+      | { type: 'MultiPolygon'; coordinates: [number, number][][][] };
     properties: {
       objectType: string;
       classification: { name: string; color: number[] };
@@ -82,13 +84,21 @@ function expectValidQuPath(fc: Fc): void {
   for (const f of fc.features) {
     expect(f.type).toBe('Feature');
     expect(f.id).toMatch(UUID);
-    expect(f.geometry.type).toBe('Polygon');
-    const ring = f.geometry.coordinates[0]!;
-    expect(ring.length).toBeGreaterThanOrEqual(4);
-    expect(ring[0]).toEqual(ring.at(-1));
-    for (const p of ring) {
-      expect(p.length).toBe(2);
-      expect(p.every(Number.isFinite)).toBe(true);
+    const g = f.geometry;
+    expect(['Polygon', 'MultiPolygon']).toContain(g.type);
+    const polygons = g.type === 'Polygon' ? [g.coordinates] : g.coordinates;
+    expect(polygons.length).toBeGreaterThan(0);
+    for (const rings of polygons) {
+      // RFC 7946: the exterior ring counter-clockwise (positive signed area in x, y as written), holes clockwise.
+      rings.forEach((ring, i) => {
+        expect(ring.length).toBeGreaterThanOrEqual(4);
+        expect(ring[0]).toEqual(ring.at(-1));
+        for (const p of ring) {
+          expect(p.length).toBe(2);
+          expect(p.every(Number.isFinite)).toBe(true);
+        }
+        expect(Math.sign(signedArea(ring))).toBe(i === 0 ? 1 : -1);
+      });
     }
     expect(f.properties.objectType).toBe('detection');
     expect(f.properties.classification).toEqual({ name: 'Nucleus', color: [0, 200, 0] });
@@ -99,14 +109,37 @@ function expectValidQuPath(fc: Fc): void {
 
 const files = (d: string): string[] => readdirSync(d).sort();
 
+/** The box's pixels whose centres lie inside `ring` (even-odd rule), as a 0/1 mask: the ring rasterised back. */
+function centresInside(ring: readonly (readonly [number, number])[], box: Box): Uint8Array {
+  const out = new Uint8Array(box.width * box.height);
+  for (let y = 0; y < box.height; y++) {
+    for (let x = 0; x < box.width; x++) {
+      const px = box.x + x + 0.5;
+      const py = box.y + y + 0.5;
+      let c = false;
+      for (let i = 0; i + 1 < ring.length; i++) {
+        const [ax, ay] = ring[i]!;
+        const [bx, by] = ring[i + 1]!;
+        if (ay > py !== by > py && px < ((bx - ax) * (py - ay)) / (by - ay) + ax) c = !c;
+      }
+      out[y * box.width + x] = c ? 1 : 0;
+    }
+  }
+  return out;
+}
+
 describe('nucleusFeature / nucleiGeoJson', () => {
   it('builds one QuPath detection Feature, leaving out missing measurements', () => {
     const f = nucleusFeature({
-      ring: [
-        [0.5, 0.5],
-        [2.5, 0.5],
-        [2.5, 2.5],
-        [0.5, 0.5],
+      polygons: [
+        [
+          [
+            [0, 0],
+            [3, 0],
+            [3, 3],
+            [0, 0],
+          ],
+        ],
       ],
       measurements: { 'Area px': 9, 'Area µm^2': null, Solidity: Number.NaN },
       nucleiflow: { id: 4 },
@@ -124,22 +157,27 @@ describe('nucleusFeature / nucleiGeoJson', () => {
       [1, 1],
       [0, 1],
     ];
-    expect(() => nucleusFeature({ ring: open, nucleiflow: {} })).toThrow(/first = last/);
+    expect(() => nucleusFeature({ polygons: [[open]], nucleiflow: {} })).toThrow(/first = last/);
     expect(() =>
       nucleusFeature({
-        ring: [
-          [0, 0],
-          [1, 0],
-          [0, 0],
+        polygons: [
+          [
+            [
+              [0, 0],
+              [1, 0],
+              [0, 0],
+            ],
+          ],
         ],
         nucleiflow: {},
       }),
     ).toThrow(/>= 4/);
+    expect(() => nucleusFeature({ polygons: [], nucleiflow: {} })).toThrow(/no polygon/);
   });
 
-  it('the tile path uses it: UUID ids, area as "Area px", contour id under nucleiflow, stable with a seed', () => {
+  it('the tile path uses it: UUID ids, area as "Area px", outline id under nucleiflow, stable with a seed', () => {
     const labels = { width: 4, height: 3, data: new Int32Array([1, 1, 0, 2, 1, 1, 0, 2, 0, 0, 0, 2]) };
-    const contours = traceContours(labels);
+    const contours = traceOutlines(labels);
     const areas = new Map([
       [1, { area: 4 }],
       [2, { area: 3 }],
@@ -150,6 +188,26 @@ describe('nucleusFeature / nucleiGeoJson', () => {
     expect(fc.model).toEqual(MODEL);
     expect(fc.features.map((f) => f.properties.nucleiflow.id)).toEqual([1, 2]);
     expect(fc.features.map((f) => f.properties.measurements['Area px'])).toEqual([4, 3]);
+    expect(fc.features.map((f) => f.geometry.coordinates)).toEqual([
+      [
+        [
+          [0, 0],
+          [2, 0],
+          [2, 2],
+          [0, 2],
+          [0, 0],
+        ],
+      ],
+      [
+        [
+          [3, 0],
+          [4, 0],
+          [4, 3],
+          [3, 3],
+          [3, 0],
+        ],
+      ],
+    ]);
     expect(nucleiGeoJson(contours, areas, MODEL, 'tile')).toBe(text);
     expect(nucleiGeoJson(contours, areas, MODEL)).not.toBe(text);
   });
@@ -164,19 +222,28 @@ describe('nucleusFeature / nucleiGeoJson', () => {
 });
 
 describe('nucleusRecord', () => {
-  it('gives the contour in level-0 coordinates and measures matching the instance', () => {
+  it('gives the pixel-edge outline in level-0 corners and measures matching the instance', () => {
     const inst = disk(1000, 2000, 6);
     const rec = nucleusRecord(inst, undefined, 0.25);
     expect(rec.measures.areaPx).toBe(inst.area);
     expect(rec.measures.centroidXPx).toBeCloseTo(inst.centroid.x, 9);
     expect(rec.measures.centroidYPx).toBeCloseTo(inst.centroid.y, 9);
     expect(rec.measures.areaUm2).toBeCloseTo(inst.area / 16, 9);
-    expect(rec.ring[0]).toEqual(rec.ring.at(-1));
-    for (const [x, y] of rec.ring) {
-      expect(x > 1000 && x < 1000 + inst.box.width && y > 2000 && y < 2000 + inst.box.height).toBe(true);
+    expect(rec.polygons.length).toBe(1);
+    const shell = rec.polygons[0]![0]!;
+    expect(rec.polygons[0]!.length).toBe(1);
+    expect(shell[0]).toEqual(shell.at(-1));
+    for (const [x, y] of shell) {
+      expect(Number.isInteger(x) && Number.isInteger(y)).toBe(true);
+      expect(x >= 1000 && x <= 1000 + inst.box.width && y >= 2000 && y <= 2000 + inst.box.height).toBe(true);
     }
-    // Topmost-leftmost pixel of the disk is (1006, 2000), its centre the ring's start.
-    expect(rec.ring[0]).toEqual([1006.5, 2000.5]);
+    // The disk's top row is pixel 1006 alone: its top-left corner starts the ring, its top-right follows.
+    expect(shell.slice(0, 2)).toEqual([
+      [1006, 2000],
+      [1007, 2000],
+    ]);
+    expect(signedArea(shell)).toBe(inst.area);
+    expect(centresInside(shell, inst.box)).toEqual(instanceMask(inst));
     expect(rec.measures.hematoxylinOd).toBeNull();
     const rgb = new Uint8Array(3 * inst.box.width * inst.box.height).fill(255);
     expect(nucleusRecord(inst, rgb).measures.hematoxylinOd).toBe(0);
@@ -234,19 +301,47 @@ describe('openSlideOutputs', () => {
     expect(c[12]).toBe('true');
   });
 
-  it('rounds ring coordinates to 2 decimals', async () => {
+  it('writes a nucleus in two pieces meeting at a corner as one MultiPolygon with the pieces area', async () => {
     const d = freshDir();
-    const geojson = join(d, 'r.geojson');
-    const rec = nucleusRecord(disk(0, 0, 3), undefined, undefined);
-    const odd: NucleusRecord = { ...rec, ring: rec.ring.map(([x, y]) => [x + 1 / 3, y + 2 / 3] as const) };
+    const geojson = join(d, 'm.geojson');
+    // Pixels (0, 0) and (1, 1) of a 2 x 2 box at level-0 (40, 10): 4-connected pieces, one nucleus.
+    const inst: OwnedInstance = {
+      region: 'r0c0',
+      label: 1,
+      area: 2,
+      centroid: { x: 41, y: 11 },
+      box: { x: 40, y: 10, width: 2, height: 2 },
+      runs: Int32Array.from([10, 40, 41, 11, 41, 42]),
+      cut: false,
+    };
     const w = await openSlideOutputs({ geojson }, { model: MODEL, slide: 's' });
-    await w.add(odd);
+    await w.add(nucleusRecord(inst));
     await w.close();
     const fc = JSON.parse(readFileSync(geojson, 'utf8')) as Fc;
-    for (const [x, y] of fc.features[0]!.geometry.coordinates[0]!) {
-      expect(Math.abs(x * 100 - Math.round(x * 100))).toBeLessThan(1e-9);
-      expect(Math.abs(y * 100 - Math.round(y * 100))).toBeLessThan(1e-9);
-    }
+    expectValidQuPath(fc);
+    expect(fc.features[0]!.geometry).toEqual({
+      type: 'MultiPolygon',
+      coordinates: [
+        [
+          [
+            [40, 10],
+            [41, 10],
+            [41, 11],
+            [40, 11],
+            [40, 10],
+          ],
+        ],
+        [
+          [
+            [41, 11],
+            [42, 11],
+            [42, 12],
+            [41, 12],
+            [41, 11],
+          ],
+        ],
+      ],
+    });
   });
 
   it('leaves µm columns and measurements out without a pixel size; H-OD present with RGB', async () => {
@@ -311,17 +406,19 @@ describe('openSlideOutputs', () => {
         },
       },
     );
-    const base = disk(0, 0, 8);
+    const base = disk(0, 0, 12);
     const rec = nucleusRecord(base, undefined, 0.25);
     const sizes: number[] = [];
     const heap0 = process.memoryUsage().heapUsed;
     for (let i = 0; i < 10_000; i++) {
-      const dx = (i % 100) * 20;
-      const dy = Math.floor(i / 100) * 20;
+      const dx = (i % 100) * 30;
+      const dy = Math.floor(i / 100) * 30;
       await w.add({
         ...rec,
         label: i + 1,
-        ring: rec.ring.map(([x, y]) => [x + dx, y + dy] as const),
+        polygons: rec.polygons.map((p) =>
+          p.map((r) => r.map(([x, y]): [number, number] => [x + dx, y + dy])),
+        ),
         measures: { ...rec.measures, centroidXPx: rec.measures.centroidXPx + dx },
       });
       maxQueued = Math.max(maxQueued, stream!.writableLength);
@@ -330,12 +427,12 @@ describe('openSlideOutputs', () => {
     const heapGrowth = process.memoryUsage().heapUsed - heap0;
     await w.close();
     const total = statSync(geojson).size;
-    // One feature line is about 1.4 kB; the queue stays within the 16 kB high-water mark plus one line.
+    // One feature line is about 1.2 kB; the queue stays within the 16 kB high-water mark plus one line.
     expect(total).toBeGreaterThan(10_000_000);
     expect(maxQueued).toBeLessThan(stream!.writableHighWaterMark + 4096);
     for (let i = 1; i < sizes.length; i++) expect(sizes[i]!).toBeGreaterThan(sizes[i - 1]!);
     expect(sizes[1]!).toBeGreaterThan(0.4 * total);
-    // Holding the features would take > 14 MB of strings; garbage aside, growth stays well below that.
+    // Holding the features would take > 12 MB of strings; garbage aside, growth stays well below that.
     expect(heapGrowth).toBeLessThan(total);
     const fc = JSON.parse(readFileSync(geojson, 'utf8')) as Fc;
     expect(fc.features.length).toBe(10_000);

@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   openSync,
   readdirSync,
+  readFileSync,
   readSync,
   rmSync,
   writeFileSync,
@@ -16,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.ts';
 import { slideIdentity } from '../src/slide/identity.ts';
 import { openSlide } from '../src/slide/index.ts';
-import { type PartsKey, PartsStore } from '../src/slide/parts.ts';
+import { PARTS_FORMAT, type PartsKey, PartsStore } from '../src/slide/parts.ts';
 import { EDGE_SLIDE, testSlide } from '../testing/test-slide.ts';
 
 let dir: string;
@@ -129,5 +130,18 @@ describe('PartsStore', () => {
     const fresh = await PartsStore.open(p, { ...key, model: 'm@2' }, { restart: true });
     expect(fresh.done().size).toBe(0);
     expect((await PartsStore.open(p, { ...key, model: 'm@2' })).key.model).toBe('m@2');
+  });
+  it('refuses a folder written in an older parts format (no format in plan.json), and --force starts over', async () => {
+    const p = join(dir, 'old.parts');
+    const s = await PartsStore.open(p, key);
+    await s.write({ region: 'r0c0', nuclei: [], cut: 0, notOwned: 0, ms: 1 });
+    expect(JSON.parse(readFileSync(join(p, 'plan.json'), 'utf8')).format).toBe(PARTS_FORMAT);
+    writeFileSync(join(p, 'plan.json'), JSON.stringify(key));
+    await expect(PartsStore.open(p, key)).rejects.toThrow(
+      new RegExp(
+        `^s\\.svs: the region parts in .*old\\.parts are in format 1, this version reads format ${PARTS_FORMAT}; pass --force`,
+      ),
+    );
+    expect((await PartsStore.open(p, key, { restart: true })).done().size).toBe(0);
   });
 });

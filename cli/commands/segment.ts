@@ -5,10 +5,10 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import sharp from 'sharp';
 import { loadConfig } from '../../src/config.ts';
 import { InputError, UserError } from '../../src/errors.ts';
-import { traceContours } from '../../src/imaging/contours.ts';
 import { nucleiGeoJson } from '../../src/imaging/geojson.ts';
 import { instanceStats, instanceStatsCsv } from '../../src/imaging/instance-stats.ts';
 import { readRgb, writeLabelsPng, writeRgbPng } from '../../src/imaging/io.ts';
+import { traceOutlines } from '../../src/imaging/outlines.ts';
 import { contourOverlay } from '../../src/imaging/overlay.ts';
 import type { LabelImage } from '../../src/imaging/types.ts';
 import { writeFileAtomic } from '../../src/io/atomic-write.ts';
@@ -231,7 +231,7 @@ export function register(program: Command): void {
               const areas = new Map(stats.map((s) => [s.id, { area: s.area }]));
               await writeFileAtomic(
                 join(outDir, `${stem}.geojson`),
-                nucleiGeoJson(traceContours(r.labels), areas, model, stem),
+                nucleiGeoJson(traceOutlines(r.labels), areas, model, stem),
               );
             }
             if (f.overlay)

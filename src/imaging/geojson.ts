@@ -1,18 +1,19 @@
-// QuPath-compatible GeoJSON: one Polygon Feature per nucleus, classification "Nucleus" (QuPath's detection import format).
+// QuPath-compatible GeoJSON: one Feature per nucleus, classification "Nucleus" (QuPath's detection import format).
 //
-// Field names follow QuPath >= 0.4's GeoJSON (PathObjectTypeAdapters): Feature `id` a UUID string; properties
-// `objectType`, `classification` {name, color}, `isLocked`, and `measurements` as a flat name -> number object.
-// Our own fields go under `properties.nucleiflow`, which QuPath ignores.
+// Field names follow QuPath >= 0.4's GeoJSON (qupath-core's QuPathTypeAdapters.PathObjectTypeAdapter): Feature
+// `id` a UUID string; properties `objectType`, `classification` {name, color}, `isLocked`, and `measurements` as a
+// flat name -> number object. Our own fields go under `properties.nucleiflow`, which QuPath ignores. Geometry is
+// the pixel-edge outline (outlines.ts): a Polygon, or a MultiPolygon for a nucleus in pieces that meet at corners.
 import { createHash, randomUUID } from 'node:crypto';
-import type { Contour } from './contours.ts';
+import type { Outline, PolygonRings } from './outlines.ts';
 
 export interface NucleusFeatureProps {
   readonly area?: number;
 }
 
 export interface NucleusFeatureInput {
-  /** Closed ring (first position repeated last), level-0 pixel coordinates. */
-  readonly ring: readonly (readonly [number, number])[];
+  /** Polygons (shell, then holes; closed rings, first position repeated last), level-0 pixel coordinates. */
+  readonly polygons: readonly PolygonRings[];
   /** QuPath measurement name (with unit) -> value; null, undefined and non-finite values are left out. */
   readonly measurements?: Readonly<Record<string, number | null | undefined>>;
   /** Our own members, e.g. {id, region, cut}. */
@@ -24,10 +25,9 @@ export interface NucleusFeatureInput {
 export interface NucleusFeature {
   readonly type: 'Feature';
   readonly id: string;
-  readonly geometry: {
-    readonly type: 'Polygon';
-    readonly coordinates: [readonly (readonly [number, number])[]];
-  };
+  readonly geometry:
+    | { readonly type: 'Polygon'; readonly coordinates: PolygonRings }
+    | { readonly type: 'MultiPolygon'; readonly coordinates: readonly PolygonRings[] };
   readonly properties: {
     readonly objectType: 'detection';
     readonly classification: { readonly name: 'Nucleus'; readonly color: readonly [number, number, number] };
@@ -39,13 +39,19 @@ export interface NucleusFeature {
 
 /** The one builder of a nucleus Feature, for the tile and the slide outputs. Throws on a ring that is not closed. */
 export function nucleusFeature(input: NucleusFeatureInput): NucleusFeature {
-  const { ring } = input;
-  const a = ring[0];
-  const b = ring.at(-1);
-  if (ring.length < 4 || !a || !b || a[0] !== b[0] || a[1] !== b[1]) {
-    throw new RangeError(
-      `nucleusFeature: a Polygon ring needs >= 4 positions, first = last; got ${ring.length}`,
-    );
+  const { polygons } = input;
+  if (polygons.length === 0) throw new RangeError('nucleusFeature: no polygon');
+  for (const poly of polygons) {
+    if (poly.length === 0) throw new RangeError('nucleusFeature: a polygon without a shell');
+    for (const ring of poly) {
+      const a = ring[0];
+      const b = ring.at(-1);
+      if (ring.length < 4 || !a || !b || a[0] !== b[0] || a[1] !== b[1]) {
+        throw new RangeError(
+          `nucleusFeature: a Polygon ring needs >= 4 positions, first = last; got ${ring.length}`,
+        );
+      }
+    }
   }
   const m: Record<string, number> = {};
   let any = false;
@@ -58,7 +64,10 @@ export function nucleusFeature(input: NucleusFeatureInput): NucleusFeature {
   return {
     type: 'Feature',
     id: input.uuid ?? randomUUID(),
-    geometry: { type: 'Polygon', coordinates: [ring] },
+    geometry:
+      polygons.length === 1
+        ? { type: 'Polygon', coordinates: polygons[0]! }
+        : { type: 'MultiPolygon', coordinates: polygons },
     properties: {
       objectType: 'detection',
       classification: { name: 'Nucleus', color: [0, 200, 0] },
@@ -82,20 +91,20 @@ export function nameUuid(name: string): string {
 }
 
 /**
- * A FeatureCollection with one `Feature` per contour; ids are kept as `properties.nucleiflow.id`, the area as
+ * A FeatureCollection with one `Feature` per outline; ids are kept as `properties.nucleiflow.id`, the area as
  * measurement 'Area px'. `model`, when given, becomes a top-level `model` member naming what made the outlines
  * (GeoJSON allows foreign members; QuPath ignores them). With `idSeed` (e.g. the image name) the Feature UUIDs are
- * name-based on it and the contour id, so the same input gives the same file; without, they are random.
+ * name-based on it and the outline id, so the same input gives the same file; without, they are random.
  */
 export function nucleiGeoJson(
-  contours: readonly Contour[],
+  outlines: readonly Outline[],
   extra: ReadonlyMap<number, NucleusFeatureProps> = new Map(),
   model?: Readonly<Record<string, unknown>>,
   idSeed?: string,
 ): string {
-  const features = contours.map((c) =>
+  const features = outlines.map((c) =>
     nucleusFeature({
-      ring: c.ring,
+      polygons: c.polygons,
       measurements: { 'Area px': extra.get(c.id)?.area },
       nucleiflow: { id: c.id },
       ...(idSeed === undefined ? {} : { uuid: nameUuid(`${idSeed}\n${c.id}`) }),

@@ -47,8 +47,6 @@ export interface MeasureOptions {
   readonly rgb?: Uint8Array;
   /** Level-0 pixel size in µm. */
   readonly mpp?: number;
-  /** The traced contour (closed ring, any offset), when the caller has it already; else it is traced here. */
-  readonly ring?: readonly (readonly [number, number])[];
 }
 
 /** Haematoxylin OD per byte triple, split per channel: H = T_R[r] + T_G[g] + T_B[b]. */
@@ -116,7 +114,7 @@ export function nucleusMeasures(
   const l2 = Math.max(half - root, 0);
   const eccentricity = l1 > 0 ? Math.sqrt(Math.max(1 - l2 / l1, 0)) : 0;
   const solidity = n / hullArea(left, right);
-  const ring = opts.ring ?? traceContours({ width: w, height: h, data: mask })[0]!.ring;
+  const ring = traceContours({ width: w, height: h, data: mask })[0]!.ring;
   const perimeterPx = ringLength(ring);
   const cx = box.x + mx;
   const cy = box.y + my;

@@ -8,7 +8,8 @@
 // GeoJSON layout: a FeatureCollection header line with foreign members `model`, `slide` (and `mpp` when known), then
 // one Feature per line (the separating comma at the line's end), then the closing line. CSV: `# model: <JSON>`, the
 // header, one row per nucleus; µm columns are empty without a pixel size, `cut` is true / false.
-// Coordinates are level-0 pixels (pixel-centre convention) rounded to 2 decimals; other measures to 4.
+// Coordinates are level-0 pixel corners (integers: the outline along pixel edges, outlines.ts); measures are
+// rounded to 4 decimals and centroids to 2.
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
@@ -16,9 +17,9 @@ import type { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { InputError } from '../errors.ts';
-import { traceContours } from '../imaging/contours.ts';
 import { nameUuid, nucleusFeature } from '../imaging/geojson.ts';
 import { type NucleusMeasures, nucleusMeasures } from '../imaging/nucleus-measures.ts';
+import { outlineOfMask, type PolygonRings } from '../imaging/outlines.ts';
 import { writeError } from '../io/atomic-write.ts';
 import { csvField } from '../io/csv.ts';
 import { instanceMask, type OwnedInstance } from './stitch.ts';
@@ -28,28 +29,25 @@ export interface NucleusRecord {
   readonly region: string;
   readonly label: number;
   readonly cut: boolean;
-  /** Closed ring through boundary pixel centres, level-0. */
-  readonly ring: readonly (readonly [number, number])[];
+  /** The pixel-edge outline (outlineOfMask), level-0 pixel corners: one polygon, or several for a nucleus in pieces. */
+  readonly polygons: readonly PolygonRings[];
   readonly measures: NucleusMeasures;
 }
 
 /**
- * The record of an owned instance: its contour (traceContours on instanceMask, offset to level 0) and measures.
+ * The record of an owned instance: its outline (outlineOfMask on instanceMask, offset to level 0) and measures.
  * `rgbOfBox` is the RGB of `inst.box` (3 bytes per pixel, row-major), for the haematoxylin OD; `mpp` the level-0
  * pixel size in µm.
  */
 export function nucleusRecord(inst: OwnedInstance, rgbOfBox?: Uint8Array, mpp?: number): NucleusRecord {
   const { box } = inst;
   const mask = instanceMask(inst);
-  const local = traceContours({ width: box.width, height: box.height, data: mask })[0]!.ring;
-  const ring = local.map(([x, y]): [number, number] => [x + box.x, y + box.y]);
   return {
     region: inst.region,
     label: inst.label,
     cut: inst.cut,
-    ring,
+    polygons: outlineOfMask(mask, box.width, box.height, box.x, box.y),
     measures: nucleusMeasures(mask, box, {
-      ring: local,
       ...(rgbOfBox ? { rgb: rgbOfBox } : {}),
       ...(mpp === undefined ? {} : { mpp }),
     }),
@@ -233,7 +231,7 @@ export async function openSlideOutputs(
       const id = ++n;
       if (geo) {
         const f = nucleusFeature({
-          ring: rec.ring.map(([x, y]) => [r2(x), r2(y)] as const),
+          polygons: rec.polygons,
           measurements: {
             'Area px': m.areaPx,
             'Area µm^2': r4(m.areaUm2),

@@ -8,6 +8,12 @@ import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 
+/**
+ * The layout of the region files; raised when a part's content changes (2: nuclei carry pixel-edge `polygons`
+ * instead of pixel-centre rings), so a folder written by an older version is refused instead of merged.
+ */
+export const PARTS_FORMAT = 2;
+
 /** What a parts folder belongs to; a folder made for another slide, model or grid is refused. */
 export interface PartsKey {
   /** The slide file, as given (for messages). */
@@ -45,9 +51,9 @@ export class PartsStore<T> {
    */
   static async open<T>(dir: string, key: PartsKey, opts: { restart?: boolean } = {}): Promise<PartsStore<T>> {
     const planFile = join(dir, 'plan.json');
-    let recorded: PartsKey | undefined;
+    let recorded: (PartsKey & { format?: number }) | undefined;
     try {
-      recorded = JSON.parse(readFileSync(planFile, 'utf8')) as PartsKey;
+      recorded = JSON.parse(readFileSync(planFile, 'utf8')) as PartsKey & { format?: number };
     } catch (err) {
       // ENOTDIR: a parent is a regular file; the folder does not exist, and mkdir below says why it cannot.
       const code = (err as NodeJS.ErrnoException).code;
@@ -60,6 +66,12 @@ export class PartsStore<T> {
       }
     }
     if (recorded && !opts.restart) {
+      if ((recorded.format ?? 1) !== PARTS_FORMAT) {
+        throw new InputError(
+          key.slide,
+          `the region parts in ${dir} are in format ${recorded.format ?? 1}, this version reads format ${PARTS_FORMAT}; pass --force to segment the slide again`,
+        );
+      }
       const diff = keyDifference(recorded, key);
       if (diff) {
         throw new InputError(
@@ -74,7 +86,9 @@ export class PartsStore<T> {
     } catch (err) {
       throw new InputError(dir, `cannot create the parts folder: ${(err as Error).message}`, { cause: err });
     }
-    if (!recorded || opts.restart) await writeFileAtomic(planFile, `${JSON.stringify(key, null, 2)}\n`);
+    if (!recorded || opts.restart) {
+      await writeFileAtomic(planFile, `${JSON.stringify({ ...key, format: PARTS_FORMAT }, null, 2)}\n`);
+    }
     return new PartsStore<T>(dir, key);
   }
 
