@@ -202,11 +202,6 @@ export function requireDataDir(config: Config): string {
 }
 
 /**
- * Where scripts/setup-tools-venv.sh puts the Python tools venv: `<cache>/tools-venv-<hash>`, the hash
- * being the first 12 hex digits of the SHA-256 of tools/python/requirements.txt (the script's key), so
- * a changed pin points here at the venv that the setup script will build for it. Does not create it.
- */
-/**
  * Builds the tools venv if needed (scripts/setup-tools-venv.sh: cached, idempotent) and returns its
  * path, the script's last line; its progress goes to this process's stderr.
  */
@@ -221,6 +216,11 @@ export function ensureToolsVenv(): string {
     .trim();
 }
 
+/**
+ * Where scripts/setup-tools-venv.sh puts the Python tools venv: `<cache>/tools-venv-<hash>`, the hash
+ * being the first 12 hex digits of the SHA-256 of tools/python/requirements.txt (the script's key), so
+ * a changed pin points here at the venv that the setup script will build for it. Does not create it.
+ */
 export function toolsVenvDir(config: Config): string {
   const reqs = readFileSync(resolve(REPO_ROOT, 'tools', 'python', 'requirements.txt'));
   const hash = createHash('sha256').update(reqs).digest('hex').slice(0, 12);

@@ -4,7 +4,7 @@ import type { LabelImage } from '../src/imaging/types.ts';
 import { aggregatedJaccard, buildPairing } from '../src/metrics/index.ts';
 import { instanceBoxes } from '../src/postprocess/instance-boxes.ts';
 import { openSlide } from '../src/slide/index.ts';
-import { planRegions, type RegionPlan } from '../src/slide/regions.ts';
+import { planRegions, REGION_DEFAULTS, type RegionPlan } from '../src/slide/regions.ts';
 import { instanceMask, type OwnedInstance, ownedInstances, rasteriseInstances } from '../src/slide/stitch.ts';
 import { detectTissue, type TissueMask } from '../src/slide/tissue.ts';
 import { testSlide } from '../testing/test-slide.ts';
@@ -133,6 +133,14 @@ describe('stitching owned instances of overlapping regions of the test slide', (
     expect(s.aji).toBe(1);
     // Tissue filtering dropped regions but no nucleus: every ground-truth nucleus is expected.
     expect(s.expected.size).toBe([...gtArea].filter((a, l) => l > 0 && a > 0).length);
+  });
+
+  it('is exact with planRegions default margin (M = 64), below the largest nucleus but above its extent beyond any core', () => {
+    const s = stitchMosaic(300, REGION_DEFAULTS.margin);
+    expect(REGION_DEFAULTS.margin).toBeLessThan(largest);
+    expect(s.owned.length).toBe(s.expected.size);
+    expect([s.duplicates, s.splits, s.mismatched, s.overlaps, s.cut]).toEqual([0, 0, 0, 0, 0]);
+    expect(s.aji).toBe(1);
   });
 
   it('flags cut nuclei when the margin is too small (M = 4 px), and then the result is no longer exact', () => {

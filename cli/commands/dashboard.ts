@@ -14,7 +14,7 @@ export function register(program: Command): void {
   program
     .command('dashboard')
     .description(
-      'Serve the web dashboard over the tracking database: runs, run pages, comparisons, image viewer',
+      'Serve the web dashboard over the tracking database: runs, run pages, comparisons, models, slides, image viewer',
     )
     .option('--host <address>', 'address to bind; anything but loopback requires a token', '127.0.0.1')
     .option('--port <n>', 'port (0 picks a free one)', integer({ min: 0, max: 65535 }), 4600)

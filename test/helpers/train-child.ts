@@ -17,7 +17,8 @@ export const CHILD_SCHEDULE: TrainingSchedule = {
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: train-child.ts <checkpoint dir>');
-loadTf();
+// A training process, as nucleiflow train is: oneDNN asked for (see loadTf), so resume is tested with it.
+loadTf({ training: true });
 await train({
   stage: 'seg',
   schedule: CHILD_SCHEDULE,
