@@ -15,6 +15,7 @@ import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, REPO_ROOT, requireDataDir } from '../src/config.ts';
 import { kumarSplit } from '../src/data/manifest.ts';
+import { instanceBoxes } from '../src/imaging/instance-boxes.ts';
 import { readLabels, readRgb } from '../src/imaging/io.ts';
 import type { FloatImage, LabelImage } from '../src/imaging/types.ts';
 import { evaluate } from '../src/metrics/index.ts';
@@ -23,8 +24,8 @@ import { SHIPPED_MODEL_DIR, tunedOptions } from '../src/model/model-dir.ts';
 import { connectedComponents } from '../src/postprocess/connected-components.ts';
 import { expandLabels } from '../src/postprocess/expand-labels.ts';
 import { fillHolesPerInstance } from '../src/postprocess/fill-holes.ts';
-import { instanceBoxes, relabelByFirstPixel } from '../src/postprocess/instance-boxes.ts';
 import { binarise, type PostprocessOptions, postprocess } from '../src/postprocess/pipeline.ts';
+import { relabelByFirstPixel } from '../src/postprocess/relabel.ts';
 import { removeSmallInstances } from '../src/postprocess/remove-small.ts';
 import { watershed } from '../src/postprocess/watershed.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { instanceBoxes } from '../src/imaging/instance-boxes.ts';
 import type { FloatImage, LabelImage } from '../src/imaging/types.ts';
 import { expandLabels } from '../src/postprocess/expand-labels.ts';
-import { instanceBoxes } from '../src/postprocess/instance-boxes.ts';
 import { postprocess } from '../src/postprocess/pipeline.ts';
 
 const lab = (width: number, height: number, values: number[]): LabelImage => ({

@@ -120,7 +120,7 @@ describe('traceOutlines', () => {
 
   it('rejects a negative label and a mask of the wrong size', () => {
     expect(() => traceOutlines({ width: 2, height: 1, data: new Int32Array([0, -3]) })).toThrow(
-      /negative label -3 at pixel 1,0/,
+      /traceOutlines: negative label -3 at x=1, y=0/,
     );
     expect(() => outlineOfMask(new Uint8Array(5), 2, 2)).toThrow(/mask of 5 values for 2x2/);
   });

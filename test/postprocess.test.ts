@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { instanceBoxes } from '../src/imaging/instance-boxes.ts';
 import { readLabels } from '../src/imaging/io.ts';
 import type { FloatImage, LabelImage, MaskImage } from '../src/imaging/types.ts';
 import { evaluate } from '../src/metrics/index.ts';
@@ -7,9 +8,9 @@ import { connectedComponents } from '../src/postprocess/connected-components.ts'
 import { fillHolesPerInstance } from '../src/postprocess/fill-holes.ts';
 import { gaussianBlur, gaussianKernel } from '../src/postprocess/gaussian.ts';
 import { separableBlur } from '../src/postprocess/gaussian-core.ts';
-import { instanceBoxes, relabelByFirstPixel } from '../src/postprocess/instance-boxes.ts';
 import { peakLocalMax } from '../src/postprocess/peaks.ts';
 import { iterativePostprocess, postprocess } from '../src/postprocess/pipeline.ts';
+import { relabelByFirstPixel } from '../src/postprocess/relabel.ts';
 import { removeSmallInstances, removeSmallObjects } from '../src/postprocess/remove-small.ts';
 import { sigmaFromRadius } from '../src/postprocess/sigma.ts';
 import { watershed } from '../src/postprocess/watershed.ts';

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { crop } from '../src/imaging/crop.ts';
+import { instanceBoxes } from '../src/imaging/instance-boxes.ts';
 import type { LabelImage } from '../src/imaging/types.ts';
 import { aggregatedJaccard, buildPairing } from '../src/metrics/index.ts';
-import { instanceBoxes } from '../src/postprocess/instance-boxes.ts';
 import { openSlide } from '../src/slide/index.ts';
 import { planRegions, REGION_DEFAULTS, type RegionPlan } from '../src/slide/regions.ts';
 import { instanceMask, type OwnedInstance, ownedInstances, rasteriseInstances } from '../src/slide/stitch.ts';

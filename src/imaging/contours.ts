@@ -8,6 +8,7 @@
 // several 8-connected pieces; holes are ignored. Objects whose contour has fewer than 3 distinct
 // points (1-2 pixel objects, 1-pixel-wide lines) get the rectangle around their pixels instead.
 // Complexity: one pass for bounding boxes, then O(contour length) per object.
+import { instanceBoxes } from './instance-boxes.ts';
 import type { LabelImage, MaskImage } from './types.ts';
 import { assertBuffer } from './types.ts';
 
@@ -25,29 +26,7 @@ export interface Contour {
 export function traceContours(labels: LabelImage | MaskImage): Contour[] {
   assertBuffer('traceContours', labels, 1);
   const { width: w, height: h, data } = labels;
-  let max = 0;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    if (v < 0) throw new RangeError(`traceContours: negative label ${v} at pixel ${i % w},${(i / w) | 0}`);
-    if (v > max) max = v;
-  }
-  // First pixel (raster order) and bounding box per id.
-  const first = new Int32Array(max + 1).fill(-1);
-  const x0 = new Int32Array(max + 1).fill(w);
-  const y0 = new Int32Array(max + 1).fill(h);
-  const x1 = new Int32Array(max + 1).fill(-1);
-  const y1 = new Int32Array(max + 1).fill(-1);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const id = data[y * w + x]!;
-      if (id === 0) continue;
-      if (first[id] === -1) first[id] = y * w + x;
-      if (x < x0[id]!) x0[id] = x;
-      if (x > x1[id]!) x1[id] = x;
-      if (y < y0[id]!) y0[id] = y;
-      if (y > y1[id]!) y1[id] = y;
-    }
-  }
+  const { maxId: max, x0, y0, x1, y1, first } = instanceBoxes(labels, 'traceContours');
   const at = (x: number, y: number, id: number) =>
     x >= 0 && y >= 0 && x < w && y < h && data[y * w + x] === id;
   const out: Contour[] = [];

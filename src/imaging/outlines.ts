@@ -11,6 +11,7 @@
 // shells have positive signed area in (x, y) and holes negative, which is RFC 7946's counter-clockwise exterior
 // read in the coordinates as written. Polygons of one id come largest shell first.
 // Complexity: O(w h) for the bounding boxes, then O(box area) per object.
+import { instanceBoxes } from './instance-boxes.ts';
 import type { LabelImage, MaskImage } from './types.ts';
 import { assertBuffer } from './types.ts';
 
@@ -32,27 +33,8 @@ const DY = [0, 1, 0, -1] as const;
 /** Outlines of every id 1..max present in `labels` (a 0/1 mask gives id 1), in id order. */
 export function traceOutlines(labels: LabelImage | MaskImage): Outline[] {
   assertBuffer('traceOutlines', labels, 1);
-  const { width: w, height: h, data } = labels;
-  let max = 0;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    if (v < 0) throw new RangeError(`traceOutlines: negative label ${v} at pixel ${i % w},${(i / w) | 0}`);
-    if (v > max) max = v;
-  }
-  const x0 = new Int32Array(max + 1).fill(w);
-  const y0 = new Int32Array(max + 1).fill(h);
-  const x1 = new Int32Array(max + 1).fill(-1);
-  const y1 = new Int32Array(max + 1).fill(-1);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const id = data[y * w + x]!;
-      if (id === 0) continue;
-      if (x < x0[id]!) x0[id] = x;
-      if (x > x1[id]!) x1[id] = x;
-      if (y < y0[id]!) y0[id] = y;
-      if (y > y1[id]!) y1[id] = y;
-    }
-  }
+  const { width: w, data } = labels;
+  const { maxId: max, x0, y0, x1, y1 } = instanceBoxes(labels, 'traceOutlines');
   const out: Outline[] = [];
   for (let id = 1; id <= max; id++) {
     if (x1[id]! < 0) continue;

@@ -3,9 +3,10 @@
 // Why: stage 1 learns eroded targets (Mahbod et al. 2019 cut touching borders and erode by 1 px),
 // so its mask lies about one pixel inside the true outlines; growing the final instances by the
 // erosion radius restores their size without merging them (a grown pixel joins one instance only).
+
+import type { InstanceBoxes } from '../imaging/instance-boxes.ts';
 import type { LabelImage } from '../imaging/types.ts';
 import { assertBuffer } from '../imaging/types.ts';
-import type { InstanceBoxes } from './instance-boxes.ts';
 
 /**
  * Gives every background pixel within city-block distance `distance` of an instance to its

@@ -1,7 +1,8 @@
 // Per-instance hole filling after the watershed (Mahbod et al. 2019 post-processing).
+
+import { type InstanceBoxes, instanceBoxes } from '../imaging/instance-boxes.ts';
 import type { LabelImage } from '../imaging/types.ts';
 import { assertBuffer } from '../imaging/types.ts';
-import { type InstanceBoxes, instanceBoxes } from './instance-boxes.ts';
 
 /**
  * Fills the holes of every instance, like scipy.ndimage.binary_fill_holes(labels == id) per id:

@@ -1,5 +1,6 @@
 // Post-processing of Mahbod et al. 2019: stage-1 mask + stage-2 distance map -> instances (Gaussian, seeds, watershed, cleanup).
 
+import { instanceBoxes } from '../imaging/instance-boxes.ts';
 import type { FloatImage, LabelImage, MaskImage } from '../imaging/types.ts';
 import { assertBuffer, assertSameShape } from '../imaging/types.ts';
 import { connectedComponents } from './connected-components.ts';
@@ -7,8 +8,8 @@ import { expandLabels } from './expand-labels.ts';
 import { fillHolesPerInstance } from './fill-holes.ts';
 import { gaussianBlur } from './gaussian.ts';
 import type { SeedRule } from './grid.ts';
-import { instanceBoxes, relabelByFirstPixel } from './instance-boxes.ts';
 import { peakLocalMax } from './peaks.ts';
+import { relabelByFirstPixel } from './relabel.ts';
 import { removeSmallInstances } from './remove-small.ts';
 import {
   estimateNucleusSize,

@@ -1,8 +1,9 @@
 // Removal of tiny instances after the watershed (Mahbod et al. 2019 post-processing).
+
+import { type InstanceBoxes, instanceBoxes } from '../imaging/instance-boxes.ts';
 import type { LabelImage, MaskImage } from '../imaging/types.ts';
 import { assertBuffer } from '../imaging/types.ts';
 import { connectedComponents } from './connected-components.ts';
-import { type InstanceBoxes, instanceBoxes } from './instance-boxes.ts';
 
 /**
  * Sets to 0 every object with fewer than `minSize` pixels (default 20), like

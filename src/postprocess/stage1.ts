@@ -1,12 +1,13 @@
 // Instances from the stage-1 map alone: the "U-Net" column of Table 1 of Mahbod et al. 2019 (no distance map, no watershed).
 
+import { instanceBoxes } from '../imaging/instance-boxes.ts';
 import type { FloatImage, LabelImage, MaskImage } from '../imaging/types.ts';
 import { assertBuffer } from '../imaging/types.ts';
 import { connectedComponents } from './connected-components.ts';
 import { expandLabels } from './expand-labels.ts';
 import { fillHolesPerInstance } from './fill-holes.ts';
-import { instanceBoxes, relabelByFirstPixel } from './instance-boxes.ts';
 import { binarise, POSTPROCESS_DEFAULTS } from './pipeline.ts';
+import { relabelByFirstPixel } from './relabel.ts';
 import { removeSmallInstances } from './remove-small.ts';
 
 export interface Stage1Options {

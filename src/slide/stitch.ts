@@ -16,8 +16,9 @@
 // is not the slide's edge is flagged `cut` (it may continue beyond the window), so the margin can be judged.
 // Segmentations must agree across windows for this to hold; a net's output near a window edge may differ from its
 // output mid-window, which the margin also keeps away from the owned nuclei.
+
+import { instanceBoxes } from '../imaging/instance-boxes.ts';
 import { assertBuffer, type LabelImage } from '../imaging/types.ts';
-import { instanceBoxes } from '../postprocess/instance-boxes.ts';
 import type { Box, Region } from './regions.ts';
 
 /**

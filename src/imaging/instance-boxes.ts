@@ -1,5 +1,6 @@
-// Per-instance area, bounding box and first pixel in one pass: shared by the cleanup steps of the Mahbod et al. 2019 post-processing (the segment CSV's measurements are src/imaging/instance-stats.ts).
-import type { LabelImage } from '../imaging/types.ts';
+// Per-instance area, bounding box and first pixel of a label image in one pass: shared by the post-processing's
+// cleanup steps, the slide stitching and the outline tracers (the segment CSV's measurements are instance-stats.ts).
+import type { LabelImage, MaskImage } from './types.ts';
 
 /** Indexed by id (0 = background, unused); an id with area 0 is absent and its box is empty (x1 = -1). */
 export interface InstanceBoxes {
@@ -15,7 +16,7 @@ export interface InstanceBoxes {
 }
 
 /** One raster pass after a max-id pass; throws RangeError naming the pixel of a negative id. O(pixels + max id). */
-export function instanceBoxes(labels: LabelImage, what = 'instanceBoxes'): InstanceBoxes {
+export function instanceBoxes(labels: LabelImage | MaskImage, what = 'instanceBoxes'): InstanceBoxes {
   const { width: w, height: h, data } = labels;
   let maxId = 0;
   for (let i = 0; i < data.length; i++) {
@@ -43,22 +44,4 @@ export function instanceBoxes(labels: LabelImage, what = 'instanceBoxes'): Insta
     }
   }
   return { maxId, area, x0, y0, x1, y1, first };
-}
-
-/**
- * Renumbers ids 1..N in raster order of their first pixel, in place, from
- * `stats` instead of a scan; valid as long as every edit that moved an id's first pixel updated
- * `stats` (expandLabels does; hole filling never moves it: a hole lies below its instance's top row). O(pixels + N log N).
- */
-export function relabelByFirstPixel(labels: LabelImage, stats: InstanceBoxes): number {
-  const ids: number[] = [];
-  for (let l = 1; l <= stats.maxId; l++) if (stats.area[l]! > 0) ids.push(l);
-  ids.sort((a, b) => stats.first[a]! - stats.first[b]!);
-  const map = new Int32Array(stats.maxId + 1);
-  ids.forEach((l, k) => {
-    map[l] = k + 1;
-  });
-  const d = labels.data;
-  for (let i = 0; i < d.length; i++) d[i] = map[d[i]!]!;
-  return ids.length;
 }
