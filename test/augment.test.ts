@@ -133,10 +133,13 @@ describe('dihedral transforms', () => {
       kinds.add(DIHEDRAL.indexOf(transform));
       const [r, l, d] = images;
       expect(r.data).toEqual(applyDihedral(rgb, transform).data);
+      expect(l.data).toEqual(applyDihedral(labels, transform).data);
+      expect(d.data).toEqual(applyDihedral(dist, transform).data);
       expect(l.data).toBeInstanceOf(Int32Array);
       expect(d.data).toBeInstanceOf(Float32Array);
       for (let p = 0; p < l.data.length; p++) expect(d.data[p]).toBe(Math.fround(l.data[p] / 7));
       expect([r.width, l.width, d.width]).toEqual([l.width, l.width, l.width]);
+      expect([r.height, l.height, d.height]).toEqual([l.height, l.height, l.height]);
     }
     expect(kinds.size).toBe(8);
     const other: RgbImage = { width: 10, height: 10, data: new Uint8Array(300) };

@@ -73,9 +73,11 @@ describe('evaluate edge cases', () => {
     expect(evaluate(z, one)).toMatchObject({ aji: 0, f1: 0, precision: 0, recall: 0, pq: 0, fp: 1 });
   });
 
-  it('AJI: a GT takes the lowest pred id among equal IoUs; IoU exactly 0.5 is not a match', () => {
-    // GT 1 covers 4 px; preds 7 and 3 each cover 2 of them (IoU 0.5 each): pred 3 is taken,
-    // pred 7 is unused and adds its area to the union: C = 2, U = 4 + 2 = 6.
+  it('AJI: of two preds tied at IoU 0.5 one is taken and the other adds its area; IoU exactly 0.5 is not a match', () => {
+    // GT 1 covers 4 px; preds 7 and 3 each cover 2 of them (IoU 0.5 each): one is taken, the
+    // other is unused and adds its area to the union: C = 2, U = 4 + 2 = 6. Two disjoint preds
+    // tied at IoU exactly 0.5 must both be half the GT, so which one wins cannot show here; the
+    // next test shows the lowest id winning a tie between preds of different sizes.
     const gt = img(4, 1, [1, 1, 1, 1]);
     const pred = img(4, 1, [7, 7, 3, 3]);
     const r = evaluateDetailed(gt, pred);

@@ -60,6 +60,8 @@ describe('exact resume after SIGKILL, steps budget', () => {
     expect(cb.header.lrDrops).toEqual([8, 15]);
     expect(cb.header.rngState).toEqual(ca.header.rngState);
     for (const key of ['weights', 'm', 'v'] as const) {
+      expect(ca[key].length, `${key} count`).toBeGreaterThan(0);
+      expect(cb[key], `${key} count`).toHaveLength(ca[key].length);
       ca[key].forEach((t, i) => {
         expect(Buffer.from(cb[key][i]!.buffer).equals(Buffer.from(t.buffer)), `${key}[${i}] differs`).toBe(
           true,

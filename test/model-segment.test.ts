@@ -11,6 +11,7 @@ import { instanceStats, instanceStatsCsv } from '../src/imaging/instance-stats.t
 import { readLabels, readRgb } from '../src/imaging/io.ts';
 import { signedArea, traceOutlines } from '../src/imaging/outlines.ts';
 import { loadTf } from '../src/model/backend.ts';
+import { fromFloat16, toFloat16 } from '../src/model/float16.ts';
 import { loadSegmenter } from '../src/model/infer.ts';
 import { loadModel, SHIPPED_MODEL_DIR, saveModel, tunedOptions } from '../src/model/model-dir.ts';
 import { createUNet } from '../src/model/unet.ts';
@@ -22,6 +23,7 @@ const SLIDE = 'TCGA-21-5784-01Z-00-DX1';
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
 let modelDir: string;
 let imgDir: string;
+let saved: { seg: Float32Array[]; dist: Float32Array[] };
 
 async function randomWeights(seed: number): Promise<Float32Array[]> {
   const net = createUNet(loadTf(), 'sigmoid', createRng(seed));
@@ -46,7 +48,8 @@ function cli(...args: string[]) {
 
 beforeAll(async () => {
   modelDir = tmp('nf-model-');
-  await saveModel(modelDir, { seg: await randomWeights(1), dist: await randomWeights(2), stainTarget: null });
+  saved = { seg: await randomWeights(1), dist: await randomWeights(2) };
+  await saveModel(modelDir, { ...saved, stainTarget: null });
   imgDir = tmp('nf-img-');
   const rgb = await readRgb(join(dataDir, 'images', `${SLIDE}.tif`));
   const raw = (w: number, h: number) =>
@@ -101,9 +104,11 @@ describe('nucleiflow segment', () => {
     ]);
     const gray = cli(join(imgDir, 'gray.png'), '--out', out, '--model', modelDir);
     expect(gray.code).not.toBe(0);
+    expect(gray.stderr).toHaveLength(1);
     expect(gray.stderr[0]).toMatch(/gray\.png: not an RGB image \(1 channel\)/);
     const missing = cli(join(imgDir, 'ok.png'), '--out', out, '--model', join(modelDir, 'nope'));
     expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toHaveLength(1);
     expect(missing.stderr[0]).toMatch(/model .*nope: folder does not exist/);
     expect(readdirSync(out)).toEqual([]);
   });
@@ -112,7 +117,15 @@ describe('nucleiflow segment', () => {
 describe('model folder', () => {
   it('round-trips float16 weights and rejects corrupt or incomplete folders', async () => {
     const m = await loadModel(modelDir);
-    expect(m.seg.length).toBe(46);
+    expect(m.manifest.dtype).toBe('float16');
+    for (const net of ['seg', 'dist'] as const) {
+      expect(m[net]).toHaveLength(46);
+      expect(m[net].map((w) => w.length)).toEqual(saved[net].map((w) => w.length));
+      // Each tensor comes back as exactly its saved weights rounded through float16.
+      m[net].forEach((w, i) => {
+        expect(differ(w, fromFloat16(toFloat16(saved[net][i]!)))).toBe(0);
+      });
+    }
     const bad = tmp('nf-bad-');
     await expect(loadModel(bad)).rejects.toThrow(/no model\.json/);
     writeFileSync(join(bad, 'model.json'), '{');

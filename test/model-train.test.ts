@@ -33,7 +33,7 @@ const base = {
 };
 const tmp = () => mkdtempSync(join(tmpdir(), 'nf-train-'));
 const same = (a: Float32Array[], b: Float32Array[]) =>
-  a.every((w, i) => Buffer.from(w.buffer).equals(Buffer.from(b[i]!.buffer)));
+  a.length === b.length && a.every((w, i) => Buffer.from(w.buffer).equals(Buffer.from(b[i]!.buffer)));
 
 describe('train()', () => {
   it('reports every epoch, leaks no tensors, and checkpoints each epoch', async () => {

@@ -137,7 +137,11 @@ describe('tunePostprocess', () => {
     expect(r.scores.map((s) => s.key)).toEqual(gridSettings(both).map(settingKey));
     expect(r.scores[0]!.key).toBe('thr=0.8,sigma=0.25,seed=0.25,grow=2,seeds=distance');
     expect(r.scores[8]!.key).toBe('thr=0.8,sigma=0.25,seed=0.25,grow=2,seeds=interior');
-    expect(r.chosen.setting.markers).toBeDefined();
+    // Both seed rules reproduce the ground truth at thr=0.5, grow=0 (AJI 1): the first in grid order wins.
+    expect(r.chosen.key).toBe('thr=0.5,sigma=0.25,seed=0.25,grow=0,seeds=distance');
+    expect(r.chosen.setting.markers).toBe('distance');
+    expect(r.chosen.aji).toBe(Math.max(...r.scores.map((s) => s.aji)));
+    expect(r.chosen.aji).toBeCloseTo(1, 12);
     // Without the interior map an interior setting cannot be scored.
     await expect(tunePostprocess([image], { ...grid, markers: ['interior'] })).rejects.toThrow(
       /needs the interior map/,

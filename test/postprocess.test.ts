@@ -202,6 +202,7 @@ describe('pipeline', () => {
     const { prob, dist } = await loadPostprocessCase(CROSSCHECK_DIR, c);
     const r = iterativePostprocess({ foreground: prob, distance: dist }, { maxIterations: 4 });
     expect(r.iterations.length).toBeGreaterThanOrEqual(1);
+    expect(r.converged).toBe(true);
     expect(r.iterations.length).toBeLessThanOrEqual(4);
     expect(r.iterations[0]!.sigma).toBeCloseTo(c.sigma, 9);
     expect(evaluate(await read(c.gt), r.labels).aji).toBeGreaterThan(0.85);

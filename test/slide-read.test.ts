@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -367,6 +367,15 @@ describe('bad slide files', () => {
     expect(Buffer.from(await viaEnv.readRegion(r)).equals(Buffer.from(await viaVenv.readRegion(r)))).toBe(
       true,
     );
+    // Both files are mapped into this process: the copy was loaded, not the venv library reused.
+    const mapped = new Set(
+      readFileSync('/proc/self/maps', 'utf8')
+        .split('\n')
+        .map((line) => line.split(/\s+/)[5] ?? '')
+        .filter((p) => p.includes('libopenslide')),
+    );
+    expect([...mapped]).toContain(realpathSync(own));
+    expect([...mapped]).toContain(realpathSync(openSlideLibraryPath(loadConfig({}))));
     viaVenv.close();
     viaEnv.close();
   });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage, type Storage } from '../../src/storage/index.ts';
 import { DATASET_CONTEXT_TAG } from '../../src/tracking/datasets.ts';
 import * as tracking from '../../src/tracking/index.ts';
-import { chunkBatch, MlflowClient } from '../../src/tracking/mlflow-client.ts';
+import { MlflowClient } from '../../src/tracking/mlflow-client.ts';
 import {
   EXPERIMENT_KIND_TAG,
   MODEL_TRAINING_KIND,
@@ -17,18 +17,6 @@ import { createTestDatabase, services, token } from '../helpers/services.ts';
 
 describe('MLflow REST client against the real server', () => {
   const client = new MlflowClient(services().mlflowUri);
-
-  it('splits log-batch at 1000 metrics / 100 params / 100 tags', () => {
-    const m = Array.from({ length: 2500 }, (_, i) => ({ key: 'k', value: i, timestamp: 1, step: i }));
-    const p = Array.from({ length: 150 }, (_, i) => ({ key: `p${i}`, value: 'v' }));
-    const chunks = chunkBatch(m, p, []);
-    for (const c of chunks) {
-      expect(c.metrics.length + c.params.length + c.tags.length).toBeLessThanOrEqual(1000);
-      expect(c.params.length).toBeLessThanOrEqual(100);
-    }
-    expect(chunks.flatMap((c) => c.metrics)).toHaveLength(2500);
-    expect(chunks.flatMap((c) => c.params)).toHaveLength(150);
-  });
 
   it('creates a run, logs 2500 metric points and 150 params, reads them back, uploads an artifact', async () => {
     const expId = await client.ensureExperiment(`nucleiflow-test/${token()}`);

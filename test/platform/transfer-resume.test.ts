@@ -30,13 +30,21 @@ describe('export, import on another store, resume', { timeout: 900_000 }, () => 
     const first = (await tracking.getRun(a!.storage.db, runId))!;
     expect(first.mlflowRunId).toBeTruthy();
 
-    // As if the export had been taken mid-training: running, nothing scored yet.
+    // As if the export had been taken mid-training: running, no net trained or timed yet (the
+    // columns' defaults, both not null), no epoch metrics, nothing scored.
     const doc = await exportExperiment(a!.storage.db, expId);
     const bundle = doc.runs[0]!;
     const cut = {
       ...doc,
       experiment: { ...doc.experiment, status: 'running' },
-      runs: [{ ...bundle, run: { ...bundle.run, status: 'running', finishedAt: null }, imageResults: [] }],
+      runs: [
+        {
+          ...bundle,
+          run: { ...bundle.run, status: 'running', finishedAt: null, trained: {}, timings: {} },
+          metrics: [],
+          imageResults: [],
+        },
+      ],
     };
     const file = join(b!.home, 'study.json');
     writeFileSync(file, JSON.stringify(cut));
@@ -63,6 +71,18 @@ describe('export, import on another store, resume', { timeout: 900_000 }, () => 
       (x) => x.kind === 'checkpoint',
     );
     expect(checkpoints.filter((x) => x.path.startsWith(b!.home))).toHaveLength(2);
-    expect(tracking.trainedOf(done).seg?.steps).toBe(12);
+    const timings = done.timings as Record<string, number>;
+    for (const stage of ['seg', 'dist'] as const) {
+      const trained = tracking.trainedOf(done)[stage];
+      expect(trained?.steps, stage).toBe(12);
+      // Trained in the new store from step 0, not resumed from a checkpoint epoch ...
+      expect(timings[`train_${stage}_resumed_from`], stage).toBe(0);
+      // ... and its epoch metrics written there again, one loss per epoch.
+      const losses = (await tracking.getMetrics(b!.storage.db, runId, stage)).filter((m) => m.key === 'loss');
+      expect(
+        losses.map((m) => m.step),
+        stage,
+      ).toEqual(Array.from({ length: trained!.epochs }, (_, i) => i + 1));
+    }
   });
 });

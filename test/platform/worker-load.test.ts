@@ -40,7 +40,7 @@ const HEAVY = [
 describe('the worker under CPU-heavy load', { timeout: 1_200_000 }, () => {
   const fx = usePlatformCli();
 
-  it('keeps workflow tasks and queries under 1 s, heartbeats on time, and the SDK off the terminal', async () => {
+  it('keeps workflow tasks under 1 s and queries under 5 s, heartbeats on time, and the SDK off the terminal', async () => {
     const { cli } = fx;
     const connection = await Connection.connect({ address: services().temporalAddress });
     const client = new Client({ connection });
