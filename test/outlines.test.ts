@@ -7,6 +7,7 @@ import { createRng } from '../src/augment/rng.ts';
 import { ensureToolsVenv, loadConfig, REPO_ROOT } from '../src/config.ts';
 import { readLabels } from '../src/imaging/io.ts';
 import { type Outline, outlineOfMask, signedArea, traceOutlines } from '../src/imaging/outlines.ts';
+import { centresInside } from './helpers/centres-inside.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'nf-outlines-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -21,27 +22,6 @@ function grid(rows: string[]): { width: number; height: number; data: Int32Array
     });
   });
   return { width, height: rows.length, data };
-}
-
-/** The pixels of a w x h grid whose centres are inside the outline (even-odd over all its rings). */
-function rasterise(o: Outline, w: number, h: number): Uint8Array {
-  const rings = o.polygons.flat();
-  const out = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let c = false;
-      for (const ring of rings) {
-        for (let i = 0; i + 1 < ring.length; i++) {
-          const [ax, ay] = ring[i]!;
-          const [bx, by] = ring[i + 1]!;
-          if (ay > y + 0.5 !== by > y + 0.5 && x + 0.5 < ((bx - ax) * (y + 0.5 - ay)) / (by - ay) + ax)
-            c = !c;
-        }
-      }
-      out[y * w + x] = c ? 1 : 0;
-    }
-  }
-  return out;
 }
 
 describe('traceOutlines', () => {
@@ -113,7 +93,7 @@ describe('traceOutlines', () => {
         expect(o.polygons.flat().reduce((a, r) => a + signedArea(r), 0)).toBe(
           want.reduce((a, v) => a + v, 0),
         );
-        expect(rasterise(o, w, h)).toEqual(want);
+        expect(centresInside(o.polygons.flat(), { x: 0, y: 0, width: w, height: h })).toEqual(want);
       }
     }
   });

@@ -10,6 +10,7 @@ import { signedArea, traceOutlines } from '../src/imaging/outlines.ts';
 import { CSV_HEADER, type NucleusRecord, nucleusRecord, openSlideOutputs } from '../src/slide/outputs.ts';
 import type { Box } from '../src/slide/regions.ts';
 import { instanceMask, type OwnedInstance } from '../src/slide/stitch.ts';
+import { centresInside } from './helpers/centres-inside.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'nf-slide-outputs-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -108,25 +109,6 @@ function expectValidQuPath(fc: Fc): void {
 }
 
 const files = (d: string): string[] => readdirSync(d).sort();
-
-/** The box's pixels whose centres lie inside `ring` (even-odd rule), as a 0/1 mask: the ring rasterised back. */
-function centresInside(ring: readonly (readonly [number, number])[], box: Box): Uint8Array {
-  const out = new Uint8Array(box.width * box.height);
-  for (let y = 0; y < box.height; y++) {
-    for (let x = 0; x < box.width; x++) {
-      const px = box.x + x + 0.5;
-      const py = box.y + y + 0.5;
-      let c = false;
-      for (let i = 0; i + 1 < ring.length; i++) {
-        const [ax, ay] = ring[i]!;
-        const [bx, by] = ring[i + 1]!;
-        if (ay > py !== by > py && px < ((bx - ax) * (py - ay)) / (by - ay) + ax) c = !c;
-      }
-      out[y * box.width + x] = c ? 1 : 0;
-    }
-  }
-  return out;
-}
 
 describe('nucleusFeature / nucleiGeoJson', () => {
   it('builds one QuPath detection Feature, leaving out missing measurements', () => {
@@ -243,7 +225,7 @@ describe('nucleusRecord', () => {
       [1007, 2000],
     ]);
     expect(signedArea(shell)).toBe(inst.area);
-    expect(centresInside(shell, inst.box)).toEqual(instanceMask(inst));
+    expect(centresInside([shell], inst.box)).toEqual(instanceMask(inst));
     expect(rec.measures.hematoxylinOd).toBeNull();
     const rgb = new Uint8Array(3 * inst.box.width * inst.box.height).fill(255);
     expect(nucleusRecord(inst, rgb).measures.hematoxylinOd).toBe(0);
