@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { choiceList, decimal, integer, nonNegativeNumber, positiveInt } from '../cli/options.ts';
+import { SHIPPED_SPECS } from '../experiments/index.ts';
 import { BIN } from './helpers/cli.ts';
 
 function cli(args: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> {
@@ -22,6 +23,14 @@ describe('CLI option values', () => {
       [['worker', '--train-slots', '2x'], "option '--train-slots <n>' argument '2x' is invalid."],
       [['train', '--seed', '1.5'], "option '--seed <n>' argument '1.5' is invalid."],
       [['segment', 'x.png', '--out', 'o', '--format', 'png,jpg'], "'jpg' is not allowed; choose from png"],
+      [
+        ['segment', 'x.svs', '--out', 'o', '--parallel', '0.4'],
+        "option '--parallel <n>' argument '0.4' is invalid. Expected an integer >= 1.",
+      ],
+      [
+        ['segment', 'x.svs', '--out', 'o', '--mpp', '0'],
+        "option '--mpp <microns>' argument '0' is invalid. Expected a number > 0.",
+      ],
     ];
     const results = await Promise.all(cases.map(([args]) => cli(args)));
     results.forEach((r, k) => {
@@ -32,11 +41,20 @@ describe('CLI option values', () => {
   });
 
   it('an unknown command exits 2 too; help exits 0', async () => {
-    const [unknown, help] = await Promise.all([cli(['lables']), cli(['runs', '--help'])]);
+    const [unknown, help, runHelp, segmentHelp] = await Promise.all([
+      cli(['lables']),
+      cli(['runs', '--help']),
+      cli(['run', '--help']),
+      cli(['segment', '--help']),
+    ]);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/^error: unknown command 'lables'\n\(Did you mean labels\?\)/);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/--limit <n> +at most this many runs \(default: 50\)/);
+    // run's help lists every shipped spec; segment's argument names slides and folders as well as images.
+    const runText = runHelp.stdout.replace(/\s+/g, ' ');
+    for (const name of SHIPPED_SPECS) expect(runText).toMatch(new RegExp(`[ :]${name}[,;]`));
+    expect(segmentHelp.stdout.replace(/\s+/g, ' ')).toMatch(/whole slides .* or folders of either/);
   });
 
   it('the parsers take exactly their values', () => {

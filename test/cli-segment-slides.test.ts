@@ -1,9 +1,11 @@
 // `nucleiflow segment <folder>` on the embedded defaults (PGlite, the embedded Temporal, an in-process worker): one
-// child workflow per slide, a failed slide one line without stopping the others, a repeat skipping what is done.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// child workflow per slide, a failed slide one line without stopping the others, a repeat skipping what is done;
+// a plain image in the folder segmented in one piece.
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
 import { EDGE_SLIDE, testSlide } from '../testing/test-slide.ts';
 import { runCli } from './helpers/cli.ts';
 
@@ -23,6 +25,8 @@ beforeAll(async () => {
   copyFileSync(s.svs40, join(slides, 'a.svs'));
   copyFileSync(s.svs20, join(slides, 'b.svs'));
   copyFileSync(s.genericTiff, join(slides, 'c.tif'));
+  // A plain MoNuSeg TIFF among the slides: segmented in one piece, not sent to the slide workflow.
+  copyFileSync(join(loadConfig().dataDir, 'images', 'TCGA-21-5784-01Z-00-DX1.tif'), join(slides, 'd.tif'));
 }, 300_000);
 
 describe('nucleiflow segment <folder of slides>', { timeout: 600_000 }, () => {
@@ -42,10 +46,12 @@ describe('nucleiflow segment <folder of slides>', { timeout: 600_000 }, () => {
     const first = runCli(['segment', slides, '--out', out], { env: env(), timeoutMs: 500_000 });
     expect(first.status, first.stderr).toBe(1);
     const lines = first.stdout.trim().split('\n').slice(1); // after the model line
-    expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/a\.svs: \d+ nuclei in [\d.]+ mm\^2 of tissue/);
-    expect(lines[1]).toMatch(/b\.svs: \d+ nuclei in [\d.]+ mm\^2 of tissue/);
-    expect(lines[2]).toMatch(/c\.tif: failed: .*c\.tif: no pixel size: .*pass --mpp/);
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/d\.tif: \d+ nuclei in [\d.]+ s -> /);
+    expect(existsSync(join(out, 'd.labels.png'))).toBe(true);
+    expect(lines[1]).toMatch(/a\.svs: \d+ nuclei in [\d.]+ mm\^2 of tissue/);
+    expect(lines[2]).toMatch(/b\.svs: \d+ nuclei in [\d.]+ mm\^2 of tissue/);
+    expect(lines[3]).toMatch(/c\.tif: failed: .*c\.tif: no pixel size: .*pass --mpp/);
     const a = JSON.parse(readFileSync(join(out, 'a.summary.json'), 'utf8'));
     const b = JSON.parse(readFileSync(join(out, 'b.summary.json'), 'utf8'));
     expect(a.scale).toBeCloseTo(1, 6);
@@ -58,9 +64,10 @@ describe('nucleiflow segment <folder of slides>', { timeout: 600_000 }, () => {
     });
     expect(second.status, second.stderr).toBe(0);
     const again = second.stdout.trim().split('\n').slice(1);
-    expect(again[0]).toMatch(/a\.svs: already segmented with this model/);
-    expect(again[1]).toMatch(/b\.svs: already segmented with this model/);
-    expect(again[2]).toMatch(/c\.tif: \d+ nuclei/);
+    expect(again[0]).toMatch(/d\.tif: \d+ nuclei in [\d.]+ s -> /);
+    expect(again[1]).toMatch(/a\.svs: already segmented with this model/);
+    expect(again[2]).toMatch(/b\.svs: already segmented with this model/);
+    expect(again[3]).toMatch(/c\.tif: \d+ nuclei/);
     // The generic TIFF holds the 40x slide's pixels: given its pixel size, the same nuclei.
     expect(JSON.parse(readFileSync(join(out, 'c.summary.json'), 'utf8')).nuclei).toBe(a.nuclei);
 

@@ -1,9 +1,7 @@
-import { existsSync, statSync } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
-import { basename, extname, isAbsolute, join, resolve } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { basename, extname, join, resolve } from 'node:path';
+import { type Command, Option } from 'commander';
 import sharp from 'sharp';
-import { loadConfig } from '../../src/config.ts';
 import { InputError, UserError } from '../../src/errors.ts';
 import { nucleiGeoJson } from '../../src/imaging/geojson.ts';
 import { instanceStats, instanceStatsCsv } from '../../src/imaging/instance-stats.ts';
@@ -13,70 +11,10 @@ import { contourOverlay } from '../../src/imaging/overlay.ts';
 import type { LabelImage } from '../../src/imaging/types.ts';
 import { writeFileAtomic } from '../../src/io/atomic-write.ts';
 import { loadSegmenter, MIN_INPUT_SIZE } from '../../src/model/infer.ts';
-import { loadModel, SHIPPED_MODEL_DIR } from '../../src/model/model-dir.ts';
-import { choiceList } from '../options.ts';
+import { loadModel } from '../../src/model/model-dir.ts';
+import { chooseModel } from '../choose-model.ts';
+import { choiceList, positiveInt, positiveNumber } from '../options.ts';
 import { action } from '../run-action.ts';
-
-/** The model segment uses, and how its outputs name it. */
-interface ChosenModel {
-  readonly dir: string;
-  /** Registry version, or null for a folder given as a path. */
-  readonly registry: { name: string; version: number; runId: string } | null;
-}
-
-/** A --model value naming a folder rather than a registry entry. */
-const isPath = (ref: string) =>
-  ref.includes('/') || ref.includes('\\') || ref.startsWith('.') || isAbsolute(ref) || existsSync(ref);
-
-/**
- * --model as given (a folder, or NAME[@VERSION|@ALIAS] from the registry), else the most recently
- * set `default` alias in the configured store, else the shipped folder. The store is only opened
- * when it exists (DATABASE_URL set, or a PGlite folder under the home) and is not migrated here:
- * a store without the registry tables has no default.
- */
-async function chooseModel(ref: string | undefined): Promise<ChosenModel> {
-  if (ref !== undefined && isPath(ref)) return { dir: resolve(ref), registry: null };
-  const config = loadConfig();
-  if (!config.databaseUrl && !existsSync(join(config.home, 'pglite'))) {
-    if (ref === undefined) return { dir: SHIPPED_MODEL_DIR, registry: null };
-    throw new UserError(
-      `--model ${ref}: no such folder, and no tracking store to look it up in (DATABASE_URL unset, no ${join(config.home, 'pglite')})`,
-    );
-  }
-  const { openStorage } = await import('../../src/storage/index.ts');
-  const registry = await import('../../src/tracking/registry.ts');
-  let storage: Awaited<ReturnType<typeof openStorage>>;
-  try {
-    storage = await openStorage({
-      databaseUrl: config.databaseUrl,
-      home: config.home,
-      migrate: ref !== undefined,
-    });
-  } catch (err) {
-    if (ref !== undefined || !(err instanceof UserError)) throw err;
-    // No --model: an unreachable store must not stop segmentation; the outputs name the model used.
-    process.stderr.write(`nucleiflow: ${err.message}; using the shipped model\n`);
-    return { dir: SHIPPED_MODEL_DIR, registry: null };
-  }
-  try {
-    let target = ref;
-    if (target === undefined) {
-      const { latestDefaultAlias } = await import('../../src/tracking/queries.ts');
-      const a = await latestDefaultAlias(storage.db).catch((err: unknown) => {
-        // 42P01: the store predates the registry tables, so it has no default.
-        if ((err as { code?: string; cause?: { code?: string } }).code === '42P01') return undefined;
-        if ((err as { cause?: { code?: string } }).cause?.code === '42P01') return undefined;
-        throw err;
-      });
-      if (!a) return { dir: SHIPPED_MODEL_DIR, registry: null };
-      target = `${a.name}@${a.version}`;
-    }
-    const v = await registry.resolveModel(storage.db, target);
-    return { dir: v.dir, registry: { name: v.name, version: v.version, runId: v.runId } };
-  } finally {
-    await storage.close();
-  }
-}
 
 const FORMATS = ['png', 'tiff', 'geojson'] as const;
 type Format = (typeof FORMATS)[number];
@@ -93,39 +31,6 @@ interface SegmentFlags {
   gzip?: boolean;
   parallel?: number;
 }
-
-/**
- * Splits the arguments into images (segmented in one piece) and whole slides (the slide workflow): a folder
- * means its slide files; a file OpenSlide opens as a slide format is a slide, a plain TIFF/PNG/JPEG an image.
- */
-async function sortInputs(args: readonly string[]): Promise<{ images: string[]; slides: string[] }> {
-  const { openSlide } = await import('../../src/slide/index.ts');
-  const { SLIDE_EXTENSIONS, slidesInFolder } = await import('../segment-slides.ts');
-  const images: string[] = [];
-  const slides: string[] = [];
-  for (const a of args) {
-    if (existsSync(a) && statSync(a).isDirectory()) {
-      slides.push(...slidesInFolder(a));
-      continue;
-    }
-    if (!SLIDE_EXTENSIONS.test(a)) {
-      images.push(a);
-      continue;
-    }
-    const slide = await openSlide(a);
-    const plain = slide.vendor.startsWith('image/');
-    slide.close();
-    (plain ? images : slides).push(a);
-  }
-  return { images, slides };
-}
-
-const positive = (what: string) => (v: string) => {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n))
-    throw new InvalidArgumentError(`${what} must be a number > 0, got ${v}`);
-  return n;
-};
 
 /** 16-bit grayscale TIFF of the label map, written atomically. */
 async function writeLabelsTiff(path: string, labels: LabelImage): Promise<void> {
@@ -162,9 +67,12 @@ export function register(program: Command): void {
   program
     .command('segment')
     .description(
-      'Segment nuclei in H&E images with the two-stage U-Net: label maps, QuPath GeoJSON, overlay and a per-nucleus CSV',
+      'Segment nuclei in H&E images and whole slides with the two-stage U-Net: label maps, QuPath GeoJSON, overlay and a per-nucleus CSV (slides: GeoJSON, CSV, summary and thumbnail)',
     )
-    .argument('<image...>', `RGB images (TIFF, PNG or JPEG), at least ${MIN_INPUT_SIZE}x${MIN_INPUT_SIZE} px`)
+    .argument(
+      '<input...>',
+      `H&E images (TIFF, PNG or JPEG, at least ${MIN_INPUT_SIZE}x${MIN_INPUT_SIZE} px, segmented in one piece), whole slides (any format OpenSlide reads: SVS, tiled TIFF, NDPI, MRXS, ...; segmented region by region on the workers) or folders of either`,
+    )
     .requiredOption('--out <dir>', 'output folder (created if missing)')
     .option(
       '--model <model>',
@@ -181,7 +89,7 @@ export function register(program: Command): void {
     .option(
       '--mpp <microns>',
       "whole slides: microns per level-0 pixel for slides that record none (a slide's own value wins)",
-      positive('--mpp'),
+      positiveNumber,
     )
     .option(
       '--force',
@@ -191,11 +99,12 @@ export function register(program: Command): void {
     .option(
       '--parallel <n>',
       'whole slides: region batches in flight across the workers (default 2)',
-      positive('--parallel'),
+      positiveInt,
     )
     .action(
       action(async (inputs: string[], f: SegmentFlags) => {
         const formats = f.format;
+        const { sortInputs } = await import('../segment-slides.ts');
         const { images, slides } = await sortInputs(inputs);
         const chosen = await chooseModel(f.model);
         const modelDir = chosen.dir;
@@ -262,7 +171,7 @@ export function register(program: Command): void {
             ...(f.mpp !== undefined ? { mpp: f.mpp } : {}),
             ...(f.force ? { force: true } : {}),
             ...(f.gzip ? { gzip: true } : {}),
-            ...(f.parallel ? { parallel: Math.round(f.parallel) } : {}),
+            ...(f.parallel ? { parallel: f.parallel } : {}),
           });
           if (!ok) process.exitCode = 1;
         }

@@ -82,6 +82,23 @@ async function openPlainImage(path: string, kind: 'tiff' | 'png' | 'jpeg'): Prom
 }
 
 /**
+ * A TIFF that OpenSlide did not take: a stripped TIFF is a plain image, but OpenSlide reads every
+ * well-formed tiled TIFF and every Aperio file, so such a file it does not recognise is broken and
+ * reading its first page as a plain image would hide that.
+ */
+async function checkPlainTiff(path: string): Promise<void> {
+  const ifd = await readFirstIfd(path);
+  if (!ifd.ok) throw new InputError(path, `corrupt or truncated TIFF: ${ifd.problem}`);
+  if (ifd.tiled || ifd.description?.startsWith('Aperio')) {
+    const what = ifd.description?.startsWith('Aperio') ? 'an Aperio slide' : 'a tiled TIFF';
+    throw new InputError(
+      path,
+      `corrupt or truncated slide: ${what} that OpenSlide does not recognise (an image directory or its tile data cannot be read)`,
+    );
+  }
+}
+
+/**
  * Opens a slide or plain image. Throws InputError naming the file for a missing, empty, corrupt,
  * truncated or unsupported file (with OpenSlide's own message when OpenSlide recognised it), and a
  * UserError with the setup hint when the OpenSlide library is not installed and the file needs it.
@@ -93,24 +110,31 @@ export async function openSlide(path: string, config: Config = loadConfig()): Pr
   const slide = openWithOpenSlide(path, config);
   if (slide) return slide;
   if (sig === 'tiff') {
-    // OpenSlide reads every well-formed tiled TIFF and every Aperio file, so such a file it does not
-    // recognise is broken; reading its first page as a plain image would hide that. A stripped TIFF
-    // is a plain image.
-    const ifd = await readFirstIfd(path);
-    if (!ifd.ok) throw new InputError(path, `corrupt or truncated TIFF: ${ifd.problem}`);
-    if (ifd.tiled || ifd.description?.startsWith('Aperio')) {
-      const what = ifd.description?.startsWith('Aperio') ? 'an Aperio slide' : 'a tiled TIFF';
-      throw new InputError(
-        path,
-        `corrupt or truncated slide: ${what} that OpenSlide does not recognise (an image directory or its tile data cannot be read)`,
-      );
-    }
+    await checkPlainTiff(path);
     return openPlainImage(path, 'tiff');
   }
   throw new InputError(
     path,
-    'unsupported file: not a slide format OpenSlide reads (SVS, TIFF, NDPI, VMS, MRXS, SCN, BIF, ...) nor a TIFF, PNG or JPEG image',
+    'unsupported file: not a slide format OpenSlide reads (SVS, TIFF, NDPI, VMS, MRXS, SCN, BIF, DICOM, ...) nor a TIFF, PNG or JPEG image',
   );
+}
+
+/**
+ * Whether `segment` takes the file as a whole slide (OpenSlide opens it) rather than a plain image
+ * segmented in one piece (PNG, JPEG, a stripped TIFF, or a file OpenSlide does not recognise, which
+ * the image reader then reports). Decided by content, not by the file name, and without decoding
+ * pixels. Throws as openSlide does for a missing, empty or corrupt file.
+ */
+export async function isWholeSlide(path: string, config: Config = loadConfig()): Promise<boolean> {
+  const sig = await signature(path);
+  if (sig === 'png' || sig === 'jpeg') return false;
+  const slide = openWithOpenSlide(path, config);
+  if (slide) {
+    slide.close();
+    return true;
+  }
+  if (sig === 'tiff') await checkPlainTiff(path);
+  return false;
 }
 
 /** The slide's microns per pixel; throws InputError naming the file when it has none. */
