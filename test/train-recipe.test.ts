@@ -69,7 +69,7 @@ describe('the closing note of run quick', () => {
   it('says it is a 3-epoch smoke run, what the default model scores (from its card), and the command that reproduces it', async () => {
     const card = shippedCard();
     const pct = (v: number) => (100 * v).toFixed(2);
-    const note = await quickNote((await loadSpec('quick')).spec);
+    const note = await quickNote((await loadSpec('quick')).spec, { dir: SHIPPED_MODEL_DIR, registry: null });
     expect(note).toMatch(/^\nquick is a 3-epoch smoke run \(4 training images, 128x128 crops\)/);
     expect(note).toContain(
       `scores AJI ${pct(card.scores.all!.aji)} on the Kumar test images (${pct(card.scores.seen!.aji)} seen organs, ${pct(card.scores.unseen!.aji)} unseen)`,
@@ -78,14 +78,27 @@ describe('the closing note of run quick', () => {
     // The score is the card's: another card, another number; no card, no number.
     const other = mkdtempSync(join(tmpdir(), 'nf-card-'));
     writeFileSync(join(other, 'card.json'), JSON.stringify({ scores: { all: { aji: 0.5 } } }));
-    expect(await quickNote((await loadSpec('quick')).spec, other)).toContain(
+    const folder = (dir: string) => ({ dir, registry: null });
+    expect(await quickNote((await loadSpec('quick')).spec, folder(other))).toContain(
       `The default model (${other}) scores AJI 50.00 on the Kumar test images.`,
     );
-    expect(await quickNote((await loadSpec('quick')).spec, join(other, 'none'))).toContain(
-      'no test scores in',
+    expect(await quickNote((await loadSpec('quick')).spec, folder(join(other, 'none')))).toContain(
+      'no Kumar test scores in',
     );
+    // A registry default is named by its version and scored from its card; a model that trained on
+    // every image (split `all`) or scored another split has no Kumar test score to state.
+    const registry = { name: 'nucleiflow-v1', version: 3, runId: 'r' };
+    const loadedQuick = (await loadSpec('quick')).spec;
+    const at = (card: unknown) => quickNote(loadedQuick, { dir: other, registry, card });
+    expect(await at({ scores: { all: { aji: 0.6123 } } })).toContain(
+      'The default model (nucleiflow-v1@3) scores AJI 61.23 on the Kumar test images.',
+    );
+    expect(await at({ split: 'all', scores: { all: { aji: 0.9 } } })).toContain(
+      'The default model (nucleiflow-v1@3): no Kumar test scores in the registry card of nucleiflow-v1@3.',
+    );
+    expect(await at({ split: 'kumar-val', scores: { all: { aji: 0.6 } } })).toContain('no Kumar test scores');
     // The epochs come from the spec, not from the text.
-    expect(await quickNote((await loadSpec('quick', ['training.seg.epochs=5'])).spec)).toMatch(
+    expect(await quickNote((await loadSpec('quick', ['training.seg.epochs=5'])).spec, folder(other))).toMatch(
       /a 5-epoch smoke run/,
     );
   });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { quickNote } from '../../cli/commands/run.ts';
 import { loadSpec } from '../../experiments/index.ts';
 import { loadConfig } from '../../src/config.ts';
+import { SHIPPED_MODEL_DIR } from '../../src/model/model-dir.ts';
 import * as tracking from '../../src/tracking/index.ts';
 import { MlflowClient } from '../../src/tracking/mlflow-client.ts';
 import { listModelVersions } from '../../src/tracking/queries.ts';
@@ -41,8 +42,11 @@ describe('quick end to end', { timeout: 900_000 }, () => {
       });
       expect(wallSeconds).toBeGreaterThan(0);
     }
-    // The closing note: a smoke run, what the default model scores (its card), how to reproduce it.
-    expect(r.stdout).toContain(await quickNote((await loadSpec('quick')).spec));
+    // The closing note: a smoke run, what the default model scores (its card), how to reproduce it. This
+    // store is new, with no `default` alias, so the default is the shipped folder, as for `segment`.
+    expect(r.stdout).toContain(
+      await quickNote((await loadSpec('quick')).spec, { dir: SHIPPED_MODEL_DIR, registry: null }),
+    );
     expect(r.stdout).toMatch(/Reproduce it with: nucleiflow run cpu-60min-c256\n$/);
 
     // Per-image results for every Kumar test image: 8 seen-organ, 6 unseen-organ.
