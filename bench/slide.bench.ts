@@ -215,7 +215,7 @@ export async function run(): Promise<BenchRow[]> {
       ['region reads', readMs],
       ['ownership + records/measures', recordsMs],
       ['part building + writes (rest of regions)', partsRest],
-      ['calibration (8 patches, both nets)', tp.ms],
+      [`calibration (${tp.calls} patches, both nets)`, tp.ms],
       ['identity', identityMs],
       ['tissue', tissueMs],
       ['stain fit + rest of plan', planRest],
