@@ -333,4 +333,25 @@ describe('nucleiflow report refuses bad input and leaves the folder as it was', 
     expect(last('abl-off-s1')).toBe('2026-11-25T10:00:00.000Z by this run');
     expect(last('abl-off-s2')).toBe('not recorded');
   });
+
+  it('reports a completed run that trained on all 30 images as not scored, with its facts and curves', async () => {
+    const storage = await openStorage({ home });
+    await storage.db.delete(schema.imageResults).where(eq(schema.imageResults.runId, 'abl-off-s2'));
+    await storage.db.execute(
+      sql`update runs set spec = jsonb_set(spec, '{dataset}', '{"name":"monuseg","split":"all"}') where id = 'abl-off-s2'`,
+    );
+    await storage.close();
+    const dir = join(home, 'out', 'general');
+    const r = cli(['report', 'abl-off-s2', '--out', dir]);
+    expect(r.status, r.stderr).toBe(0);
+    const text = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(text).toContain('0 run(s) with results.');
+    expect(text).toContain('Not scored: abl-off-s2 trained on all 30 images (split `all`)');
+    expect(text).not.toContain('## Table 1');
+    expect(text).toMatch(/\| abl-off-s2 \|/);
+    expect(text).toMatch(/!\[abl-off-s2 seg loss\]\(curves-abl-off-s2-seg-loss\.svg\)/);
+    expect(XMLValidator.validate(readFileSync(join(dir, 'curves-abl-off-s2-seg-loss.svg'), 'utf8'))).toBe(
+      true,
+    );
+  });
 });

@@ -1,10 +1,12 @@
 /**
  * What `nucleiflow report` reads, through the one read layer (src/tracking/queries.ts): the runs
  * of one experiment (or one run), their per-image results of both methods, learning curves,
- * chosen post-processing and training facts. Refuses, with one line, an id that names nothing
- * and a target without any per-image results yet.
+ * chosen post-processing and training facts. A completed run that trained on every image (split
+ * `all`) has nothing to score by design: it is reported with its training facts and curves, unscored.
+ * Refuses, with one line, an id that names nothing and a target with neither.
  */
 import { z } from 'zod';
+import { splitOfSpec } from '../data/splits.ts';
 import { UserError } from '../errors.ts';
 import type { Db } from '../storage/index.ts';
 import * as q from '../tracking/queries.ts';
@@ -51,7 +53,10 @@ export interface ReportData {
   /** The id the report is about (an experiment id or a run id). */
   readonly id: string;
   readonly experiment: q.ExperimentRow;
-  /** Runs with per-image results, in creation order (the first is the baseline). */
+  /**
+   * Runs with per-image results, in creation order (the first is the baseline), and the completed
+   * runs of split `all`, which have none by design (unscored).
+   */
   readonly runs: ReportRun[];
   /** Runs of the experiment left out because they have no per-image results yet. */
   readonly withoutResults: q.RunRow[];
@@ -74,7 +79,9 @@ export async function loadReportData(db: Db, target: string): Promise<ReportData
   const brief = await q.getRunsBrief(db, ids);
   const results = await q.getImageResults(db, ids, 'all');
   const has = new Set(results.map((r) => r.runId));
-  const withResults = brief.filter((b) => has.has(b.run.id));
+  const unscored = (b: (typeof brief)[number]) =>
+    b.run.status === 'completed' && splitOfSpec(b.run.spec) === 'all';
+  const withResults = brief.filter((b) => has.has(b.run.id) || unscored(b));
   const experiment = brief[0]?.experiment ?? (await q.getExperiment(db, target));
   if (!experiment || withResults.length === 0) {
     const what = kind === 'run' ? `run ${ids[0]}` : `experiment ${target}`;
@@ -101,7 +108,7 @@ export async function loadReportData(db: Db, target: string): Promise<ReportData
       tuning: tuning.find((t) => t.runId === b.run.id) ?? null,
       firstTestScoring: first.get(params[i]!['test.recipe'] ?? '') ?? null,
     })),
-    withoutResults: brief.filter((b) => !has.has(b.run.id)).map((b) => b.run),
+    withoutResults: brief.filter((b) => !has.has(b.run.id) && !unscored(b)).map((b) => b.run),
     results: results.filter((r) => has.has(r.runId)),
   };
 }

@@ -240,54 +240,62 @@ export interface ReportLayout {
 export function buildReport(d: ReportData, command: string, layout: ReportLayout = {}): ReportFile[] {
   const assets = layout.name === undefined ? '' : `${layout.name}/`;
   const cmps = methodComparisons(d);
-  const main = cmps['two-stage'] ?? cmps.stage1!;
+  const main = cmps['two-stage'] ?? cmps.stage1;
+  const scored = new Set(d.results.map((x) => x.runId));
+  const unscored = d.runs.filter((r) => !scored.has(r.run.id));
   const out: string[] = [
     `# NucleiFlow report: ${d.kind} ${d.id}`,
     '',
     `Generated from the tracking store by \`${command}\`; rerun it to regenerate this file.`,
     '',
-    `Experiment ${d.experiment.id} (${d.experiment.name}, spec \`${d.experiment.specName}\`): ${d.runs.length} run(s) with results.`,
+    `Experiment ${d.experiment.id} (${d.experiment.name}, spec \`${d.experiment.specName}\`): ${d.runs.length - unscored.length} run(s) with results.`,
   ];
+  if (unscored.length)
+    out.push(
+      `Not scored: ${unscored.map((r) => r.run.id).join(', ')} trained on all 30 images (split \`all\`), the Kumar test images among them, so no image is left to score them on; their training facts and learning curves are below.`,
+    );
   if (d.withoutResults.length)
     out.push(
       `Left out, no per-image results yet: ${d.withoutResults.map((r) => `${r.id} (${r.status})`).join(', ')}.`,
     );
   const stage1Missing = d.runs.filter(
-    (r) => !d.results.some((x) => x.runId === r.run.id && x.method === 'stage1'),
+    (r) => scored.has(r.run.id) && !d.results.some((x) => x.runId === r.run.id && x.method === 'stage1'),
   );
   if (stage1Missing.length)
     out.push(
       `No stage-1-alone (U-Net) results are stored for ${stage1Missing.map((r) => r.run.id).join(', ')}; their U-Net rows read '—'.`,
     );
-  const splits = [...new Set(d.runs.map((r) => splitOfSpec(r.run.spec)))];
+  const splits = [...new Set(d.runs.filter((r) => scored.has(r.run.id)).map((r) => splitOfSpec(r.run.spec)))];
   // The paper's numbers are for its test images; beside any other split they would mislead.
   const onTest = splits.length === 1 && splits[0] === 'kumar';
-  out.push(
-    '',
-    '## Table 1',
-    '',
-    `Scores in percent on ${splits.map((x) => SPLIT_SCORED[x]).join(' and ')}, in the layout of Table 1 of Mahbod et al. 2019 (plus AJI+ and PQ). ` +
-      "'U-Net (stage 1 alone)' is the paper's U-Net column: instances from the thresholded stage-1 map with the same cleanup. " +
-      'Each run is averaged over the images every compared run scored; an arm with several seeds shows mean ± sample sd over its seeds of those per-run means. ' +
-      (onTest
-        ? `The paper column holds only the numbers recorded in src/metrics/paper.ts (${PAPER_CITATION}); '—' where it has none.`
-        : "The paper's numbers are for the Kumar test split and are not shown."),
-  );
-  for (const arm of main.arms.arms) {
-    // Arms are matched across methods by key, since stage 1 may cover fewer runs.
-    const pick = (m: Method) => {
-      const c = cmps[m];
-      const j = c ? c.arms.arms.findIndex((a) => a.key === arm.key) : -1;
-      return { c: j >= 0 ? c : null, j };
-    };
-    const s1 = pick('stage1');
-    const ts = pick('two-stage');
+  if (main) {
     out.push(
       '',
-      `### Arm ${arm.label}: ${arm.runIds.length} run(s), seeds ${arm.seeds.join(', ')}`,
+      '## Table 1',
       '',
-      table1Merged(s1, ts, onTest),
+      `Scores in percent on ${splits.map((x) => SPLIT_SCORED[x]).join(' and ')}, in the layout of Table 1 of Mahbod et al. 2019 (plus AJI+ and PQ). ` +
+        "'U-Net (stage 1 alone)' is the paper's U-Net column: instances from the thresholded stage-1 map with the same cleanup. " +
+        'Each run is averaged over the images every compared run scored; an arm with several seeds shows mean ± sample sd over its seeds of those per-run means. ' +
+        (onTest
+          ? `The paper column holds only the numbers recorded in src/metrics/paper.ts (${PAPER_CITATION}); '—' where it has none.`
+          : "The paper's numbers are for the Kumar test split and are not shown."),
     );
+    for (const arm of main.arms.arms) {
+      // Arms are matched across methods by key, since stage 1 may cover fewer runs.
+      const pick = (m: Method) => {
+        const c = cmps[m];
+        const j = c ? c.arms.arms.findIndex((a) => a.key === arm.key) : -1;
+        return { c: j >= 0 ? c : null, j };
+      };
+      const s1 = pick('stage1');
+      const ts = pick('two-stage');
+      out.push(
+        '',
+        `### Arm ${arm.label}: ${arm.runIds.length} run(s), seeds ${arm.seeds.join(', ')}`,
+        '',
+        table1Merged(s1, ts, onTest),
+      );
+    }
   }
   for (const method of ['stage1', 'two-stage'] as const) {
     const c = cmps[method];
