@@ -1,5 +1,5 @@
 // nucleiflow segment: outputs and bad input (small image, gray image, missing/corrupt model dir).
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -143,6 +143,28 @@ describe('model folder', () => {
     expect(count(m.seg)).toBe(1_941_105);
     expect(count(m.dist)).toBe(1_941_105);
     expect(m.manifest.postprocess?.chosenOn).toMatch(/training images/);
+  });
+
+  it('ships the general model: trained on all 30 images, unscored, each net under 10 MB with the paper size', async () => {
+    const dir = join(SHIPPED_MODEL_DIR, '..', 'general');
+    const m = await loadModel(dir);
+    const count = (ws: readonly Float32Array[]) => ws.reduce((n, w) => n + w.length, 0);
+    expect(count(m.seg)).toBe(1_941_105);
+    expect(count(m.dist)).toBe(1_941_105);
+    for (const net of ['seg', 'dist']) expect(statSync(join(dir, `${net}.bin`)).size).toBeLessThan(10e6);
+    const card = JSON.parse(readFileSync(join(dir, 'card.json'), 'utf8')) as {
+      split: string;
+      specName: string;
+      scores: { all: unknown; nImages: number };
+    };
+    expect([card.split, card.specName, card.scores.all, card.scores.nImages]).toEqual([
+      'all',
+      'general',
+      null,
+      0,
+    ]);
+    expect(m.manifest.postprocess?.chosenOn).toMatch(/30 training images/);
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toMatch(/Not scored: it trained on all 30 images/);
   });
 
   it('maps the post-processing a model was tuned with onto pipeline options, leaving absent ones at the defaults', () => {
