@@ -15,7 +15,7 @@ import { writeImageLayer } from '../dashboards/layer-writer.ts';
 import { type Dashboard, startDashboard } from '../dashboards/server/app.ts';
 import { imageArtifactPath } from '../dashboards/server/artifacts.ts';
 import { deltaPct } from '../dashboards/server/format.ts';
-import { table1 } from '../dashboards/server/pages/run.ts';
+import { scoresSection, table1 } from '../dashboards/server/pages/run.ts';
 import { isLoopbackHost, isSafeRelativePath } from '../dashboards/server/security.ts';
 import { ConfigError } from '../src/errors.ts';
 import { readGrey } from '../src/imaging/io.ts';
@@ -428,5 +428,11 @@ describe('run page Table 1', () => {
     expect(val).not.toContain('56.87');
     expect(val).toContain('on the kumar-val validation split');
     expect(val).toContain('numbers are for the Kumar test split and are not shown.');
+  });
+
+  it('says a run that trained on all 30 images is not scored, and one without results that it has none yet', () => {
+    expect(String(scoresSection('r', [], 'all'))).toContain('Not scored: this run trained on all 30 images');
+    expect(String(scoresSection('r', [], 'kumar'))).toContain('No per-image results yet.');
+    expect(String(scoresSection('r', rows, 'kumar'))).toBe(String(table1('r', rows)));
   });
 });

@@ -21,6 +21,14 @@ export interface Links {
  * The paper's Table 1 layout: test images grouped by seen / unseen organ, averages next to the
  * published AJI, which is left out for a run scored on another split than the paper's test images.
  */
+/** The run page's scores: Table 1, or why there is none (not scored by design, or not yet). */
+export function scoresSection(runId: string, results: ImageResultRecord[], split: SplitName): SafeHtml {
+  if (results.length) return table1(runId, results, split);
+  return split === 'all'
+    ? html`<p class="sub">Not scored: this run trained on all 30 images, the Kumar test images among them.</p>`
+    : html`<p class="sub">No per-image results yet.</p>`;
+}
+
 export function table1(runId: string, results: ImageResultRecord[], split: SplitName = 'kumar'): SafeHtml {
   const onTest = split === 'kumar';
   const groups: { subset: SubsetName; title: string }[] = [
@@ -143,7 +151,7 @@ ${Object.keys(d.params).length === 0 ? html`<p class="sub">No parameters recorde
 ${jsonBlock('charts-data', charts)}
 </section>
 <section><h2>Test images (Table 1 layout)</h2>
-${d.results.length ? table1(r.id, d.results, splitOfSpec(r.spec)) : html`<p class="sub">No per-image results yet.</p>`}
+${scoresSection(r.id, d.results, splitOfSpec(r.spec))}
 </section>
 <section><h2>Downloads</h2>
 <ul class="downloads">
