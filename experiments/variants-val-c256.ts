@@ -4,7 +4,8 @@
  * recipe (`cpu-60min-c256`, step budgets) with the paper's eroded binary stage-1 target against the
  * three-class target (background / interior / boundary of 2 px, erosion off; its post-processing
  * grid also chooses, on the training images, between distance-peak and interior seeds), seeds 1 and
- * 2, one run at a time, seed by seed. About an hour a run on 2 cores.
+ * 2, one run at a time, seed by seed. On a 2-core AVX512 machine each run's nets trained in 21-24
+ * wall-minutes (docs/studies/variants-val-c256/report.md).
  */
 import base from './cpu-60min-c256.ts';
 import type { SpecInput } from './schema.ts';
