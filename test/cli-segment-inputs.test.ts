@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { filesInFolder, sortInputs } from '../cli/segment-slides.ts';
+import { filesInFolder, sortInputs } from '../cli/segment-inputs.ts';
 import { loadConfig } from '../src/config.ts';
 import { InputError } from '../src/errors.ts';
 import { isWholeSlide } from '../src/slide/index.ts';

@@ -36,13 +36,11 @@ export async function quickNote(spec: LoadedSpec['spec'], model?: ChosenModel): 
   ];
   const name = chosen.registry ? `${chosen.registry.name}@${chosen.registry.version}` : chosen.dir;
   const source = chosen.registry ? `the registry card of ${name}` : join(chosen.dir, 'card.json');
-  const card =
-    chosen.card ??
-    (chosen.registry
-      ? undefined
-      : await readFile(join(chosen.dir, 'card.json'), 'utf8')
-          .then((t) => JSON.parse(t) as unknown)
-          .catch(() => undefined));
+  const card = chosen.registry
+    ? chosen.card
+    : await readFile(join(chosen.dir, 'card.json'), 'utf8')
+        .then((t) => JSON.parse(t) as unknown)
+        .catch(() => undefined);
   const parsed = cardScores.safeParse(card);
   const pct = (v: number) => (100 * v).toFixed(2);
   if (parsed.success && (parsed.data.split ?? 'kumar') === 'kumar') {

@@ -15,6 +15,7 @@ import { loadModel } from '../../src/model/model-dir.ts';
 import { chooseModel } from '../choose-model.ts';
 import { choiceList, positiveInt, positiveNumber } from '../options.ts';
 import { action } from '../run-action.ts';
+import { sortInputs } from '../segment-inputs.ts';
 
 const FORMATS = ['png', 'tiff', 'geojson'] as const;
 type Format = (typeof FORMATS)[number];
@@ -104,7 +105,6 @@ export function register(program: Command): void {
     .action(
       action(async (inputs: string[], f: SegmentFlags) => {
         const formats = f.format;
-        const { sortInputs } = await import('../segment-slides.ts');
         const { images, slides } = await sortInputs(inputs);
         const chosen = await chooseModel(f.model);
         const modelDir = chosen.dir;

@@ -99,20 +99,28 @@ async function checkPlainTiff(path: string): Promise<void> {
 }
 
 /**
+ * What a file is, read from its header: a slide OpenSlide opened, or the kind of a plain image (or
+ * 'other' for a file OpenSlide does not recognise that is no TIFF, PNG or JPEG). PNG and JPEG never
+ * reach OpenSlide, so they need no library. Throws as openSlide does.
+ */
+async function classify(path: string, config: Config): Promise<Slide | 'tiff' | 'png' | 'jpeg' | 'other'> {
+  const sig = await signature(path);
+  if (sig === 'png' || sig === 'jpeg') return sig;
+  const slide = openWithOpenSlide(path, config);
+  if (slide) return slide;
+  if (sig === 'tiff') await checkPlainTiff(path);
+  return sig;
+}
+
+/**
  * Opens a slide or plain image. Throws InputError naming the file for a missing, empty, corrupt,
  * truncated or unsupported file (with OpenSlide's own message when OpenSlide recognised it), and a
  * UserError with the setup hint when the OpenSlide library is not installed and the file needs it.
  */
 export async function openSlide(path: string, config: Config = loadConfig()): Promise<Slide> {
-  const sig = await signature(path);
-  // OpenSlide reads neither PNG nor JPEG, so those do not need the library.
-  if (sig === 'png' || sig === 'jpeg') return openPlainImage(path, sig);
-  const slide = openWithOpenSlide(path, config);
-  if (slide) return slide;
-  if (sig === 'tiff') {
-    await checkPlainTiff(path);
-    return openPlainImage(path, 'tiff');
-  }
+  const c = await classify(path, config);
+  if (typeof c !== 'string') return c;
+  if (c !== 'other') return openPlainImage(path, c);
   throw new InputError(
     path,
     'unsupported file: not a slide format OpenSlide reads (SVS, TIFF, NDPI, VMS, MRXS, SCN, BIF, DICOM, ...) nor a TIFF, PNG or JPEG image',
@@ -126,15 +134,10 @@ export async function openSlide(path: string, config: Config = loadConfig()): Pr
  * pixels. Throws as openSlide does for a missing, empty or corrupt file.
  */
 export async function isWholeSlide(path: string, config: Config = loadConfig()): Promise<boolean> {
-  const sig = await signature(path);
-  if (sig === 'png' || sig === 'jpeg') return false;
-  const slide = openWithOpenSlide(path, config);
-  if (slide) {
-    slide.close();
-    return true;
-  }
-  if (sig === 'tiff') await checkPlainTiff(path);
-  return false;
+  const c = await classify(path, config);
+  if (typeof c === 'string') return false;
+  c.close();
+  return true;
 }
 
 /** The slide's microns per pixel; throws InputError naming the file when it has none. */

@@ -17,10 +17,6 @@ export interface Links {
   artifactHref: (storedPath: string) => string | null;
 }
 
-/**
- * The paper's Table 1 layout: test images grouped by seen / unseen organ, averages next to the
- * published AJI, which is left out for a run scored on another split than the paper's test images.
- */
 /** The run page's scores: Table 1, or why there is none (not scored by design, or not yet). */
 export function scoresSection(runId: string, results: ImageResultRecord[], split: SplitName): SafeHtml {
   if (results.length) return table1(runId, results, split);
@@ -29,6 +25,10 @@ export function scoresSection(runId: string, results: ImageResultRecord[], split
     : html`<p class="sub">No per-image results yet.</p>`;
 }
 
+/**
+ * The paper's Table 1 layout: test images grouped by seen / unseen organ, averages next to the
+ * published AJI, which is left out for a run scored on another split than the paper's test images.
+ */
 export function table1(runId: string, results: ImageResultRecord[], split: SplitName = 'kumar'): SafeHtml {
   const onTest = split === 'kumar';
   const groups: { subset: SubsetName; title: string }[] = [
